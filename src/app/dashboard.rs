@@ -1,0 +1,339 @@
+//! The dashboard page: header with the connection indicator, and the grid of charts and GPU cards.
+
+use super::chart_view::EChart;
+use super::charts::{LineSeries, MemoryBar, io_chart, memory_chart, per_core_chart, utilization_chart};
+use super::connection::ConnectionState;
+use super::format;
+use super::live::{Live, use_live};
+use super::store::{MetricsStore, Millis, gpu_key, gpu_series, series};
+use crate::wire::{GpuMetrics, GpuStatus};
+use leptos::prelude::*;
+
+/// Time ranges a person can pick, in minutes.
+const RANGES_MINUTES: [i64; 3] = [5, 15, 60];
+
+#[component]
+pub fn Dashboard() -> impl IntoView {
+    let live = use_live();
+    let range_ms = RwSignal::new(15 * 60 * 1000 as Millis);
+    view! {
+        <Header live range_ms />
+        <main class="grid">
+            <CpuPanels live range_ms />
+            <MemoryPanel live />
+            <IoPanel live range_ms />
+            <GpuPanels live range_ms />
+        </main>
+    }
+}
+
+#[component]
+fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+    let hostname = move || live.hello.with(|h| h.as_ref().map(|h| h.hostname.clone()).unwrap_or_default());
+    let state = move || live.state.get();
+    let label = move || match state() {
+        ConnectionState::Reconnecting { attempt } => format!("reconnecting (attempt {attempt})"),
+        other => other.label().to_owned(),
+    };
+    let last_update = move || {
+        live.store.with(|s| s.last_message_ms).and_then(chrono::DateTime::from_timestamp_millis).map(|t| {
+            format!("last update {}", t.format("%H:%M:%S UTC"))
+        })
+    };
+    let theme = RwSignal::new(None::<&'static str>);
+    let toggle_theme = move |_| {
+        let next = match theme.get_untracked() {
+            Some("dark") => "light",
+            Some("light") => "dark",
+            _ if prefers_dark() => "light",
+            _ => "dark",
+        };
+        theme.set(Some(next));
+        #[cfg(feature = "hydrate")]
+        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+            let _ = root.set_attribute("data-theme", next);
+        }
+    };
+    view! {
+        <header class="top">
+            <h1>"Vitals" <span class="host" data-testid="hostname">{hostname}</span></h1>
+            <div class="controls">
+                <span class="connection" data-testid="connection" data-state=move || state().label() title=last_update>
+                    <span class="dot"></span>
+                    {label}
+                </span>
+                <span class="last-update" data-testid="last-update">{last_update}</span>
+                <div class="ranges" role="group" aria-label="Time range">
+                    {RANGES_MINUTES
+                        .map(|minutes| {
+                            let ms = minutes * 60 * 1000;
+                            view! {
+                                <button
+                                    class:active=move || range_ms.get() == ms
+                                    data-testid=format!("range-{minutes}")
+                                    on:click=move |_| range_ms.set(ms)
+                                >
+                                    {if minutes == 60 { "1 h".to_owned() } else { format!("{minutes} min") }}
+                                </button>
+                            }
+                        })
+                        .collect_view()}
+                </div>
+                <button class="theme" data-testid="theme-toggle" on:click=toggle_theme aria-label="Toggle light or dark theme">
+                    "◐"
+                </button>
+            </div>
+        </header>
+    }
+}
+
+fn prefers_dark() -> bool {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches())
+    }
+    #[cfg(not(feature = "hydrate"))]
+    false
+}
+
+fn recent(store: &MetricsStore, name: &str, range_ms: Millis) -> Vec<(Millis, f64)> {
+    store.recent(name, range_ms)
+}
+
+#[component]
+fn CpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+    let chart = Signal::derive(move || {
+        let range = range_ms.get();
+        live.store.with(|s| {
+            let usage = recent(s, series::CPU_USAGE, range);
+            let temperature = recent(s, series::CPU_TEMPERATURE, range);
+            let temps: Vec<LineSeries> = if temperature.is_empty() {
+                Vec::new()
+            } else {
+                vec![LineSeries { name: "Temperature °C", points: &temperature }]
+            };
+            utilization_chart(&[LineSeries { name: "CPU %", points: &usage }], &temps)
+        })
+    });
+    let cores = Signal::derive(move || {
+        live.store.with(|s| per_core_chart(s.cpu.as_ref().map(|c| c.per_core_percent.as_slice()).unwrap_or(&[])))
+    });
+    let usage = move || live.store.with(|s| s.cpu.as_ref().map(|c| format!("{:.1} %", c.usage_percent)).unwrap_or("–".into()));
+    let details = move || {
+        live.store.with(|s| {
+            s.cpu.as_ref().map(|c| {
+                format!(
+                    "{} · {} cores · load {:.2} {:.2} {:.2}",
+                    c.model, c.core_count, c.load_average.one, c.load_average.five, c.load_average.fifteen
+                )
+            })
+        })
+    };
+    view! {
+        <section class="card" data-testid="cpu-card">
+            <h2>"CPU " <span class="value" data-testid="cpu-usage">{usage}</span></h2>
+            <p class="details">{details}</p>
+            <EChart id="chart-cpu".into() chart />
+        </section>
+        <section class="card" data-testid="cores-card">
+            <h2>"Per core"</h2>
+            <EChart id="chart-cores".into() chart=cores />
+        </section>
+    }
+}
+
+#[component]
+fn MemoryPanel(live: Live) -> impl IntoView {
+    let chart = Signal::derive(move || {
+        live.store.with(|s| {
+            let mut bars = Vec::new();
+            if let Some(m) = &s.memory {
+                bars.push(MemoryBar { label: "RAM".into(), used_bytes: m.ram_used_bytes, total_bytes: m.ram_total_bytes });
+                bars.push(MemoryBar { label: "Swap".into(), used_bytes: m.swap_used_bytes, total_bytes: m.swap_total_bytes });
+            }
+            for gpu in s.gpus.values() {
+                if let (Some(used), Some(total)) = (gpu.memory_used_bytes, gpu.memory_total_bytes) {
+                    bars.push(MemoryBar { label: format!("GPU {}", gpu.index), used_bytes: used, total_bytes: total });
+                }
+            }
+            memory_chart(&bars)
+        })
+    });
+    let summary = move || {
+        live.store.with(|s| {
+            s.memory.as_ref().map(|m| format!("{} of {} used", format::gib(m.ram_used_bytes), format::gib(m.ram_total_bytes)))
+        })
+    };
+    view! {
+        <section class="card" data-testid="memory-card">
+            <h2>"Memory " <span class="value" data-testid="memory-summary">{summary}</span></h2>
+            <EChart id="chart-memory".into() chart />
+        </section>
+    }
+}
+
+#[component]
+fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+    let chart = Signal::derive(move || {
+        let range = range_ms.get();
+        live.store.with(|s| {
+            let read = recent(s, series::DISK_READ, range);
+            let write = recent(s, series::DISK_WRITE, range);
+            let rx = recent(s, series::NET_RX, range);
+            let tx = recent(s, series::NET_TX, range);
+            io_chart(&[
+                LineSeries { name: "Disk read", points: &read },
+                LineSeries { name: "Disk write", points: &write },
+                LineSeries { name: "Net down", points: &rx },
+                LineSeries { name: "Net up", points: &tx },
+            ])
+        })
+    });
+    let details = move || {
+        live.store.with(|s| {
+            let disks = s.disk.as_ref().map(|d| {
+                d.devices
+                    .iter()
+                    .map(|dev| format!("{} ↓{} ↑{}", dev.name, format::rate(dev.read_bytes_per_sec), format::rate(dev.write_bytes_per_sec)))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            });
+            let nets = s.network.as_ref().map(|n| {
+                n.interfaces
+                    .iter()
+                    .filter(|i| !i.loopback)
+                    .map(|i| format!("{} ↓{} ↑{}", i.name, format::rate(i.rx_bytes_per_sec), format::rate(i.tx_bytes_per_sec)))
+                    .collect::<Vec<_>>()
+                    .join(" · ")
+            });
+            [disks, nets].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" | ")
+        })
+    };
+    view! {
+        <section class="card wide" data-testid="io-card">
+            <h2>"Disk and network"</h2>
+            <p class="details" data-testid="io-details">{details}</p>
+            <EChart id="chart-io".into() chart />
+        </section>
+    }
+}
+
+#[component]
+fn GpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+    let status = move || live.hello.with(|h| h.as_ref().map(|h| h.gpu_status.clone()));
+    let indices = move || live.store.with(|s| s.gpus.keys().copied().collect::<Vec<u32>>());
+    view! {
+        {move || match status() {
+            Some(GpuStatus::Unavailable { message, .. }) if indices().is_empty() => {
+                view! {
+                    <section class="card no-gpu" data-testid="no-gpu">
+                        <h2>"GPUs"</h2>
+                        <p>"No GPU to show: " {message}</p>
+                    </section>
+                }
+                    .into_any()
+            }
+            _ => ().into_any(),
+        }}
+        <For each=indices key=|index| *index let:index>
+            <GpuCard live range_ms index />
+        </For>
+    }
+}
+
+#[component]
+fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView {
+    let gpu = move || live.store.with(|s| s.gpus.get(&index).cloned());
+    let chart = Signal::derive(move || {
+        let range = range_ms.get();
+        live.store.with(|s| {
+            let key = s.gpus.get(&index).map(gpu_key).unwrap_or_default();
+            let util = recent(s, &gpu_series(&key, "utilization"), range);
+            let mem = recent(s, &gpu_series(&key, "memory_utilization"), range);
+            let temp = recent(s, &gpu_series(&key, "temperature"), range);
+            utilization_chart(
+                &[LineSeries { name: "GPU %", points: &util }, LineSeries { name: "Memory controller %", points: &mem }],
+                &[LineSeries { name: "Temperature °C", points: &temp }],
+            )
+        })
+    });
+    view! {
+        <section class="card gpu" data-testid="gpu-card">
+            {move || gpu().map(|g| view! { <GpuFacts gpu=g /> })}
+            <EChart id=format!("chart-gpu-{index}") chart />
+            {move || gpu().map(|g| view! { <ProcessTable gpu=g /> })}
+        </section>
+    }
+}
+
+fn optional<T: std::fmt::Display>(value: Option<T>, unit: &str) -> String {
+    value.map(|v| format!("{v}{unit}")).unwrap_or_else(|| "n/a".into())
+}
+
+#[component]
+fn GpuFacts(gpu: GpuMetrics) -> impl IntoView {
+    let power = match (gpu.power_watts, gpu.power_limit_watts) {
+        (Some(p), Some(l)) => format!("{p:.0} / {l:.0} W"),
+        (Some(p), None) => format!("{p:.0} W"),
+        _ => "n/a".into(),
+    };
+    let memory = match (gpu.memory_used_bytes, gpu.memory_total_bytes) {
+        (Some(u), Some(t)) => format!("{} / {}", format::gib(u), format::gib(t)),
+        _ => "n/a".into(),
+    };
+    view! {
+        <h2>
+            {format!("GPU {} · {}", gpu.index, gpu.name)}
+            {(!gpu.available).then(|| view! { <span class="badge warn">"unavailable"</span> })}
+        </h2>
+        {gpu.error.clone().map(|e| view! { <p class="error">{e}</p> })}
+        <dl class="facts" data-testid="gpu-facts">
+            <dt>"Utilization"</dt><dd data-testid="gpu-util">{optional(gpu.utilization_percent, " %")}</dd>
+            <dt>"Memory"</dt><dd>{memory}</dd>
+            <dt>"Temperature"</dt><dd>{optional(gpu.temperature_celsius, " °C")}</dd>
+            <dt>"Power"</dt><dd>{power}</dd>
+            <dt>"Fan"</dt><dd>{optional(gpu.fan_percent, " %")}</dd>
+            <dt>"Clocks"</dt><dd>{format!("SM {} · mem {}", optional(gpu.sm_clock_mhz, " MHz"), optional(gpu.memory_clock_mhz, " MHz"))}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn ProcessTable(gpu: GpuMetrics) -> impl IntoView {
+    if gpu.processes.is_empty() {
+        return view! { <p class="details">"No processes on this GPU."</p> }.into_any();
+    }
+    let show_command = gpu.processes.iter().any(|p| p.command_line.is_some());
+    view! {
+        <table class="processes" data-testid="gpu-processes">
+            <thead>
+                <tr>
+                    <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"Type"</th>
+                    {show_command.then(|| view! { <th>"Command"</th> })}
+                </tr>
+            </thead>
+            <tbody>
+                {gpu
+                    .processes
+                    .into_iter()
+                    .map(|p| {
+                        // Text nodes only: process names and command lines are never parsed as HTML.
+                        view! {
+                            <tr>
+                                <td>{p.pid}</td>
+                                <td>{p.user.unwrap_or_default()}</td>
+                                <td>{p.name}</td>
+                                <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
+                                <td>{format!("{:?}", p.kind).to_lowercase()}</td>
+                                {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,58 @@
+//! Human-readable numbers: byte sizes, rates and durations.
+
+const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+
+/// Decimal units (1 MB = 10^6 bytes), as disk and network tools report throughput.
+pub fn rate(bytes_per_sec: f64) -> String {
+    let (value, unit) = scale(bytes_per_sec, 1000.0);
+    format!("{value:.1} {unit}/s")
+}
+
+/// Binary units for memory sizes, shown as GiB like free -h and nvidia-smi.
+pub fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+fn scale(mut value: f64, step: f64) -> (f64, &'static str) {
+    if !value.is_finite() || value < 0.0 {
+        value = 0.0;
+    }
+    let mut unit = 0;
+    while value >= step && unit < UNITS.len() - 1 {
+        value /= step;
+        unit += 1;
+    }
+    (value, UNITS[unit])
+}
+
+/// `3d 4h`, `5h 12m`, `7m`.
+pub fn uptime(seconds: u64) -> String {
+    let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
+    match (days, hours) {
+        (0, 0) => format!("{minutes}m"),
+        (0, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_scale_to_readable_units() {
+        assert_eq!(rate(0.0), "0.0 B/s");
+        assert_eq!(rate(1_500.0), "1.5 KB/s");
+        assert_eq!(rate(12_300_000.0), "12.3 MB/s");
+        assert_eq!(rate(2.5e9), "2.5 GB/s");
+        assert_eq!(rate(f64::NAN), "0.0 B/s");
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(gib(8 * (1 << 30)), "8.0 GiB");
+        assert_eq!(uptime(59), "0m");
+        assert_eq!(uptime(3 * 3600 + 120), "3h 2m");
+        assert_eq!(uptime(2 * 86_400 + 5 * 3600), "2d 5h");
+    }
+}

@@ -1,0 +1,291 @@
+//! The live connection hook: WebSocket with resync, dead-connection watchdog, backoff with jitter,
+//! and REST polling while the socket is down. The decisions live in `connection` and `store`.
+
+use super::connection::ConnectionState;
+use super::store::{DEFAULT_WINDOW_MS, MetricsStore};
+use crate::wire::Hello;
+use leptos::prelude::*;
+
+/// What the hook gives the page: the store, the connection state and the server's hello.
+#[derive(Clone, Copy)]
+pub struct Live {
+    pub store: RwSignal<MetricsStore>,
+    pub state: RwSignal<ConnectionState>,
+    pub hello: RwSignal<Option<Hello>>,
+}
+
+/// Starts the live connection (in the browser only) and returns its signals.
+pub fn use_live() -> Live {
+    let live = Live {
+        store: RwSignal::new(MetricsStore::new(DEFAULT_WINDOW_MS)),
+        state: RwSignal::new(ConnectionState::Connecting),
+        hello: RwSignal::new(None),
+    };
+    #[cfg(feature = "hydrate")]
+    browser::start(live);
+    live
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use super::Live;
+    use crate::app::connection::{
+        BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead, next_state,
+    };
+    use crate::wire::{
+        CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, CurrentMetrics, HOST_CHANNELS, ServerMessage,
+    };
+    use futures::{SinkExt, StreamExt, channel::mpsc};
+    use gloo_net::websocket::{Message, futures::WebSocket};
+    use gloo_timers::callback::{Interval, Timeout};
+    use leptos::prelude::*;
+    use leptos::task::spawn_local;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+
+    /// Mutable state of one page's connection; lives as long as the page.
+    struct Inner {
+        /// Bumped on every (re)connect so callbacks of an older socket do nothing.
+        generation: u64,
+        /// Closing this ends the current socket.
+        close: Option<mpsc::UnboundedSender<()>>,
+        last_heard_ms: f64,
+        interval_seconds: f64,
+        retry: Option<Timeout>,
+        watchdog: Option<Interval>,
+        polling: bool,
+        disposed: bool,
+    }
+
+    type Shared = Rc<RefCell<Inner>>;
+
+    fn now_ms() -> f64 {
+        js_sys::Date::now()
+    }
+
+    fn page_hidden() -> bool {
+        web_sys::window()
+            .and_then(|w| w.document())
+            .is_some_and(|d| d.visibility_state() == web_sys::VisibilityState::Hidden)
+    }
+
+    fn socket_url() -> Option<String> {
+        let location = web_sys::window()?.location();
+        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    }
+
+    pub fn start(live: Live) {
+        let inner: Shared = Rc::new(RefCell::new(Inner {
+            generation: 0,
+            close: None,
+            last_heard_ms: now_ms(),
+            interval_seconds: 2.0,
+            retry: None,
+            watchdog: None,
+            polling: false,
+            disposed: false,
+        }));
+        connect(live, inner.clone());
+
+        // The watchdog: silence of ~3 intervals means the socket is dead even if the browser
+        // has not noticed (a sleeping laptop, a dropped NAT mapping).
+        let watched = inner.clone();
+        let watchdog = Interval::new(1_000, move || {
+            let silent = now_ms() - watched.borrow().last_heard_ms;
+            let interval = watched.borrow().interval_seconds;
+            if live.state.get_untracked() == ConnectionState::Live && is_dead(silent, interval) {
+                lost(live, watched.clone());
+            }
+        });
+        inner.borrow_mut().watchdog = Some(watchdog);
+
+        // Back in view: retry at once instead of waiting out the backoff.
+        let visible = inner.clone();
+        let on_visible = Closure::<dyn FnMut()>::new(move || {
+            if !page_hidden() && live.state.get_untracked() != ConnectionState::Live && !visible.borrow().disposed {
+                connect(live, visible.clone());
+            }
+        });
+        if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+            let _ = document.add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+        }
+        let on_visible = send_wrapper::SendWrapper::new(on_visible);
+
+        let cleanup = send_wrapper::SendWrapper::new(inner);
+        on_cleanup(move || {
+            let inner = cleanup.take();
+            let mut inner = inner.borrow_mut();
+            inner.disposed = true;
+            inner.generation += 1;
+            inner.close.take();
+            inner.retry.take();
+            inner.watchdog.take();
+            if let Some(document) = web_sys::window().and_then(|w| w.document()) {
+                let _ = document.remove_event_listener_with_callback(
+                    "visibilitychange",
+                    on_visible.as_ref().unchecked_ref(),
+                );
+            }
+        });
+    }
+
+    fn connect(live: Live, inner: Shared) {
+        let generation = {
+            let mut state = inner.borrow_mut();
+            if state.disposed {
+                return;
+            }
+            state.generation += 1;
+            state.retry.take();
+            state.close.take();
+            state.generation
+        };
+        let Some(url) = socket_url() else { return };
+        let socket = match WebSocket::open(&url) {
+            Ok(socket) => socket,
+            Err(_) => return lost(live, inner),
+        };
+        let (close_tx, mut close_rx) = mpsc::unbounded::<()>();
+        inner.borrow_mut().close = Some(close_tx);
+        let (mut sink, stream) = socket.split();
+        let mut stream = stream.fuse();
+        spawn_local(async move {
+            loop {
+                let message = futures::select! {
+                    message = stream.next() => message,
+                    _ = close_rx.next() => None,
+                };
+                if inner.borrow().generation != generation {
+                    return;
+                }
+                let Some(Ok(Message::Text(text))) = message else { break };
+                inner.borrow_mut().last_heard_ms = now_ms();
+                let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
+                match message {
+                    ServerMessage::Hello(hello) => {
+                        inner.borrow_mut().interval_seconds = hello.interval_seconds;
+                        // Ask for what we missed in the epoch our seqs belong to; a new epoch
+                        // makes the server reset those channels.
+                        let (since, epoch) = live.store.with_untracked(|s| (s.last_seq.clone(), s.epoch));
+                        let mut channels: Vec<String> = HOST_CHANNELS.iter().map(|c| c.to_string()).collect();
+                        channels.push(CHANNEL_GPU_ALL.to_owned());
+                        let subscribe = ClientMessage::Subscribe { channels, since, epoch };
+                        let Ok(text) = serde_json::to_string(&subscribe) else { break };
+                        if sink.send(Message::Text(text)).await.is_err() {
+                            break;
+                        }
+                        live.store.update(|s| {
+                            s.set_epoch(hello.epoch);
+                        });
+                        live.hello.set(Some(hello));
+                        opened(live, &inner);
+                    }
+                    ServerMessage::Message(envelope) => {
+                        live.store.update(|s| {
+                            s.apply(&envelope);
+                        });
+                    }
+                    ServerMessage::Reset { channel, .. } => {
+                        let since = live.store.with_untracked(|s| s.last_message_ms);
+                        live.store.update(|s| s.reset_channel(&channel));
+                        spawn_local(backfill(live, channel, since));
+                    }
+                    ServerMessage::Error { message } => {
+                        leptos::logging::warn!("vitals server: {message}");
+                    }
+                    _ => {}
+                }
+            }
+            if inner.borrow().generation == generation {
+                lost(live, inner);
+            }
+        });
+    }
+
+    fn opened(live: Live, inner: &Shared) {
+        let mut state = inner.borrow_mut();
+        state.polling = false;
+        state.retry.take();
+        live.state.update(|s| *s = next_state(*s, ConnectionEvent::Opened));
+    }
+
+    /// The socket is gone: count the attempt, start polling if due, and schedule a reconnect.
+    fn lost(live: Live, inner: Shared) {
+        {
+            let mut state = inner.borrow_mut();
+            if state.disposed {
+                return;
+            }
+            state.generation += 1;
+            state.close.take();
+        }
+        live.state.update(|s| *s = next_state(*s, ConnectionEvent::Lost));
+        let state = live.state.get_untracked();
+        let attempt = match state {
+            ConnectionState::Reconnecting { attempt } | ConnectionState::Polling { attempt } => attempt,
+            _ => 1,
+        };
+        if state.polls() && !inner.borrow().polling {
+            inner.borrow_mut().polling = true;
+            spawn_local(poll(live, inner.clone()));
+        }
+        // While hidden, wait the longest delay; becoming visible retries at once.
+        let delay = if page_hidden() {
+            BACKOFF_CAP_MS
+        } else {
+            backoff_ms(attempt.saturating_sub(1), BACKOFF_BASE_MS, BACKOFF_CAP_MS, js_sys::Math::random())
+        };
+        let retry_inner = inner.clone();
+        let retry = Timeout::new(delay as u32, move || {
+            live.state.update(|s| *s = next_state(*s, ConnectionEvent::Retrying));
+            connect(live, retry_inner);
+        });
+        inner.borrow_mut().retry = Some(retry);
+    }
+
+    /// Polls the current snapshot at the sample interval until the socket is live again.
+    async fn poll(live: Live, inner: Shared) {
+        loop {
+            let interval_ms = (inner.borrow().interval_seconds * 1000.0) as u32;
+            gloo_timers::future::TimeoutFuture::new(interval_ms.max(250)).await;
+            if !live.state.get_untracked().polls() || inner.borrow().disposed {
+                break;
+            }
+            if page_hidden() {
+                continue;
+            }
+            let Ok(response) = gloo_net::http::Request::get("/api/system/metrics").send().await else { continue };
+            let Ok(current) = response.json::<CurrentMetrics>().await else { continue };
+            if !live.state.get_untracked().polls() {
+                break;
+            }
+            live.store.update(|s| {
+                if s.set_epoch(current.epoch) {
+                    // A restarted server: its seqs start again.
+                }
+                for envelope in &current.channels {
+                    s.apply(envelope);
+                }
+            });
+        }
+        inner.borrow_mut().polling = false;
+    }
+
+    /// Refills a channel's history from the server's ring after a reset.
+    async fn backfill(live: Live, channel: String, since_ms: Option<i64>) {
+        let mut url = format!("/api/system/history?channel={}", js_sys::encode_uri_component(&channel));
+        if let Some(since) = since_ms.and_then(chrono::DateTime::from_timestamp_millis) {
+            url.push_str(&format!("&since={}", js_sys::encode_uri_component(&since.to_rfc3339())));
+        }
+        let Ok(response) = gloo_net::http::Request::get(&url).send().await else { return };
+        let Ok(history) = response.json::<ChannelHistory>().await else { return };
+        live.store.update(|s| {
+            for envelope in &history.messages {
+                s.backfill(envelope);
+            }
+        });
+    }
+}

@@ -1,0 +1,61 @@
+//! The browser side: the page shell, the dashboard and its parts.
+
+pub mod chart_view;
+pub mod charts;
+pub mod connection;
+pub mod dashboard;
+pub mod format;
+pub mod live;
+pub mod store;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+
+/// The HTML document around the app, rendered on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_page_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="data:," />
+                <link rel="stylesheet" href="/pkg/vitals.css" />
+                // ECharts, served from our own origin: charming drives it as the global `echarts`.
+                <script src="/vendor/echarts.min.js"></script>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// Pages get a Content-Security-Policy naming the nonce of their one inline bootstrap script.
+#[cfg(feature = "ssr")]
+fn set_page_security_policy() {
+    use axum::http::{HeaderValue, header};
+    leptos::nonce::provide_nonce();
+    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    else {
+        return;
+    };
+    if let Ok(value) = HeaderValue::from_str(&crate::server::guard::page_csp(&nonce)) {
+        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="Vitals" />
+        <dashboard::Dashboard />
+    }
+}

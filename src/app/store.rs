@@ -1,0 +1,362 @@
+//! The browser's metrics store: current values, time-trimmed history per series, and dedup by seq.
+//!
+//! Plain Rust (no web APIs), so it is unit-tested on the host; the live connection feeds it.
+
+use crate::wire::{
+    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, CpuMetrics, DiskMetrics, EVENT_METRICS, Envelope,
+    GpuMetrics, MemoryMetrics, NetworkMetrics, gpu_index_of,
+};
+use serde::de::DeserializeOwned;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Milliseconds since the Unix epoch (UTC).
+pub type Millis = i64;
+
+pub const DEFAULT_WINDOW_MS: Millis = 60 * 60 * 1000;
+
+/// Names of the host series the charts read.
+pub mod series {
+    pub const CPU_USAGE: &str = "cpu.usage";
+    pub const CPU_TEMPERATURE: &str = "cpu.temperature";
+    pub const RAM_PERCENT: &str = "memory.ram";
+    pub const SWAP_PERCENT: &str = "memory.swap";
+    pub const DISK_READ: &str = "disk.read";
+    pub const DISK_WRITE: &str = "disk.write";
+    pub const NET_RX: &str = "network.rx";
+    pub const NET_TX: &str = "network.tx";
+}
+
+/// The per-GPU series, keyed by the GPU's UUID so a GPU that disappears and returns keeps its own.
+pub fn gpu_series(gpu_key: &str, metric: &str) -> String {
+    format!("gpu/{gpu_key}/{metric}")
+}
+
+/// A GPU's stable key: its UUID, or its index while the UUID is unknown.
+pub fn gpu_key(gpu: &GpuMetrics) -> String {
+    if gpu.uuid.is_empty() { format!("index-{}", gpu.index) } else { gpu.uuid.clone() }
+}
+
+/// One series' points, oldest first.
+pub type Series = VecDeque<(Millis, f64)>;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MetricsStore {
+    pub window_ms: Millis,
+    /// The server epoch the sequence numbers belong to.
+    pub epoch: Option<u64>,
+    /// The last seq applied per channel: what a reconnect asks the server to continue from.
+    pub last_seq: BTreeMap<String, u64>,
+    pub cpu: Option<CpuMetrics>,
+    pub memory: Option<MemoryMetrics>,
+    pub disk: Option<DiskMetrics>,
+    pub network: Option<NetworkMetrics>,
+    pub gpus: BTreeMap<u32, GpuMetrics>,
+    pub series: BTreeMap<String, Series>,
+    /// Time of the newest message applied.
+    pub last_message_ms: Option<Millis>,
+}
+
+/// What applying a message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Stored,
+    /// Already held (same or older seq in this epoch): ignored, so a replay never duplicates a point.
+    Duplicate,
+    /// Not a metrics message of a known channel, or its data did not parse: ignored.
+    Ignored,
+}
+
+impl MetricsStore {
+    pub fn new(window_ms: Millis) -> Self {
+        MetricsStore { window_ms, ..Default::default() }
+    }
+
+    /// Records the server's epoch; a new one means a restarted server whose seqs start again.
+    pub fn set_epoch(&mut self, epoch: u64) -> bool {
+        let changed = self.epoch != Some(epoch);
+        if changed {
+            self.epoch = Some(epoch);
+            self.last_seq.clear();
+        }
+        changed
+    }
+
+    /// Forgets a channel's seq, so the next message of it is taken whatever its number.
+    pub fn reset_channel(&mut self, channel: &str) {
+        self.last_seq.remove(channel);
+    }
+
+    /// Applies a live (or replayed) message, once: a seq already held is a duplicate.
+    pub fn apply(&mut self, envelope: &Envelope) -> Applied {
+        if self.last_seq.get(&envelope.channel).is_some_and(|&last| envelope.seq <= last) {
+            return Applied::Duplicate;
+        }
+        self.apply_unchecked(envelope)
+    }
+
+    /// Fills history from the server's ring after a reset: points are placed by time (a point at a
+    /// time already held is skipped), whatever their seq, and the current values are left alone.
+    pub fn backfill(&mut self, envelope: &Envelope) -> Applied {
+        let newest = self.last_message_ms;
+        let current = (self.cpu.clone(), self.memory.clone(), self.disk.clone(), self.network.clone(), self.gpus.clone());
+        let seq = self.last_seq.get(&envelope.channel).copied();
+        let applied = self.apply_unchecked(envelope);
+        if newest.is_some_and(|n| envelope.timestamp.timestamp_millis() < n) {
+            (self.cpu, self.memory, self.disk, self.network, self.gpus) = current;
+            self.last_message_ms = newest;
+        }
+        if let Some(seq) = seq {
+            let last = self.last_seq.entry(envelope.channel.clone()).or_default();
+            *last = (*last).max(seq);
+        }
+        applied
+    }
+
+    fn apply_unchecked(&mut self, envelope: &Envelope) -> Applied {
+        if envelope.event != EVENT_METRICS {
+            return Applied::Ignored;
+        }
+        let at = envelope.timestamp.timestamp_millis();
+        let stored = match envelope.channel.as_str() {
+            CHANNEL_CPU => self.apply_cpu(&envelope.data, at),
+            CHANNEL_MEMORY => self.apply_memory(&envelope.data, at),
+            CHANNEL_DISK => self.apply_disk(&envelope.data, at),
+            CHANNEL_NETWORK => self.apply_network(&envelope.data, at),
+            other => match gpu_index_of(other) {
+                Some(_) => self.apply_gpu(&envelope.data, at),
+                None => false,
+            },
+        };
+        if !stored {
+            return Applied::Ignored;
+        }
+        self.last_seq.insert(envelope.channel.clone(), envelope.seq);
+        self.last_message_ms = Some(self.last_message_ms.map_or(at, |last| last.max(at)));
+        Applied::Stored
+    }
+
+    fn apply_cpu(&mut self, data: &serde_json::Value, at: Millis) -> bool {
+        let Some(cpu) = parse::<CpuMetrics>(data) else { return false };
+        self.push(series::CPU_USAGE, at, cpu.usage_percent as f64);
+        if let Some(t) = cpu.temperature_celsius {
+            self.push(series::CPU_TEMPERATURE, at, t as f64);
+        }
+        self.cpu = Some(cpu);
+        true
+    }
+
+    fn apply_memory(&mut self, data: &serde_json::Value, at: Millis) -> bool {
+        let Some(memory) = parse::<MemoryMetrics>(data) else { return false };
+        self.push(series::RAM_PERCENT, at, memory.ram_percent as f64);
+        self.push(series::SWAP_PERCENT, at, memory.swap_percent as f64);
+        self.memory = Some(memory);
+        true
+    }
+
+    fn apply_disk(&mut self, data: &serde_json::Value, at: Millis) -> bool {
+        let Some(disk) = parse::<DiskMetrics>(data) else { return false };
+        self.push(series::DISK_READ, at, disk.read_bytes_per_sec);
+        self.push(series::DISK_WRITE, at, disk.write_bytes_per_sec);
+        self.disk = Some(disk);
+        true
+    }
+
+    fn apply_network(&mut self, data: &serde_json::Value, at: Millis) -> bool {
+        let Some(network) = parse::<NetworkMetrics>(data) else { return false };
+        self.push(series::NET_RX, at, network.rx_bytes_per_sec);
+        self.push(series::NET_TX, at, network.tx_bytes_per_sec);
+        self.network = Some(network);
+        true
+    }
+
+    fn apply_gpu(&mut self, data: &serde_json::Value, at: Millis) -> bool {
+        let Some(gpu) = parse::<GpuMetrics>(data) else { return false };
+        let key = gpu_key(&gpu);
+        let values = [
+            ("utilization", gpu.utilization_percent.map(f64::from)),
+            ("memory_utilization", gpu.memory_utilization_percent.map(f64::from)),
+            ("temperature", gpu.temperature_celsius.map(f64::from)),
+            ("power", gpu.power_watts),
+            ("memory_used", gpu.memory_used_bytes.map(|b| b as f64)),
+        ];
+        for (metric, value) in values {
+            if let Some(value) = value {
+                self.push(&gpu_series(&key, metric), at, value);
+            }
+        }
+        self.gpus.insert(gpu.index, gpu);
+        true
+    }
+
+    /// Appends a point and drops those older than the window, measured from this point's time.
+    fn push(&mut self, name: &str, at: Millis, value: f64) {
+        let points = self.series.entry(name.to_owned()).or_default();
+        // Out-of-order points (a replay racing a live message) go in their place, not at the end.
+        match points.back() {
+            Some(&(last, _)) if at < last => {
+                let index = points.partition_point(|&(t, _)| t < at);
+                if points.get(index).is_none_or(|&(t, _)| t != at) {
+                    points.insert(index, (at, value));
+                }
+            }
+            Some(&(last, _)) if at == last => {}
+            _ => points.push_back((at, value)),
+        }
+        let oldest = points.back().map_or(at, |&(t, _)| t) - self.window_ms;
+        while points.front().is_some_and(|&(t, _)| t < oldest) {
+            points.pop_front();
+        }
+    }
+
+    /// A series' points within the last `range_ms` of its newest point.
+    pub fn recent(&self, name: &str, range_ms: Millis) -> Vec<(Millis, f64)> {
+        let Some(points) = self.series.get(name) else { return Vec::new() };
+        let Some(&(newest, _)) = points.back() else { return Vec::new() };
+        let start = points.partition_point(|&(t, _)| t < newest - range_ms);
+        points.range(start..).copied().collect()
+    }
+
+    /// Total points held, for the store benchmark.
+    pub fn point_count(&self) -> usize {
+        self.series.values().map(VecDeque::len).sum()
+    }
+}
+
+fn parse<T: DeserializeOwned>(data: &serde_json::Value) -> Option<T> {
+    T::deserialize(data).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+    use serde_json::json;
+
+    fn envelope(channel: &str, seq: u64, second: i64, data: serde_json::Value) -> Envelope {
+        Envelope {
+            channel: channel.into(),
+            event: EVENT_METRICS.into(),
+            data,
+            timestamp: DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap(),
+            seq,
+        }
+    }
+
+    fn cpu(seq: u64, second: i64, usage: f32) -> Envelope {
+        let data = serde_json::to_value(CpuMetrics { usage_percent: usage, ..Default::default() }).unwrap();
+        envelope(CHANNEL_CPU, seq, second, data)
+    }
+
+    fn gpu(index: u32, uuid: &str, seq: u64, second: i64, util: u32) -> Envelope {
+        let data = serde_json::to_value(GpuMetrics {
+            index,
+            uuid: uuid.into(),
+            available: true,
+            utilization_percent: Some(util),
+            ..Default::default()
+        })
+        .unwrap();
+        envelope(&crate::wire::gpu_channel(index), seq, second, data)
+    }
+
+    #[test]
+    fn history_is_trimmed_by_time_not_count() {
+        let mut store = MetricsStore::new(10_000);
+        for i in 0..30 {
+            store.apply(&cpu(i + 1, i as i64, i as f32));
+        }
+        let points = &store.series[series::CPU_USAGE];
+        assert_eq!(points.len(), 11, "10 s window at one point a second keeps both ends");
+        assert_eq!(points.front().unwrap().1, 19.0);
+        // A slower interval keeps fewer points over the same window.
+        let mut slow = MetricsStore::new(10_000);
+        for i in 0..30 {
+            slow.apply(&cpu(i + 1, 5 * i as i64, 0.0));
+        }
+        assert_eq!(slow.series[series::CPU_USAGE].len(), 3);
+    }
+
+    #[test]
+    fn duplicates_and_replays_add_no_points() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        assert_eq!(store.apply(&cpu(1, 0, 1.0)), Applied::Stored);
+        assert_eq!(store.apply(&cpu(2, 1, 2.0)), Applied::Stored);
+        assert_eq!(store.apply(&cpu(2, 1, 2.0)), Applied::Duplicate);
+        assert_eq!(store.apply(&cpu(1, 0, 1.0)), Applied::Duplicate);
+        assert_eq!(store.series[series::CPU_USAGE].len(), 2);
+        assert_eq!(store.last_seq[CHANNEL_CPU], 2);
+    }
+
+    #[test]
+    fn a_new_epoch_accepts_restarted_sequence_numbers() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        store.set_epoch(1);
+        store.apply(&cpu(50, 0, 1.0));
+        assert!(store.set_epoch(2));
+        assert_eq!(store.apply(&cpu(1, 5, 3.0)), Applied::Stored);
+        assert_eq!(store.series[series::CPU_USAGE].len(), 2, "history survives the restart");
+        assert!(!store.set_epoch(2));
+    }
+
+    #[test]
+    fn out_of_order_points_land_in_place() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        store.apply(&cpu(1, 0, 0.0));
+        store.apply(&cpu(3, 2, 2.0));
+        store.reset_channel(CHANNEL_CPU);
+        store.apply(&cpu(2, 1, 1.0));
+        let times: Vec<_> = store.series[series::CPU_USAGE].iter().map(|p| p.1).collect();
+        assert_eq!(times, [0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn each_gpu_keeps_its_own_history_by_uuid() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        store.apply(&gpu(0, "GPU-a", 1, 0, 10));
+        store.apply(&gpu(1, "GPU-b", 1, 0, 90));
+        store.apply(&gpu(0, "GPU-a", 2, 1, 20));
+        assert_eq!(store.series[&gpu_series("GPU-a", "utilization")].len(), 2);
+        assert_eq!(store.series[&gpu_series("GPU-b", "utilization")].len(), 1);
+        // GPU-b vanishes; a different GPU takes index 1, then GPU-b returns at index 1 again.
+        store.apply(&gpu(1, "GPU-c", 2, 2, 50));
+        store.apply(&gpu(1, "GPU-b", 3, 3, 70));
+        let b: Vec<f64> = store.series[&gpu_series("GPU-b", "utilization")].iter().map(|p| p.1).collect();
+        assert_eq!(b, [90.0, 70.0]);
+        assert_eq!(store.gpus[&1].uuid, "GPU-b");
+    }
+
+    #[test]
+    fn bad_data_and_other_events_are_ignored() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        assert_eq!(store.apply(&envelope(CHANNEL_CPU, 1, 0, json!("nonsense"))), Applied::Ignored);
+        let mut event = cpu(2, 0, 1.0);
+        event.event = "note".into();
+        assert_eq!(store.apply(&event), Applied::Ignored);
+        assert!(store.series.is_empty());
+        assert_eq!(store.apply(&cpu(1, 0, 5.0)), Applied::Stored, "an ignored message does not advance the seq");
+    }
+
+    #[test]
+    fn backfill_fills_holes_without_duplicates_or_stale_current_values() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        store.apply(&cpu(1, 0, 1.0));
+        store.apply(&cpu(9, 8, 9.0));
+        for i in 1..=8 {
+            store.backfill(&cpu(i + 1, i as i64, (i + 1) as f32));
+        }
+        let values: Vec<f64> = store.series[series::CPU_USAGE].iter().map(|p| p.1).collect();
+        assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+        assert_eq!(store.cpu.as_ref().unwrap().usage_percent, 9.0, "the newest value stays current");
+        assert_eq!(store.last_seq[CHANNEL_CPU], 9);
+    }
+
+    #[test]
+    fn recent_returns_the_selected_range() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        for i in 0..100 {
+            store.apply(&cpu(i + 1, i as i64, 0.0));
+        }
+        assert_eq!(store.recent(series::CPU_USAGE, 9_000).len(), 10);
+        assert_eq!(store.recent("nope", 9_000).len(), 0);
+    }
+}

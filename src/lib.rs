@@ -1,0 +1,14 @@
+//! Vitals: one crate built twice — the server (`ssr`) and the hydrated browser app (`hydrate`).
+pub mod app;
+pub mod wire;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+/// Entry point the generated JavaScript calls once the WASM module is loaded.
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

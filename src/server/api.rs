@@ -1,0 +1,145 @@
+//! REST routes: the current snapshot, the GPU list and channel history, all read from memory.
+
+use super::guard::error;
+use super::state::AppState;
+use crate::wire::{
+    CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, GpuOccupancy, GpuStatus, HOST_CHANNELS, Snapshot,
+    CHANNEL_GPU_PREFIX,
+};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+/// A GPU counts as busy above this utilization even with no process listed (e.g. another container).
+const BUSY_UTILIZATION_PERCENT: u32 = 5;
+
+/// The latest message of every system channel: what a browser polls while its socket is down.
+pub fn current_metrics(app: &AppState) -> CurrentMetrics {
+    let channels = app.hub.latest(|name| HOST_CHANNELS.contains(&name) || name.starts_with(CHANNEL_GPU_PREFIX));
+    CurrentMetrics {
+        epoch: app.hub.epoch(),
+        interval_seconds: app.config.interval.as_secs_f64(),
+        channels,
+        gpu_status: app.latest.get().map(|s| s.gpu_status.clone()).unwrap_or_default(),
+    }
+}
+
+pub async fn metrics(State(app): State<AppState>) -> Json<CurrentMetrics> {
+    Json(current_metrics(&app))
+}
+
+pub async fn gpus(State(app): State<AppState>) -> Json<GpuList> {
+    Json(match app.latest.get() {
+        Some(snapshot) => gpu_list(&snapshot),
+        None => GpuList { status: GpuStatus::default(), gpus: Vec::new() },
+    })
+}
+
+/// Every GPU with its static facts, whether it is free, and its current jobs (its processes).
+pub fn gpu_list(snapshot: &Snapshot) -> GpuList {
+    GpuList { status: snapshot.gpu_status.clone(), gpus: snapshot.gpus.iter().map(gpu_entry).collect() }
+}
+
+fn gpu_entry(gpu: &GpuMetrics) -> GpuListEntry {
+    GpuListEntry {
+        index: gpu.index,
+        uuid: gpu.uuid.clone(),
+        name: gpu.name.clone(),
+        memory_total_bytes: gpu.memory_total_bytes,
+        power_limit_watts: gpu.power_limit_watts,
+        occupancy: occupancy(gpu),
+        jobs: gpu.processes.clone(),
+    }
+}
+
+pub fn occupancy(gpu: &GpuMetrics) -> GpuOccupancy {
+    if !gpu.available {
+        GpuOccupancy::Unavailable
+    } else if !gpu.processes.is_empty() || gpu.utilization_percent.is_some_and(|u| u >= BUSY_UTILIZATION_PERCENT) {
+        GpuOccupancy::Busy
+    } else {
+        GpuOccupancy::Idle
+    }
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    channel: String,
+    /// Either a sequence number (messages after it) or an ISO-8601 time (messages at or after it).
+    since: Option<String>,
+}
+
+pub async fn history(State(app): State<AppState>, Query(query): Query<HistoryQuery>) -> Response {
+    let (after_seq, since_time) = match query.since.as_deref().map(parse_since) {
+        None => (0, None),
+        Some(Ok(since)) => since,
+        Some(Err(message)) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let Some(frames) = app.hub.history(&query.channel, after_seq, since_time) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no channel '{}' has any messages; channels: {}", query.channel, app.hub.channel_names().join(", ")),
+        );
+    };
+    // The ring holds ready-made JSON: join it instead of decoding and encoding every message again.
+    let channel = serde_json::to_string(&query.channel).unwrap_or_default();
+    let mut body = format!(r#"{{"epoch":{},"channel":{channel},"messages":["#, app.hub.epoch());
+    for (i, frame) in frames.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(frame.as_str());
+    }
+    body.push_str("]}");
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// `since` as a sequence number or an ISO-8601 time.
+pub fn parse_since(since: &str) -> Result<(u64, Option<DateTime<Utc>>), String> {
+    if let Ok(seq) = since.parse::<u64>() {
+        return Ok((seq, None));
+    }
+    DateTime::parse_from_rfc3339(since)
+        .map(|time| (0, Some(time.with_timezone(&Utc))))
+        .map_err(|_| format!("since='{since}' is neither a sequence number nor an ISO-8601 time like 2026-01-02T03:04:05Z"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{GpuProcess, GpuProcessKind};
+
+    #[test]
+    fn since_takes_a_seq_or_a_time() {
+        assert_eq!(parse_since("12"), Ok((12, None)));
+        let (seq, time) = parse_since("2026-01-02T03:04:05Z").unwrap();
+        assert_eq!(seq, 0);
+        assert_eq!(time.unwrap().to_rfc3339(), "2026-01-02T03:04:05+00:00");
+        assert!(parse_since("yesterday").unwrap_err().contains("ISO-8601"));
+    }
+
+    #[test]
+    fn occupancy_follows_processes_and_utilization() {
+        let idle = GpuMetrics { available: true, utilization_percent: Some(0), ..Default::default() };
+        assert_eq!(occupancy(&idle), GpuOccupancy::Idle);
+        let hot = GpuMetrics { utilization_percent: Some(90), ..idle.clone() };
+        assert_eq!(occupancy(&hot), GpuOccupancy::Busy);
+        let with_job = GpuMetrics {
+            processes: vec![GpuProcess {
+                pid: 1,
+                name: "python".into(),
+                user: None,
+                used_memory_bytes: None,
+                kind: GpuProcessKind::Compute,
+                command_line: None,
+            }],
+            ..idle.clone()
+        };
+        assert_eq!(occupancy(&with_job), GpuOccupancy::Busy);
+        let gone = GpuMetrics { available: false, ..Default::default() };
+        assert_eq!(occupancy(&gone), GpuOccupancy::Unavailable);
+    }
+}

@@ -1,0 +1,55 @@
+//! The monitor service: one long-lived set of collectors that turns each tick into a typed `Snapshot`.
+
+pub mod cpu;
+pub mod disk;
+pub mod gpu;
+pub mod memory;
+pub mod network;
+pub mod procinfo;
+pub mod rates;
+
+use crate::wire::{GpuMetrics, GpuStatus, Snapshot};
+use chrono::Utc;
+
+/// A source of GPU readings, swappable so tests can drive the real NVML code against a fake library.
+pub trait GpuSource: Send {
+    /// Reads every GPU once. Never fails as a whole: what cannot be read is reported in the status or
+    /// as an unavailable GPU.
+    fn sample(&mut self) -> (GpuStatus, Vec<GpuMetrics>);
+}
+
+/// All collectors, primed and kept between ticks so rates and CPU usage have a previous reading.
+pub struct Monitor {
+    cpu: cpu::CpuCollector,
+    memory: memory::MemoryCollector,
+    disk: disk::DiskCollector,
+    network: network::NetworkCollector,
+    gpu: Box<dyn GpuSource>,
+}
+
+impl Monitor {
+    pub fn new(gpu: Box<dyn GpuSource>) -> Self {
+        Monitor {
+            cpu: cpu::CpuCollector::new(),
+            memory: memory::MemoryCollector::new(),
+            disk: disk::DiskCollector::new(),
+            network: network::NetworkCollector::new(),
+            gpu,
+        }
+    }
+
+    /// Takes one sample of everything. The first call after `new` only primes the rate counters
+    /// (rates read 0), so callers usually throw it away.
+    pub fn sample(&mut self) -> Snapshot {
+        let (gpu_status, gpus) = self.gpu.sample();
+        Snapshot {
+            timestamp: Utc::now(),
+            cpu: self.cpu.sample(),
+            memory: self.memory.sample(),
+            disk: self.disk.sample(),
+            network: self.network.sample(),
+            gpus,
+            gpu_status,
+        }
+    }
+}

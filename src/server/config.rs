@@ -1,0 +1,211 @@
+//! Server configuration: command line, `VITALS_*` environment and an optional TOML file, validated once.
+
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub const DEFAULT_INTERVAL_SECONDS: f64 = 2.0;
+pub const MIN_INTERVAL_SECONDS: f64 = 0.25;
+pub const MAX_INTERVAL_SECONDS: f64 = 60.0;
+pub const DEFAULT_HISTORY_SECONDS: u64 = 3600;
+pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+
+/// What `vitals --help` shows. Every option can also come from the environment or the config file;
+/// the command line wins, then the environment, then the file, then the default.
+#[derive(Parser, Debug, Default, Clone)]
+#[command(name = "vitals", version, about = "A live, light dashboard for this machine's vital signs.")]
+pub struct Cli {
+    /// Address to serve on. Default 127.0.0.1:3000 (Leptos.toml's site-addr).
+    #[arg(long, env = "VITALS_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Seconds between samples, 0.25–60 (config key `system_monitor_interval_seconds`). Default 2.
+    #[arg(long, env = "VITALS_INTERVAL_SECONDS")]
+    pub interval: Option<f64>,
+    /// Seconds of history the server keeps per channel, 60–86400. Default 3600.
+    #[arg(long, env = "VITALS_HISTORY_SECONDS")]
+    pub history: Option<u64>,
+    /// Most WebSocket clients at once; more are refused with 503. Default 1024.
+    #[arg(long, env = "VITALS_MAX_CLIENTS")]
+    pub max_clients: Option<usize>,
+    /// Extra host names the server answers to (besides localhost, 127.0.0.1 and [::1]); repeatable.
+    #[arg(long = "allow-host", env = "VITALS_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+    /// Extra page origins allowed to open the WebSocket (e.g. https://dash.example); repeatable.
+    #[arg(long = "allow-origin", env = "VITALS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+    /// Bearer token for POST /api/internal/ws/emit. Default: generated at start into --emit-token-file.
+    #[arg(long, env = "VITALS_EMIT_TOKEN", hide_env_values = true)]
+    pub emit_token: Option<String>,
+    /// Where the generated emit token is written (mode 0600).
+    #[arg(long, env = "VITALS_EMIT_TOKEN_FILE")]
+    pub emit_token_file: Option<PathBuf>,
+    /// Path of libnvidia-ml to load instead of the system's (for testing).
+    #[arg(long, env = "VITALS_NVML_LIBRARY")]
+    pub nvml_library: Option<PathBuf>,
+    /// Show GPU processes' full command lines in the API and the page (off: names and users only).
+    #[arg(long, env = "VITALS_SHOW_COMMAND_LINES")]
+    pub show_command_lines: bool,
+    /// A TOML file with any of the keys above (snake_case) and `system_monitor_interval_seconds`.
+    #[arg(long, env = "VITALS_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The optional configuration file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub bind: Option<SocketAddr>,
+    pub system_monitor_interval_seconds: Option<f64>,
+    pub history_seconds: Option<u64>,
+    pub max_clients: Option<usize>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    pub emit_token_file: Option<PathBuf>,
+    pub nvml_library: Option<PathBuf>,
+    #[serde(default)]
+    pub show_command_lines: bool,
+}
+
+/// The validated settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub interval: Duration,
+    pub history: Duration,
+    pub max_clients: usize,
+    pub allowed_hosts: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub emit_token: Option<String>,
+    pub emit_token_file: PathBuf,
+    pub nvml_library: Option<PathBuf>,
+    pub show_command_lines: bool,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("config file {path} is not valid: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error(
+        "sample interval {0} s is out of range: use a number of seconds from {MIN_INTERVAL_SECONDS} to {MAX_INTERVAL_SECONDS} (--interval, VITALS_INTERVAL_SECONDS or system_monitor_interval_seconds)"
+    )]
+    Interval(f64),
+    #[error("history of {0} s is out of range: use 60 to 86400 seconds (--history or VITALS_HISTORY_SECONDS)")]
+    History(u64),
+    #[error("--max-clients must be between 1 and 100000, got {0}")]
+    MaxClients(usize),
+    #[error("the emit token must be at least 16 characters long")]
+    ShortEmitToken,
+}
+
+impl Config {
+    /// Merges command line (with environment) over the file over defaults, and checks every value.
+    pub fn resolve(cli: Cli, default_bind: SocketAddr) -> Result<Config, ConfigError> {
+        let file = match &cli.config {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+        let interval = cli.interval.or(file.system_monitor_interval_seconds).unwrap_or(DEFAULT_INTERVAL_SECONDS);
+        if !(MIN_INTERVAL_SECONDS..=MAX_INTERVAL_SECONDS).contains(&interval) || !interval.is_finite() {
+            return Err(ConfigError::Interval(interval));
+        }
+        let history = cli.history.or(file.history_seconds).unwrap_or(DEFAULT_HISTORY_SECONDS);
+        if !(60..=86_400).contains(&history) {
+            return Err(ConfigError::History(history));
+        }
+        let max_clients = cli.max_clients.or(file.max_clients).unwrap_or(DEFAULT_MAX_CLIENTS);
+        if !(1..=100_000).contains(&max_clients) {
+            return Err(ConfigError::MaxClients(max_clients));
+        }
+        if cli.emit_token.as_ref().is_some_and(|token| token.len() < 16) {
+            return Err(ConfigError::ShortEmitToken);
+        }
+        Ok(Config {
+            bind: cli.bind.or(file.bind).unwrap_or(default_bind),
+            interval: Duration::from_secs_f64(interval),
+            history: Duration::from_secs(history),
+            max_clients,
+            allowed_hosts: [cli.allowed_hosts, file.allowed_hosts].concat(),
+            allowed_origins: [cli.allowed_origins, file.allowed_origins].concat(),
+            emit_token: cli.emit_token,
+            emit_token_file: cli.emit_token_file.or(file.emit_token_file).unwrap_or_else(default_token_file),
+            nvml_library: cli.nvml_library.or(file.nvml_library),
+            show_command_lines: cli.show_command_lines || file.show_command_lines,
+        })
+    }
+}
+
+fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: shown, reason: e.to_string() })
+}
+
+/// `$XDG_RUNTIME_DIR/vitals/emit-token`, else `~/.local/state/vitals/emit-token`.
+fn default_token_file() -> PathBuf {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("vitals").join("emit-token")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_bind() -> SocketAddr {
+        "127.0.0.1:3000".parse().unwrap()
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let config = Config::resolve(Cli::default(), default_bind()).unwrap();
+        assert_eq!(config.bind, default_bind());
+        assert_eq!(config.interval, Duration::from_secs(2));
+        assert_eq!(config.history, Duration::from_secs(3600));
+        assert!(!config.show_command_lines);
+    }
+
+    #[test]
+    fn interval_out_of_range_is_refused_with_a_hint() {
+        for bad in [0.1, 61.0, f64::NAN, -1.0] {
+            let cli = Cli { interval: Some(bad), ..Default::default() };
+            let err = Config::resolve(cli, default_bind()).unwrap_err();
+            assert!(err.to_string().contains("0.25 to 60"), "{err}");
+        }
+        let cli = Cli { interval: Some(0.25), ..Default::default() };
+        assert_eq!(Config::resolve(cli, default_bind()).unwrap().interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn file_config_is_read_and_cli_wins() {
+        let dir = std::env::temp_dir().join(format!("vitals-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("vitals.toml");
+        std::fs::write(&path, "system_monitor_interval_seconds = 5\nhistory_seconds = 600\n").unwrap();
+        let cli = Cli { config: Some(path.clone()), ..Default::default() };
+        let config = Config::resolve(cli, default_bind()).unwrap();
+        assert_eq!(config.interval, Duration::from_secs(5));
+        assert_eq!(config.history, Duration::from_secs(600));
+        let cli = Cli { config: Some(path.clone()), interval: Some(1.0), ..Default::default() };
+        assert_eq!(Config::resolve(cli, default_bind()).unwrap().interval, Duration::from_secs(1));
+        std::fs::write(&path, "system_monitor_interval = 5\n").unwrap();
+        let cli = Cli { config: Some(path), ..Default::default() };
+        let err = Config::resolve(cli, default_bind()).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
+    }
+
+    #[test]
+    fn cli_parses_flags() {
+        let cli = Cli::try_parse_from(["vitals", "--interval", "1", "--bind", "127.0.0.1:0"]).unwrap();
+        assert_eq!(cli.interval, Some(1.0));
+        assert!(Cli::try_parse_from(["vitals", "--interval", "fast"]).is_err());
+    }
+}

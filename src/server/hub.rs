@@ -1,0 +1,503 @@
+//! The channel hub: per-channel sequence numbers, a bounded history ring, and fan-out to subscribers.
+//!
+//! Every message is serialised once; subscribers get a cheap clone of the same bytes through a bounded
+//! queue. A subscriber whose queue is full is dropped (and told why), so a slow client never delays
+//! another one and never grows memory.
+
+use crate::wire::{Envelope, ServerMessage, pattern_matches};
+use axum::extract::ws::Utf8Bytes;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Frames a subscriber may have queued before it counts as too slow (about a minute of all channels).
+pub const CLIENT_QUEUE_FRAMES: usize = 256;
+/// Channels other than the server's own that the hub will hold at once.
+pub const MAX_CUSTOM_CHANNELS: usize = 256;
+/// Messages kept per custom (emitted) channel.
+pub const CUSTOM_RING_MESSAGES: usize = 512;
+/// Patterns one subscriber may hold.
+pub const MAX_PATTERNS_PER_CLIENT: usize = 64;
+/// Longest channel name or pattern.
+pub const MAX_CHANNEL_NAME: usize = 128;
+
+/// A serialised `ServerMessage`, shared by every queue it is put on.
+pub type Frame = Utf8Bytes;
+
+struct Stored {
+    seq: u64,
+    at: DateTime<Utc>,
+    frame: Frame,
+}
+
+struct Channel {
+    seq: u64,
+    ring: VecDeque<Stored>,
+    latest: Option<Envelope>,
+}
+
+struct Client {
+    patterns: Vec<String>,
+    queue: mpsc::Sender<Frame>,
+    lagged: Arc<AtomicBool>,
+}
+
+#[derive(Default)]
+struct State {
+    channels: BTreeMap<String, Channel>,
+    clients: HashMap<u64, Client>,
+    next_client: u64,
+}
+
+pub struct Hub {
+    epoch: u64,
+    history: Duration,
+    max_clients: usize,
+    state: Mutex<State>,
+}
+
+/// A subscriber's end: its queue, and whether the hub dropped it for being slow.
+pub struct Subscriber {
+    pub id: u64,
+    pub frames: mpsc::Receiver<Frame>,
+    lagged: Arc<AtomicBool>,
+    hub: Arc<Hub>,
+}
+
+impl Subscriber {
+    pub fn was_dropped_for_lag(&self) -> bool {
+        self.lagged.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.hub.lock().clients.remove(&self.id);
+    }
+}
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum PublishError {
+    #[error("too many channels: the server holds at most {MAX_CUSTOM_CHANNELS} event channels")]
+    TooManyChannels,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Published {
+    pub seq: u64,
+    pub delivered: usize,
+}
+
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum SubscribeError {
+    #[error(
+        "`{0}` is not a valid channel: use lowercase words of a-z, 0-9, '_' or '-' separated by '/', optionally ending in '/*' (e.g. system/cpu or system/gpu/*)"
+    )]
+    BadName(String),
+    #[error("too many subscriptions: at most {MAX_PATTERNS_PER_CLIENT} channels or patterns per socket")]
+    TooMany,
+}
+
+/// Whether `name` is a channel name (or, with `allow_pattern`, a `prefix/*` pattern).
+pub fn valid_channel_name(name: &str, allow_pattern: bool) -> bool {
+    let body = match name.strip_suffix("/*") {
+        Some(prefix) if allow_pattern => prefix,
+        _ => name,
+    };
+    !body.is_empty()
+        && name.len() <= MAX_CHANNEL_NAME
+        && body.split('/').all(|part| {
+            !part.is_empty()
+                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        })
+}
+
+fn is_system(channel: &str) -> bool {
+    channel.starts_with("system/")
+}
+
+fn encode(message: &ServerMessage) -> Frame {
+    // Serialising our own plain data types cannot fail; an empty frame would be skipped by clients.
+    serde_json::to_string(message).unwrap_or_default().into()
+}
+
+impl Hub {
+    pub fn new(epoch: u64, history: Duration, max_clients: usize) -> Arc<Hub> {
+        Arc::new(Hub { epoch, history, max_clients, state: Mutex::new(State::default()) })
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn history_window(&self) -> Duration {
+        self.history
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-updated in a way that matters
+        // more than stopping the stream would, so keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Appends a message to a channel, stores it in the ring and queues it for every subscriber.
+    pub fn publish(
+        &self,
+        channel: &str,
+        event: &str,
+        data: Value,
+        timestamp: DateTime<Utc>,
+    ) -> Result<Published, PublishError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        if !state.channels.contains_key(channel) {
+            let custom = state.channels.keys().filter(|name| !is_system(name)).count();
+            if !is_system(channel) && custom >= MAX_CUSTOM_CHANNELS {
+                return Err(PublishError::TooManyChannels);
+            }
+        }
+        let entry = state
+            .channels
+            .entry(channel.to_owned())
+            .or_insert_with(|| Channel { seq: 0, ring: VecDeque::new(), latest: None });
+        entry.seq += 1;
+        let seq = entry.seq;
+        let message = ServerMessage::Message(Envelope {
+            channel: channel.to_owned(),
+            event: event.to_owned(),
+            data,
+            timestamp,
+            seq,
+        });
+        let frame = encode(&message);
+        if let ServerMessage::Message(envelope) = message {
+            entry.latest = Some(envelope);
+        }
+        entry.ring.push_back(Stored { seq, at: timestamp, frame: frame.clone() });
+        let oldest_kept = timestamp - self.history;
+        while entry.ring.front().is_some_and(|first| first.at < oldest_kept) {
+            entry.ring.pop_front();
+        }
+        if !is_system(channel) {
+            while entry.ring.len() > CUSTOM_RING_MESSAGES {
+                entry.ring.pop_front();
+            }
+        }
+
+        let mut delivered = 0;
+        let mut too_slow = Vec::new();
+        for (id, client) in &state.clients {
+            if !client.patterns.iter().any(|pattern| pattern_matches(pattern, channel)) {
+                continue;
+            }
+            match client.queue.try_send(frame.clone()) {
+                Ok(()) => delivered += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    client.lagged.store(true, Ordering::Relaxed);
+                    too_slow.push(*id);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => too_slow.push(*id),
+            }
+        }
+        // Dropping the sender ends the subscriber's queue; its socket then closes with a reason.
+        for id in too_slow {
+            state.clients.remove(&id);
+        }
+        Ok(Published { seq, delivered })
+    }
+
+    /// A new subscriber with no subscriptions yet, or `None` when the hub is at its client limit.
+    pub fn register(self: &Arc<Self>) -> Option<Subscriber> {
+        let mut state = self.lock();
+        if state.clients.len() >= self.max_clients {
+            return None;
+        }
+        let (queue, frames) = mpsc::channel(CLIENT_QUEUE_FRAMES);
+        let lagged = Arc::new(AtomicBool::new(false));
+        state.next_client += 1;
+        let id = state.next_client;
+        state.clients.insert(id, Client { patterns: Vec::new(), queue, lagged: lagged.clone() });
+        Some(Subscriber { id, frames, lagged, hub: self.clone() })
+    }
+
+    pub fn client_count(&self) -> usize {
+        self.lock().clients.len()
+    }
+
+    /// Adds patterns to a subscriber and returns the frames to send it first, in order: the
+    /// confirmation, then per channel either the messages it missed since `since[channel]`, or a
+    /// reset followed by the latest message when the gap cannot be filled or the epoch changed, or
+    /// (with no `since`) the latest message so it has a current value at once.
+    ///
+    /// Done under the hub's lock, so nothing published meanwhile is lost or sent twice.
+    pub fn subscribe(
+        &self,
+        client: u64,
+        patterns: &[String],
+        since: &BTreeMap<String, u64>,
+        epoch: Option<u64>,
+    ) -> Result<Vec<Frame>, SubscribeError> {
+        if let Some(bad) = patterns.iter().find(|p| !valid_channel_name(p, true)) {
+            return Err(SubscribeError::BadName(bad.clone()));
+        }
+        let mut state = self.lock();
+        let state = &mut *state;
+        let Some(subscriber) = state.clients.get_mut(&client) else {
+            return Ok(Vec::new());
+        };
+        let before = subscriber.patterns.clone();
+        let mut added = Vec::new();
+        for pattern in patterns {
+            if !subscriber.patterns.contains(pattern) {
+                added.push(pattern.clone());
+            }
+        }
+        if subscriber.patterns.len() + added.len() > MAX_PATTERNS_PER_CLIENT {
+            return Err(SubscribeError::TooMany);
+        }
+        subscriber.patterns.extend(added);
+
+        let mut frames = vec![encode(&ServerMessage::Subscribed { channels: subscriber.patterns.clone() })];
+        for (name, channel) in &state.channels {
+            let newly_covered = patterns.iter().any(|p| pattern_matches(p, name))
+                && !before.iter().any(|p| pattern_matches(p, name));
+            if !newly_covered {
+                continue;
+            }
+            frames.extend(self.catch_up(name, channel, since.get(name).copied(), epoch));
+        }
+        Ok(frames)
+    }
+
+    fn catch_up(&self, name: &str, channel: &Channel, since: Option<u64>, epoch: Option<u64>) -> Vec<Frame> {
+        let latest = || channel.ring.back().map(|stored| stored.frame.clone());
+        let reset = |reason: &str| {
+            let mut frames = vec![encode(&ServerMessage::Reset { channel: name.to_owned(), reason: reason.to_owned() })];
+            frames.extend(latest());
+            frames
+        };
+        let Some(since) = since else {
+            return latest().into_iter().collect();
+        };
+        if epoch != Some(self.epoch) {
+            return reset("the server restarted: earlier sequence numbers do not apply");
+        }
+        if since >= channel.seq {
+            return Vec::new();
+        }
+        let first = channel.ring.front().map(|stored| stored.seq).unwrap_or(channel.seq + 1);
+        if since + 1 < first {
+            return reset("the missed messages are older than the server's history");
+        }
+        channel.ring.iter().filter(|stored| stored.seq > since).map(|stored| stored.frame.clone()).collect()
+    }
+
+    pub fn unsubscribe(&self, client: u64, patterns: &[String]) -> Vec<String> {
+        let mut state = self.lock();
+        match state.clients.get_mut(&client) {
+            Some(subscriber) => {
+                subscriber.patterns.retain(|p| !patterns.contains(p));
+                subscriber.patterns.clone()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// The latest message of every channel matching `filter`.
+    pub fn latest(&self, filter: impl Fn(&str) -> bool) -> Vec<Envelope> {
+        self.lock()
+            .channels
+            .iter()
+            .filter(|(name, _)| filter(name))
+            .filter_map(|(_, channel)| channel.latest.clone())
+            .collect()
+    }
+
+    /// The names of the channels that have had at least one message.
+    pub fn channel_names(&self) -> Vec<String> {
+        self.lock().channels.keys().cloned().collect()
+    }
+
+    /// The ring's frames of one channel with seq above `after_seq` and time at or after `since`.
+    pub fn history(&self, channel: &str, after_seq: u64, since: Option<DateTime<Utc>>) -> Option<Vec<Frame>> {
+        let state = self.lock();
+        let channel = state.channels.get(channel)?;
+        Some(
+            channel
+                .ring
+                .iter()
+                .filter(|stored| stored.seq > after_seq && since.is_none_or(|t| stored.at >= t))
+                .map(|stored| stored.frame.clone())
+                .collect(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn hub() -> Arc<Hub> {
+        Hub::new(42, Duration::from_secs(60), 4)
+    }
+
+    fn at(seconds: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_700_000_000 + seconds, 0).unwrap()
+    }
+
+    fn decode(frame: &Frame) -> ServerMessage {
+        serde_json::from_str(frame.as_str()).unwrap()
+    }
+
+    fn seqs(frames: &[Frame]) -> Vec<u64> {
+        frames
+            .iter()
+            .filter_map(|f| match decode(f) {
+                ServerMessage::Message(envelope) => Some(envelope.seq),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_follow_the_grammar() {
+        assert!(valid_channel_name("system/gpu/0", false));
+        assert!(valid_channel_name("jobs/train-1", false));
+        assert!(valid_channel_name("system/gpu/*", true));
+        assert!(!valid_channel_name("system/gpu/*", false));
+        for bad in ["", "/x", "x/", "a//b", "Upper", "sp ace", "a/*/b", "*"] {
+            assert!(!valid_channel_name(bad, true), "{bad}");
+        }
+        assert!(!valid_channel_name(&"a".repeat(200), false));
+    }
+
+    #[test]
+    fn publish_numbers_messages_per_channel_and_delivers_to_matching_subscribers() {
+        let hub = hub();
+        let mut cpu_reader = hub.register().unwrap();
+        let mut gpu_reader = hub.register().unwrap();
+        hub.subscribe(cpu_reader.id, &["system/cpu".into()], &BTreeMap::new(), None).unwrap();
+        hub.subscribe(gpu_reader.id, &["system/gpu/*".into()], &BTreeMap::new(), None).unwrap();
+        assert_eq!(hub.publish("system/cpu", "metrics", json!(1), at(0)).unwrap(), Published { seq: 1, delivered: 1 });
+        assert_eq!(hub.publish("system/cpu", "metrics", json!(2), at(1)).unwrap().seq, 2);
+        assert_eq!(hub.publish("system/gpu/0", "metrics", json!(3), at(1)).unwrap(), Published { seq: 1, delivered: 1 });
+        assert_eq!(seqs(&[cpu_reader.frames.try_recv().unwrap(), cpu_reader.frames.try_recv().unwrap()]), [1, 2]);
+        assert!(cpu_reader.frames.try_recv().is_err());
+        match decode(&gpu_reader.frames.try_recv().unwrap()) {
+            ServerMessage::Message(envelope) => assert_eq!(envelope.channel, "system/gpu/0"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn subscribing_without_since_sends_the_latest_value() {
+        let hub = hub();
+        hub.publish("system/cpu", "metrics", json!(1), at(0)).unwrap();
+        hub.publish("system/cpu", "metrics", json!(2), at(1)).unwrap();
+        let reader = hub.register().unwrap();
+        let frames = hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None).unwrap();
+        assert!(matches!(decode(&frames[0]), ServerMessage::Subscribed { .. }));
+        assert_eq!(seqs(&frames), [2]);
+    }
+
+    #[test]
+    fn since_replays_exactly_the_missed_messages() {
+        let hub = hub();
+        for i in 0..5 {
+            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+        }
+        let reader = hub.register().unwrap();
+        let since = BTreeMap::from([("system/cpu".to_owned(), 2)]);
+        let frames = hub.subscribe(reader.id, &["system/cpu".into()], &since, Some(42)).unwrap();
+        assert_eq!(seqs(&frames), [3, 4, 5]);
+        let up_to_date = BTreeMap::from([("system/memory".to_owned(), 9)]);
+        let other = hub.register().unwrap();
+        assert_eq!(seqs(&hub.subscribe(other.id, &["system/memory".into()], &up_to_date, Some(42)).unwrap()), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn a_new_epoch_or_a_gap_beyond_the_ring_resets() {
+        let hub = hub();
+        for i in 0..200 {
+            // One message a second against a 60-second ring: the oldest fall out.
+            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+        }
+        let reader = hub.register().unwrap();
+        let since = BTreeMap::from([("system/cpu".to_owned(), 3)]);
+        let frames = hub.subscribe(reader.id, &["system/cpu".into()], &since, Some(42)).unwrap();
+        assert!(matches!(decode(&frames[1]), ServerMessage::Reset { .. }));
+        assert_eq!(seqs(&frames), [200]);
+        let other = hub.register().unwrap();
+        let since = BTreeMap::from([("system/cpu".to_owned(), 199)]);
+        let frames = hub.subscribe(other.id, &["system/cpu".into()], &since, Some(7)).unwrap();
+        match decode(&frames[1]) {
+            ServerMessage::Reset { reason, .. } => assert!(reason.contains("restarted")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ring_is_trimmed_by_time() {
+        let hub = hub();
+        for i in 0..300 {
+            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+        }
+        let frames = hub.history("system/cpu", 0, None).unwrap();
+        assert_eq!(frames.len(), 61, "60 s of history at one message a second, both ends included");
+        assert_eq!(seqs(&frames)[0], 240);
+        assert_eq!(hub.history("system/cpu", 295, None).unwrap().len(), 5);
+        assert!(hub.history("nope", 0, None).is_none());
+    }
+
+    #[test]
+    fn a_slow_subscriber_is_dropped_without_blocking_others() {
+        let hub = hub();
+        let slow = hub.register().unwrap();
+        let mut fast = hub.register().unwrap();
+        for reader in [&slow, &fast] {
+            hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None).unwrap();
+        }
+        for i in 0..(CLIENT_QUEUE_FRAMES as i64 + 10) {
+            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+            while fast.frames.try_recv().is_ok() {}
+        }
+        assert!(slow.was_dropped_for_lag());
+        assert!(!fast.was_dropped_for_lag());
+        assert_eq!(hub.client_count(), 1);
+        assert_eq!(hub.publish("system/cpu", "metrics", json!(0), at(999)).unwrap().delivered, 1);
+    }
+
+    #[test]
+    fn client_limit_and_cleanup_on_drop() {
+        let hub = hub();
+        let readers: Vec<_> = (0..4).map(|_| hub.register().unwrap()).collect();
+        assert!(hub.register().is_none());
+        drop(readers);
+        assert_eq!(hub.client_count(), 0);
+        assert!(hub.register().is_some());
+    }
+
+    #[test]
+    fn custom_channels_are_bounded() {
+        let hub = hub();
+        for i in 0..MAX_CUSTOM_CHANNELS {
+            hub.publish(&format!("jobs/{i}"), "step", json!(i), at(0)).unwrap();
+        }
+        assert_eq!(hub.publish("jobs/one-more", "step", json!(0), at(0)), Err(PublishError::TooManyChannels));
+        assert!(hub.publish("system/cpu", "metrics", json!(0), at(0)).is_ok(), "the server's own channels still flow");
+    }
+
+    #[test]
+    fn bad_patterns_are_refused_and_change_nothing() {
+        let hub = hub();
+        let reader = hub.register().unwrap();
+        let err = hub.subscribe(reader.id, &["system/cpu".into(), "BAD NAME".into()], &BTreeMap::new(), None);
+        assert!(matches!(err, Err(SubscribeError::BadName(name)) if name == "BAD NAME"));
+        assert_eq!(hub.publish("system/cpu", "metrics", json!(0), at(0)).unwrap().delivered, 0);
+    }
+}

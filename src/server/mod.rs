@@ -1,0 +1,127 @@
+//! The server side: collectors, the sampler loop, the channel hub and the routes that serve them.
+
+pub mod api;
+pub mod collect;
+pub mod config;
+pub mod emit;
+pub mod guard;
+pub mod hub;
+pub mod sampler;
+pub mod state;
+pub mod token;
+pub mod ws;
+
+use crate::app::{App, shell};
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+use collect::Monitor;
+use collect::gpu::{GpuOptions, NvmlSource};
+use config::{Cli, Config, ConfigError};
+use hub::Hub;
+use leptos::config::{LeptosOptions, get_configuration};
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use sampler::{Latest, SamplerHandle};
+use state::AppState;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Why the server could not start, in words a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("cannot read the site configuration (Leptos.toml or LEPTOS_* variables): {0}")]
+    Site(String),
+    #[error("cannot listen on {addr}: {reason} (is another server using it? pick another with --bind)")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("cannot start the sampler thread: {0}")]
+    Sampler(std::io::Error),
+    #[error("the server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+/// The site settings: from cargo-leptos' LEPTOS_* variables when it runs us, else from Leptos.toml
+/// (with LEPTOS_* overrides), so the binary also runs on its own.
+pub fn site_options() -> Result<LeptosOptions, StartError> {
+    let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
+    let file = (!from_cargo_leptos && std::path::Path::new("Leptos.toml").exists()).then_some("Leptos.toml");
+    get_configuration(file).map(|conf| conf.leptos_options).map_err(|e| StartError::Site(e.to_string()))
+}
+
+/// A running server: its address, and the sampler it stops when dropped.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub router: Router,
+    pub listener: tokio::net::TcpListener,
+    _sampler: SamplerHandle,
+}
+
+/// Builds everything and binds the listener, without serving yet.
+pub async fn start(cli: Cli) -> Result<Running, StartError> {
+    let mut leptos_options = site_options()?;
+    let config = Config::resolve(cli, leptos_options.site_addr)?;
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| StartError::Bind { addr: config.bind, reason: e.to_string() })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind { addr: config.bind, reason: e.to_string() })?;
+    leptos_options.site_addr = addr;
+
+    let emit_token = token::emit_token(&config);
+    let epoch = chrono::Utc::now().timestamp_millis().max(0) as u64;
+    let hub = Hub::new(epoch, config.history, config.max_clients);
+    let latest = Latest::default();
+    let gpu = NvmlSource::new(GpuOptions {
+        library_path: config.nvml_library.clone(),
+        show_command_lines: config.show_command_lines,
+        ..Default::default()
+    });
+    let sampler = sampler::spawn(Monitor::new(Box::new(gpu)), hub.clone(), latest.clone(), config.interval)
+        .map_err(StartError::Sampler)?;
+
+    let bound_ip = (!addr.ip().is_loopback() && !addr.ip().is_unspecified()).then(|| match addr {
+        SocketAddr::V4(v4) => v4.ip().to_string(),
+        SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
+    });
+    let state = AppState {
+        leptos_options,
+        config: Arc::new(config),
+        hub,
+        latest,
+        emit_token: emit_token.into(),
+        hostname: sysinfo::System::host_name().unwrap_or_else(|| "this machine".into()).into(),
+        bound_ip,
+    };
+    Ok(Running { addr, router: router(state), listener, _sampler: sampler })
+}
+
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let context_state = state.clone();
+    let provide_state = move || leptos::context::provide_context(context_state.clone());
+    let page_options = state.leptos_options.clone();
+    Router::new()
+        .route("/ws", get(ws::upgrade))
+        .route("/api/system/metrics", get(api::metrics))
+        .route("/api/system/gpus", get(api::gpus))
+        .route("/api/system/history", get(api::history))
+        .route("/api/internal/ws/emit", post(emit::emit))
+        .leptos_routes_with_context(&state, routes, provide_state, move || shell(page_options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::check_host))
+        .layer(middleware::from_fn(guard::security_headers))
+        .with_state(state)
+}
+
+impl Running {
+    pub async fn serve(self) -> Result<(), StartError> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(StartError::Serve)
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,434 @@
+//! Wire types: every message and metric the server sends and the browser reads, compiled on both sides.
+//!
+//! Times are UTC and travel as ISO-8601 strings (chrono's serde). Fields a source cannot provide are
+//! `None` and are left out of the JSON, never sent as zero.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Bumped when a message changes shape in a way an older page cannot read.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+pub const CHANNEL_CPU: &str = "system/cpu";
+pub const CHANNEL_MEMORY: &str = "system/memory";
+pub const CHANNEL_DISK: &str = "system/disk";
+pub const CHANNEL_NETWORK: &str = "system/network";
+/// Prefix of the per-GPU channels `system/gpu/{index}`.
+pub const CHANNEL_GPU_PREFIX: &str = "system/gpu/";
+/// Subscription pattern that matches every GPU channel, present and future.
+pub const CHANNEL_GPU_ALL: &str = "system/gpu/*";
+/// The event name of a periodic sample.
+pub const EVENT_METRICS: &str = "metrics";
+
+/// The host channels, in the order the dashboard shows them.
+pub const HOST_CHANNELS: [&str; 4] = [CHANNEL_CPU, CHANNEL_MEMORY, CHANNEL_DISK, CHANNEL_NETWORK];
+
+pub fn gpu_channel(index: u32) -> String {
+    format!("{CHANNEL_GPU_PREFIX}{index}")
+}
+
+/// The GPU index a channel name refers to, if it is a `system/gpu/{index}` channel.
+pub fn gpu_index_of(channel: &str) -> Option<u32> {
+    channel.strip_prefix(CHANNEL_GPU_PREFIX)?.parse().ok()
+}
+
+/// Whether a subscription pattern (a channel name, or `prefix/*`) covers a channel.
+pub fn pattern_matches(pattern: &str, channel: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => channel.starts_with(prefix),
+        None => pattern == channel,
+    }
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct LoadAverage {
+    pub one: f64,
+    pub five: f64,
+    pub fifteen: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct CpuMetrics {
+    /// Busy share of all cores over the last interval, 0–100.
+    pub usage_percent: f32,
+    /// Busy share of each logical core, 0–100, in core order.
+    pub per_core_percent: Vec<f32>,
+    /// Current frequency of each logical core in MHz (empty where the kernel does not say).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub per_core_mhz: Vec<u64>,
+    pub load_average: LoadAverage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_celsius: Option<f32>,
+    pub model: String,
+    pub core_count: usize,
+    /// Cumulative seconds per mode since boot, summed over cores (for Prometheus counters).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub seconds_by_mode: Vec<CpuModeSeconds>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct CpuModeSeconds {
+    /// Logical core index.
+    pub cpu: usize,
+    pub user: f64,
+    pub nice: f64,
+    pub system: f64,
+    pub idle: f64,
+    pub iowait: f64,
+    pub irq: f64,
+    pub softirq: f64,
+    pub steal: f64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct MemoryMetrics {
+    pub ram_total_bytes: u64,
+    pub ram_used_bytes: u64,
+    pub ram_available_bytes: u64,
+    pub ram_percent: f32,
+    pub swap_total_bytes: u64,
+    pub swap_used_bytes: u64,
+    pub swap_percent: f32,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct DiskDevice {
+    /// Kernel name of the whole block device, e.g. `nvme0n1` or `sda`.
+    pub name: String,
+    pub read_bytes_per_sec: f64,
+    pub write_bytes_per_sec: f64,
+    pub read_bytes_total: u64,
+    pub written_bytes_total: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Filesystem {
+    pub mount_point: String,
+    pub device: String,
+    pub fs_type: String,
+    pub total_bytes: u64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct DiskMetrics {
+    /// Sum over physical devices only: partitions, device-mapper and loop devices are not counted twice.
+    pub read_bytes_per_sec: f64,
+    pub write_bytes_per_sec: f64,
+    pub devices: Vec<DiskDevice>,
+    pub filesystems: Vec<Filesystem>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct NetworkInterface {
+    pub name: String,
+    pub loopback: bool,
+    pub rx_bytes_per_sec: f64,
+    pub tx_bytes_per_sec: f64,
+    pub rx_bytes_total: u64,
+    pub tx_bytes_total: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct NetworkMetrics {
+    /// Sum over all interfaces but loopback.
+    pub rx_bytes_per_sec: f64,
+    pub tx_bytes_per_sec: f64,
+    pub interfaces: Vec<NetworkInterface>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GpuProcessKind {
+    Compute,
+    Graphics,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GpuProcess {
+    pub pid: u32,
+    /// Short process name (`comm`), empty if the process is already gone.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_memory_bytes: Option<u64>,
+    pub kind: GpuProcessKind,
+    /// Only filled when the server runs with `--show-command-lines`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command_line: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct GpuMetrics {
+    pub index: u32,
+    #[serde(default)]
+    pub uuid: String,
+    #[serde(default)]
+    pub name: String,
+    /// False when the GPU could not be read on this tick (e.g. it fell off the bus).
+    pub available: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_utilization_percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_celsius: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_watts: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_limit_watts: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fan_percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sm_clock_mhz: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_clock_mhz: Option<u32>,
+    #[serde(default)]
+    pub processes: Vec<GpuProcess>,
+}
+
+/// Why no GPU can be read, so the dashboard can say so instead of showing nothing.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GpuUnavailableReason {
+    /// The NVIDIA library or driver is not installed or not loaded.
+    NoDriver,
+    /// The driver works but reports no devices.
+    NoDevices,
+    /// The driver refused us access.
+    NoPermission,
+    /// Anything else NVML reported.
+    Error,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum GpuStatus {
+    Available {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        driver_version: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cuda_version: Option<String>,
+        count: u32,
+    },
+    Unavailable {
+        reason: GpuUnavailableReason,
+        message: String,
+    },
+}
+
+impl Default for GpuStatus {
+    fn default() -> Self {
+        GpuStatus::Unavailable {
+            reason: GpuUnavailableReason::NoDriver,
+            message: "GPUs have not been read yet".into(),
+        }
+    }
+}
+
+/// Everything one sampler tick saw.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct Snapshot {
+    pub timestamp: DateTime<Utc>,
+    pub cpu: CpuMetrics,
+    pub memory: MemoryMetrics,
+    pub disk: DiskMetrics,
+    pub network: NetworkMetrics,
+    pub gpus: Vec<GpuMetrics>,
+    pub gpu_status: GpuStatus,
+}
+
+/// One message on one channel: a metrics sample or an event a local process emitted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Envelope {
+    pub channel: String,
+    pub event: String,
+    pub data: Value,
+    pub timestamp: DateTime<Utc>,
+    /// Increases by one per message on this channel within one server epoch.
+    pub seq: u64,
+}
+
+/// Sent first on every socket: what the server is and what it publishes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Hello {
+    pub protocol: u32,
+    pub server_version: String,
+    /// Changes when the server restarts, so a client can tell a restart from a gap.
+    pub epoch: u64,
+    pub interval_seconds: f64,
+    pub history_seconds: u64,
+    pub server_time: DateTime<Utc>,
+    pub hostname: String,
+    pub channels: Vec<String>,
+    pub gpu_status: GpuStatus,
+}
+
+/// What the server sends over the socket.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    Hello(Hello),
+    /// A channel message (metrics or an emitted event).
+    Message(Envelope),
+    /// The subscription now covers these patterns.
+    Subscribed { channels: Vec<String> },
+    Unsubscribed { channels: Vec<String> },
+    /// The missed messages of a channel could not be replayed: drop what you hold of it and refetch.
+    Reset { channel: String, reason: String },
+    /// The client sent something the server could not use; the socket stays open.
+    Error { message: String },
+    Pong,
+}
+
+/// What the browser (or any client) sends over the socket.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Subscribe to channels or patterns; `since` maps a channel to the last seq the client holds, and
+    /// `epoch` is the server epoch that seq belongs to.
+    Subscribe {
+        channels: Vec<String>,
+        #[serde(default)]
+        since: BTreeMap<String, u64>,
+        #[serde(default)]
+        epoch: Option<u64>,
+    },
+    Unsubscribe {
+        channels: Vec<String>,
+    },
+    Ping,
+}
+
+/// `GET /api/system/metrics`: the latest sample of every channel.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct CurrentMetrics {
+    pub epoch: u64,
+    pub interval_seconds: f64,
+    /// The latest envelope of every channel that has one.
+    pub channels: Vec<Envelope>,
+    pub gpu_status: GpuStatus,
+}
+
+/// How busy a GPU is, for the GPU list.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GpuOccupancy {
+    Idle,
+    Busy,
+    Unavailable,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GpuListEntry {
+    pub index: u32,
+    pub uuid: String,
+    pub name: String,
+    pub memory_total_bytes: Option<u64>,
+    pub power_limit_watts: Option<f64>,
+    pub occupancy: GpuOccupancy,
+    /// The processes on the GPU: its current jobs.
+    pub jobs: Vec<GpuProcess>,
+}
+
+/// `GET /api/system/gpus`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GpuList {
+    pub status: GpuStatus,
+    pub gpus: Vec<GpuListEntry>,
+}
+
+/// `GET /api/system/history`: what the server's ring holds for one channel.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ChannelHistory {
+    pub epoch: u64,
+    pub channel: String,
+    pub messages: Vec<Envelope>,
+}
+
+/// `POST /api/internal/ws/emit` body.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EmitRequest {
+    pub channel: String,
+    pub event: String,
+    pub data: Value,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct EmitResponse {
+    pub delivered: usize,
+    pub seq: u64,
+}
+
+/// Every JSON error body: one sentence a person can act on.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ApiError {
+    pub error: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpu_channels_round_trip() {
+        assert_eq!(gpu_channel(3), "system/gpu/3");
+        assert_eq!(gpu_index_of("system/gpu/3"), Some(3));
+        assert_eq!(gpu_index_of("system/gpu/x"), None);
+        assert_eq!(gpu_index_of("system/cpu"), None);
+    }
+
+    #[test]
+    fn patterns_match_prefixes_only_with_a_star() {
+        assert!(pattern_matches(CHANNEL_GPU_ALL, "system/gpu/0"));
+        assert!(!pattern_matches(CHANNEL_GPU_ALL, "system/cpu"));
+        assert!(pattern_matches("system/cpu", "system/cpu"));
+        assert!(!pattern_matches("system/cpu", "system/cpu2"));
+    }
+
+    #[test]
+    fn server_messages_are_tagged_and_flat() {
+        let msg = ServerMessage::Message(Envelope {
+            channel: CHANNEL_CPU.into(),
+            event: EVENT_METRICS.into(),
+            data: serde_json::json!({"usage_percent": 1.0}),
+            timestamp: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().into(),
+            seq: 7,
+        });
+        let json = serde_json::to_value(&msg).unwrap();
+        assert_eq!(json["type"], "message");
+        assert_eq!(json["channel"], "system/cpu");
+        assert_eq!(json["seq"], 7);
+        assert_eq!(json["timestamp"], "2026-01-02T03:04:05Z");
+        let back: ServerMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(back, msg);
+    }
+
+    #[test]
+    fn client_messages_reject_unknown_fields() {
+        let ok: ClientMessage =
+            serde_json::from_str(r#"{"type":"subscribe","channels":["system/cpu"]}"#).unwrap();
+        assert!(matches!(ok, ClientMessage::Subscribe { .. }));
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe","chanels":[]}"#).is_err());
+        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"dance"}"#).is_err());
+    }
+
+    #[test]
+    fn unsupported_gpu_fields_are_absent_not_zero() {
+        let gpu = GpuMetrics { index: 0, available: true, ..Default::default() };
+        let json = serde_json::to_value(&gpu).unwrap();
+        assert!(json.get("fan_percent").is_none());
+        assert!(json.get("temperature_celsius").is_none());
+    }
+}

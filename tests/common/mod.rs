@@ -1,0 +1,6 @@
+//! Helpers shared by the integration tests.
+
+// Each test binary includes this module but uses only some of the helpers.
+#![allow(dead_code)]
+
+pub mod fake_nvml;

@@ -1,0 +1,529 @@
+//! A fake NVML (`libfake_nvml.so`) that plays back a script, so the GPU collector can be tested without a GPU.
+//!
+//! The script is a text file whose path is in `FAKE_NVML_SCRIPT`. It is read again on every call, so a
+//! test can change the machine between ticks. Unset or unreadable means a working driver with no GPUs.
+//!
+//! One directive per line; `#` starts a comment; values with spaces are double-quoted:
+//!
+//! ```text
+//! init no_permission   # nvmlInit_v2 fails with this error (no `init` line: it succeeds)
+//! driver 550.54.15     # nvmlSystemGetDriverVersion
+//! cuda 12040           # nvmlSystemGetCudaDriverVersion_v2
+//! gpu name="Fake H100 80GB" uuid=GPU-0 util=37 memutil=12 mem_used=1000 mem_total=8000 temp=55
+//! gpu lost=1           # every call on this GPU, its handle lookup included, fails with GPU_IS_LOST
+//! ```
+//!
+//! Each `gpu` line is the next device (0, 1, …). Its keys: `name`, `uuid`, `util`, `memutil`,
+//! `mem_used`, `mem_total` (bytes), `temp`, `power_mw`, `limit_mw`, `fan`, `sm_clock`, `mem_clock`,
+//! `procs` and `lost`. `procs` is a comma list of `pid:used_bytes:compute|graphics`, where
+//! `used_bytes` may be `na` (NVML_VALUE_NOT_AVAILABLE).
+//!
+//! A measurement that is absent, or set to `ns`, returns NVML_ERROR_NOT_SUPPORTED. A value may instead
+//! name any error below to make that call fail with it (`temp=unknown`). Calls that return several
+//! keys fail if either does: `util`+`memutil`, `mem_used`+`mem_total`. `procs=ns` fails both process
+//! lists; no `procs` means no processes. A missing `name`/`uuid` gets `Fake GPU {i}`/`GPU-fake-{i}`,
+//! and a missing `driver`/`cuda` returns NOT_SUPPORTED. A value that is neither a number nor an error
+//! name returns NVML_ERROR_UNKNOWN, so a typo in a test shows up as a failure.
+//!
+//! Error names (for `init` and values): `uninitialized` (1), `invalid_argument` (2), `ns` or
+//! `not_supported` (3), `no_permission` (4), `not_found` (6), `driver_not_loaded` (9),
+//! `library_not_found` (12), `lost` or `gpu_is_lost` (15), `unknown` (999); `init` also takes a number.
+
+// The exported names and signatures are NVML's, and so is each function's safety contract: every
+// pointer argument is either null (answered with INVALID_ARGUMENT) or valid for the write.
+#![allow(non_snake_case, clippy::missing_safety_doc)]
+
+use std::collections::HashMap;
+use std::ffi::{CStr, c_char, c_int, c_uint, c_ulonglong, c_void};
+
+type Return = c_uint;
+type Device = *mut c_void;
+type Gpu = HashMap<String, String>;
+
+const SUCCESS: Return = 0;
+const ERROR_INVALID_ARGUMENT: Return = 2;
+const ERROR_NOT_SUPPORTED: Return = 3;
+const ERROR_INSUFFICIENT_SIZE: Return = 7;
+const ERROR_GPU_IS_LOST: Return = 15;
+const ERROR_ARGUMENT_VERSION_MISMATCH: Return = 25;
+const ERROR_UNKNOWN: Return = 999;
+
+/// NVML's "this value is not available" marker for process memory.
+const VALUE_NOT_AVAILABLE: c_ulonglong = c_ulonglong::MAX;
+
+/// Script names, code and `nvmlErrorString` text of the errors the script can ask for.
+const ERRORS: &[(&[&str], Return, &CStr)] = &[
+    (&["success"], SUCCESS, c"Success"),
+    (&["uninitialized"], 1, c"Uninitialized"),
+    (
+        &["invalid_argument"],
+        ERROR_INVALID_ARGUMENT,
+        c"Invalid Argument",
+    ),
+    (
+        &["ns", "not_supported"],
+        ERROR_NOT_SUPPORTED,
+        c"Not Supported",
+    ),
+    (&["no_permission"], 4, c"Insufficient Permissions"),
+    (&["not_found"], 6, c"Not Found"),
+    (
+        &["insufficient_size"],
+        ERROR_INSUFFICIENT_SIZE,
+        c"Insufficient Size",
+    ),
+    (&["driver_not_loaded"], 9, c"Driver Not Loaded"),
+    (&["library_not_found"], 12, c"NVML Shared Library Not Found"),
+    (&["lost", "gpu_is_lost"], ERROR_GPU_IS_LOST, c"GPU is lost"),
+    (&["unknown"], ERROR_UNKNOWN, c"Unknown Error"),
+];
+
+fn error_named(name: &str) -> Option<Return> {
+    ERRORS
+        .iter()
+        .find(|(names, _, _)| names.contains(&name))
+        .map(|(_, code, _)| *code)
+}
+
+#[derive(Default)]
+struct Script {
+    init: Option<Return>,
+    driver: Option<String>,
+    cuda: Option<String>,
+    gpus: Vec<Gpu>,
+}
+
+fn load() -> Script {
+    let Some(path) = std::env::var_os("FAKE_NVML_SCRIPT") else {
+        return Script::default();
+    };
+    std::fs::read_to_string(path)
+        .map(|text| parse(&text))
+        .unwrap_or_default()
+}
+
+fn parse(text: &str) -> Script {
+    let mut script = Script::default();
+    for line in text.lines() {
+        let mut words = split_words(line).into_iter();
+        match words.next().as_deref() {
+            Some("init") => {
+                let name = words.next().unwrap_or_default();
+                script.init = Some(
+                    error_named(&name)
+                        .or(name.parse().ok())
+                        .unwrap_or(ERROR_UNKNOWN),
+                );
+            }
+            Some("driver") => script.driver = words.next(),
+            Some("cuda") => script.cuda = words.next(),
+            Some("gpu") => script.gpus.push(
+                words
+                    .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+                    .collect(),
+            ),
+            _ => {}
+        }
+    }
+    script
+}
+
+/// Splits on whitespace outside double quotes, dropping the quotes and anything after a bare `#`.
+fn split_words(line: &str) -> Vec<String> {
+    let (mut words, mut word, mut quoted, mut in_word) = (Vec::new(), String::new(), false, false);
+    for c in line.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                in_word = true;
+            }
+            '#' if !quoted => break,
+            c if c.is_whitespace() && !quoted => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// A scripted value: its number, or the error the script asks the call to fail with.
+fn number<T: std::str::FromStr>(value: Option<&String>) -> Result<T, Return> {
+    let value = value.ok_or(ERROR_NOT_SUPPORTED)?;
+    value
+        .parse()
+        .map_err(|_| error_named(value).unwrap_or(ERROR_UNKNOWN))
+}
+
+fn field<T: std::str::FromStr>(gpu: &Gpu, key: &str) -> Result<T, Return> {
+    number(gpu.get(key))
+}
+
+fn processes(gpu: &Gpu, wanted: &str) -> Result<Vec<ProcessInfo>, Return> {
+    let Some(list) = gpu.get("procs") else {
+        return Ok(Vec::new());
+    };
+    if let Some(code) = error_named(list) {
+        return Err(code);
+    }
+    let mut found = Vec::new();
+    for entry in list.split(',').filter(|e| !e.is_empty()) {
+        let parts: Vec<&str> = entry.split(':').collect();
+        let [pid, used, kind] = parts[..] else {
+            return Err(ERROR_UNKNOWN);
+        };
+        if kind != wanted {
+            continue;
+        }
+        found.push(ProcessInfo {
+            pid: pid.parse().map_err(|_| ERROR_UNKNOWN)?,
+            used_gpu_memory: match used {
+                "na" => VALUE_NOT_AVAILABLE,
+                bytes => bytes.parse().map_err(|_| ERROR_UNKNOWN)?,
+            },
+            gpu_instance_id: c_uint::MAX,
+            compute_instance_id: c_uint::MAX,
+        });
+    }
+    Ok(found)
+}
+
+fn code(result: Result<(), Return>) -> Return {
+    result.err().unwrap_or(SUCCESS)
+}
+
+/// Runs `read` on the scripted GPU behind a handle (index + 1), failing every call on a lost one.
+fn on_gpu(device: Device, read: impl FnOnce(&Gpu) -> Result<(), Return>) -> Return {
+    let script = load();
+    let Some(gpu) = (device as usize)
+        .checked_sub(1)
+        .and_then(|i| script.gpus.get(i))
+    else {
+        return ERROR_INVALID_ARGUMENT;
+    };
+    if is_lost(gpu) {
+        return ERROR_GPU_IS_LOST;
+    }
+    code(read(gpu))
+}
+
+fn is_lost(gpu: &Gpu) -> bool {
+    gpu.get("lost").is_some_and(|v| v == "1")
+}
+
+unsafe fn put<T>(out: *mut T, value: T) -> Result<(), Return> {
+    if out.is_null() {
+        return Err(ERROR_INVALID_ARGUMENT);
+    }
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+unsafe fn put_str(out: *mut c_char, length: c_uint, text: &str) -> Result<(), Return> {
+    if out.is_null() {
+        return Err(ERROR_INVALID_ARGUMENT);
+    }
+    if text.len() >= length as usize {
+        return Err(ERROR_INSUFFICIENT_SIZE);
+    }
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr().cast(), out, text.len());
+        out.add(text.len()).write(0);
+    }
+    Ok(())
+}
+
+#[repr(C)]
+pub struct Utilization {
+    gpu: c_uint,
+    memory: c_uint,
+}
+
+/// `nvmlMemory_v2_t`.
+#[repr(C)]
+pub struct MemoryV2 {
+    version: c_uint,
+    total: c_ulonglong,
+    reserved: c_ulonglong,
+    free: c_ulonglong,
+    used: c_ulonglong,
+}
+
+/// `nvmlProcessInfo_t` (= `nvmlProcessInfo_v2_t`), what the `_v3` process calls fill.
+#[repr(C)]
+pub struct ProcessInfo {
+    pid: c_uint,
+    used_gpu_memory: c_ulonglong,
+    gpu_instance_id: c_uint,
+    compute_instance_id: c_uint,
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlInit_v2() -> Return {
+    load().init.unwrap_or(SUCCESS)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlShutdown() -> Return {
+    SUCCESS
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlErrorString(result: Return) -> *const c_char {
+    ERRORS
+        .iter()
+        .find(|(_, code, _)| *code == result)
+        .map_or(c"Unknown Error", |(_, _, text)| *text)
+        .as_ptr()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlSystemGetDriverVersion(
+    version: *mut c_char,
+    length: c_uint,
+) -> Return {
+    let driver = load().driver.ok_or(ERROR_NOT_SUPPORTED);
+    code(driver.and_then(|d| unsafe { put_str(version, length, &d) }))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlSystemGetCudaDriverVersion_v2(version: *mut c_int) -> Return {
+    code(number(load().cuda.as_ref()).and_then(|v| unsafe { put(version, v) }))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetCount_v2(count: *mut c_uint) -> Return {
+    code(unsafe { put(count, load().gpus.len() as c_uint) })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex_v2(
+    index: c_uint,
+    device: *mut Device,
+) -> Return {
+    match load().gpus.get(index as usize) {
+        None => ERROR_INVALID_ARGUMENT,
+        Some(gpu) if is_lost(gpu) => ERROR_GPU_IS_LOST,
+        Some(_) => code(unsafe { put(device, (index as usize + 1) as Device) }),
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetName(
+    device: Device,
+    name: *mut c_char,
+    length: c_uint,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let fallback = format!("Fake GPU {}", device as usize - 1);
+        unsafe { put_str(name, length, gpu.get("name").unwrap_or(&fallback)) }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetUUID(
+    device: Device,
+    uuid: *mut c_char,
+    length: c_uint,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let fallback = format!("GPU-fake-{}", device as usize - 1);
+        unsafe { put_str(uuid, length, gpu.get("uuid").unwrap_or(&fallback)) }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetUtilizationRates(
+    device: Device,
+    out: *mut Utilization,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let rates = Utilization {
+            gpu: field(gpu, "util")?,
+            memory: field(gpu, "memutil")?,
+        };
+        unsafe { put(out, rates) }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetMemoryInfo_v2(device: Device, out: *mut MemoryV2) -> Return {
+    const VERSION_2: c_uint = size_of::<MemoryV2>() as c_uint | 2 << 24;
+    on_gpu(device, |gpu| {
+        if out.is_null() || unsafe { (*out).version } != VERSION_2 {
+            return Err(ERROR_ARGUMENT_VERSION_MISMATCH);
+        }
+        let (used, total): (c_ulonglong, c_ulonglong) =
+            (field(gpu, "mem_used")?, field(gpu, "mem_total")?);
+        let free = total.saturating_sub(used);
+        unsafe {
+            put(
+                out,
+                MemoryV2 {
+                    version: VERSION_2,
+                    total,
+                    reserved: 0,
+                    free,
+                    used,
+                },
+            )
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetTemperature(
+    device: Device,
+    sensor: c_uint,
+    temp: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| match sensor {
+        0 => unsafe { put(temp, field(gpu, "temp")?) },
+        _ => Err(ERROR_INVALID_ARGUMENT),
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetPowerUsage(
+    device: Device,
+    milliwatts: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| unsafe {
+        put(milliwatts, field(gpu, "power_mw")?)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetEnforcedPowerLimit(
+    device: Device,
+    milliwatts: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| unsafe {
+        put(milliwatts, field(gpu, "limit_mw")?)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetNumFans(device: Device, count: *mut c_uint) -> Return {
+    on_gpu(device, |gpu| unsafe {
+        put(count, c_uint::from(field::<c_uint>(gpu, "fan").is_ok()))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetFanSpeed_v2(
+    device: Device,
+    fan: c_uint,
+    speed: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| match fan {
+        0 => unsafe { put(speed, field(gpu, "fan")?) },
+        _ => Err(ERROR_INVALID_ARGUMENT),
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetClockInfo(
+    device: Device,
+    clock: c_uint,
+    mhz: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| match clock {
+        1 => unsafe { put(mhz, field(gpu, "sm_clock")?) },
+        2 => unsafe { put(mhz, field(gpu, "mem_clock")?) },
+        _ => Err(ERROR_NOT_SUPPORTED),
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetComputeRunningProcesses_v3(
+    device: Device,
+    count: *mut c_uint,
+    infos: *mut ProcessInfo,
+) -> Return {
+    unsafe { running_processes(device, "compute", count, infos) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetGraphicsRunningProcesses_v3(
+    device: Device,
+    count: *mut c_uint,
+    infos: *mut ProcessInfo,
+) -> Return {
+    unsafe { running_processes(device, "graphics", count, infos) }
+}
+
+/// NVML's two-call protocol: `*count` is the room in `infos` on the way in and the number of
+/// processes on the way out; too little room answers INSUFFICIENT_SIZE with the count needed.
+unsafe fn running_processes(
+    device: Device,
+    kind: &str,
+    count: *mut c_uint,
+    infos: *mut ProcessInfo,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let found = processes(gpu, kind)?;
+        if count.is_null() {
+            return Err(ERROR_INVALID_ARGUMENT);
+        }
+        let room = unsafe { count.read() } as usize;
+        unsafe { count.write(found.len() as c_uint) };
+        if found.is_empty() {
+            return Ok(());
+        }
+        if room < found.len() || infos.is_null() {
+            return Err(ERROR_INSUFFICIENT_SIZE);
+        }
+        for (i, info) in found.into_iter().enumerate() {
+            unsafe { infos.add(i).write(info) };
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_parse_quotes_comments_and_errors() {
+        let script = parse(
+            "# a machine\ninit no_permission\ndriver 550.54.15\ncuda 12040\n\
+             gpu name=\"Fake H100 80GB\" util=ns # trailing\ngpu lost=1\n",
+        );
+        assert_eq!(script.init, Some(4));
+        assert_eq!(script.driver.as_deref(), Some("550.54.15"));
+        assert_eq!(script.gpus.len(), 2);
+        assert_eq!(script.gpus[0]["name"], "Fake H100 80GB");
+        assert_eq!(
+            field::<u32>(&script.gpus[0], "util"),
+            Err(ERROR_NOT_SUPPORTED)
+        );
+        assert_eq!(
+            field::<u32>(&script.gpus[0], "temp"),
+            Err(ERROR_NOT_SUPPORTED)
+        );
+        assert!(is_lost(&script.gpus[1]));
+    }
+
+    #[test]
+    fn processes_are_split_by_kind() {
+        let script = parse("gpu procs=1:10:compute,2:na:graphics\n");
+        let compute = processes(&script.gpus[0], "compute").unwrap();
+        let graphics = processes(&script.gpus[0], "graphics").unwrap();
+        assert_eq!(
+            (compute.len(), compute[0].pid, compute[0].used_gpu_memory),
+            (1, 1, 10)
+        );
+        assert_eq!(graphics[0].used_gpu_memory, VALUE_NOT_AVAILABLE);
+    }
+}
