@@ -5,7 +5,10 @@
 async fn main() -> std::process::ExitCode {
     use clap::Parser;
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VITALS_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VITALS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .init();
     let cli = vitals::server::config::Cli::parse();
     let running = match vitals::server::start(cli).await {

@@ -282,12 +282,21 @@ pub enum ServerMessage {
     /// A channel message (metrics or an emitted event).
     Message(Envelope),
     /// The subscription now covers these patterns.
-    Subscribed { channels: Vec<String> },
-    Unsubscribed { channels: Vec<String> },
+    Subscribed {
+        channels: Vec<String>,
+    },
+    Unsubscribed {
+        channels: Vec<String>,
+    },
     /// The missed messages of a channel could not be replayed: drop what you hold of it and refetch.
-    Reset { channel: String, reason: String },
+    Reset {
+        channel: String,
+        reason: String,
+    },
     /// The client sent something the server could not use; the socket stays open.
-    Error { message: String },
+    Error {
+        message: String,
+    },
     Pong,
 }
 
@@ -403,7 +412,9 @@ mod tests {
             channel: CHANNEL_CPU.into(),
             event: EVENT_METRICS.into(),
             data: serde_json::json!({"usage_percent": 1.0}),
-            timestamp: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().into(),
+            timestamp: DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z")
+                .unwrap()
+                .into(),
             seq: 7,
         });
         let json = serde_json::to_value(&msg).unwrap();
@@ -420,13 +431,19 @@ mod tests {
         let ok: ClientMessage =
             serde_json::from_str(r#"{"type":"subscribe","channels":["system/cpu"]}"#).unwrap();
         assert!(matches!(ok, ClientMessage::Subscribe { .. }));
-        assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe","chanels":[]}"#).is_err());
+        assert!(
+            serde_json::from_str::<ClientMessage>(r#"{"type":"subscribe","chanels":[]}"#).is_err()
+        );
         assert!(serde_json::from_str::<ClientMessage>(r#"{"type":"dance"}"#).is_err());
     }
 
     #[test]
     fn unsupported_gpu_fields_are_absent_not_zero() {
-        let gpu = GpuMetrics { index: 0, available: true, ..Default::default() };
+        let gpu = GpuMetrics {
+            index: 0,
+            available: true,
+            ..Default::default()
+        };
         let json = serde_json::to_value(&gpu).unwrap();
         assert!(json.get("fan_percent").is_none());
         assert!(json.get("temperature_celsius").is_none());

@@ -28,8 +28,10 @@ mod browser {
 
     #[wasm_bindgen]
     extern "C" {
-        #[wasm_bindgen(method, js_name = dispose)]
-        fn dispose(this: &Echarts);
+        /// The same ECharts instance, seen through the one method charming does not bind.
+        type Disposable;
+        #[wasm_bindgen(method)]
+        fn dispose(this: &Disposable);
     }
 
     struct Mounted {
@@ -51,7 +53,7 @@ mod browser {
             mounted.update_value(|slot| {
                 if let Some(existing) = slot.take() {
                     existing._observer.disconnect();
-                    existing.echarts.dispose();
+                    existing.echarts.unchecked_ref::<Disposable>().dispose();
                 }
             })
         });
@@ -64,6 +66,10 @@ mod browser {
         let on_resize = Closure::<dyn FnMut()>::new(move || resized.resize(JsValue::UNDEFINED));
         let observer = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
         observer.observe(&element);
-        Some(Mounted { echarts, _observer: observer, _on_resize: on_resize })
+        Some(Mounted {
+            echarts,
+            _observer: observer,
+            _on_resize: on_resize,
+        })
     }
 }

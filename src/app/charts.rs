@@ -4,7 +4,9 @@ use super::store::Millis;
 use charming::Chart;
 use charming::component::{Axis, Grid, Legend};
 use charming::datatype::DataPoint;
-use charming::element::{AxisLabel, AxisType, Formatter, Label, LabelPosition, SplitLine, Tooltip, Trigger};
+use charming::element::{
+    AxisLabel, AxisType, Formatter, Label, LabelPosition, SplitLine, Tooltip, Trigger,
+};
 use charming::series::{Bar, Line};
 
 /// A named line with its points.
@@ -14,11 +16,17 @@ pub struct LineSeries<'a> {
 }
 
 fn time_points(points: &[(Millis, f64)], scale: f64) -> Vec<DataPoint> {
-    points.iter().map(|&(t, v)| DataPoint::from(vec![t as f64, v / scale])).collect()
+    points
+        .iter()
+        .map(|&(t, v)| DataPoint::from(vec![t as f64, v / scale]))
+        .collect()
 }
 
 fn line(name: &str, points: &[(Millis, f64)], scale: f64) -> Line {
-    Line::new().name(name).show_symbol(false).data(time_points(points, scale))
+    Line::new()
+        .name(name)
+        .show_symbol(false)
+        .data(time_points(points, scale))
 }
 
 fn base(legend: bool) -> Chart {
@@ -26,15 +34,36 @@ fn base(legend: bool) -> Chart {
         // Live data redraws every tick: animating each redraw costs CPU and reads as jitter.
         .animation(false)
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .grid(Grid::new().left(48).right(48).top(if legend { 36 } else { 16 }).bottom(28))
-        .x_axis(Axis::new().type_(AxisType::Time).split_line(SplitLine::new().show(false)));
-    if legend { chart.legend(Legend::new().top(4)) } else { chart }
+        .grid(
+            Grid::new()
+                .left(48)
+                .right(48)
+                .top(if legend { 36 } else { 16 })
+                .bottom(28),
+        )
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Time)
+                .split_line(SplitLine::new().show(false)),
+        );
+    if legend {
+        chart.legend(Legend::new().top(4))
+    } else {
+        chart
+    }
 }
 
 /// Utilization (0–100 %) on the left axis, temperature (°C) on the right one.
 pub fn utilization_chart(utilization: &[LineSeries<'_>], temperature: &[LineSeries<'_>]) -> Chart {
     let mut chart = base(true)
-        .y_axis(Axis::new().type_(AxisType::Value).name("%").min(0).max(100).axis_label(AxisLabel::new().formatter("{value} %")))
+        .y_axis(
+            Axis::new()
+                .type_(AxisType::Value)
+                .name("%")
+                .min(0)
+                .max(100)
+                .axis_label(AxisLabel::new().formatter("{value} %")),
+        )
         .y_axis(
             Axis::new()
                 .type_(AxisType::Value)
@@ -66,10 +95,17 @@ pub fn rate_unit(max_bytes_per_sec: f64) -> (&'static str, f64) {
 
 /// Disk read/write and network receive/transmit rates, scaled to one readable unit.
 pub fn io_chart(series: &[LineSeries<'_>]) -> Chart {
-    let max = series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).fold(0.0, f64::max);
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0, f64::max);
     let (unit, scale) = rate_unit(max);
     let mut chart = base(true).y_axis(
-        Axis::new().type_(AxisType::Value).name(unit).min(0).axis_label(AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}")))),
+        Axis::new()
+            .type_(AxisType::Value)
+            .name(unit)
+            .min(0)
+            .axis_label(AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}")))),
     );
     for s in series {
         chart = chart.series(line(&format!("{} ({unit})", s.name), s.points, scale));
@@ -89,39 +125,87 @@ pub fn memory_chart(bars: &[MemoryBar]) -> Chart {
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
     let categories: Vec<String> = bars
         .iter()
-        .map(|bar| format!("{} {:.1} / {:.1} GiB", bar.label, gib(bar.used_bytes), gib(bar.total_bytes)))
+        .map(|bar| {
+            format!(
+                "{} {:.1} / {:.1} GiB",
+                bar.label,
+                gib(bar.used_bytes),
+                gib(bar.total_bytes)
+            )
+        })
         .collect();
     let percents: Vec<DataPoint> = bars
         .iter()
         .map(|bar| {
-            let percent = if bar.total_bytes == 0 { 0.0 } else { bar.used_bytes as f64 * 100.0 / bar.total_bytes as f64 };
+            let percent = if bar.total_bytes == 0 {
+                0.0
+            } else {
+                bar.used_bytes as f64 * 100.0 / bar.total_bytes as f64
+            };
             DataPoint::from((percent * 10.0).round() / 10.0)
         })
         .collect();
     Chart::new()
         .animation(false)
-        .tooltip(Tooltip::new().trigger(Trigger::Item).formatter("{b}: {c} %"))
-        .grid(Grid::new().left(8).right(48).top(8).bottom(8).contain_label(true))
-        .x_axis(Axis::new().type_(AxisType::Value).min(0).max(100).axis_label(AxisLabel::new().formatter("{value} %")))
-        .y_axis(Axis::new().type_(AxisType::Category).inverse(true).data(categories))
+        .tooltip(
+            Tooltip::new()
+                .trigger(Trigger::Item)
+                .formatter("{b}: {c} %"),
+        )
+        .grid(
+            Grid::new()
+                .left(8)
+                .right(48)
+                .top(8)
+                .bottom(8)
+                .contain_label(true),
+        )
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Value)
+                .min(0)
+                .max(100)
+                .axis_label(AxisLabel::new().formatter("{value} %")),
+        )
+        .y_axis(
+            Axis::new()
+                .type_(AxisType::Category)
+                .inverse(true)
+                .data(categories),
+        )
         .series(
-            Bar::new()
-                .name("used")
-                .data(percents)
-                .label(Label::new().show(true).position(LabelPosition::Right).formatter("{c} %")),
+            Bar::new().name("used").data(percents).label(
+                Label::new()
+                    .show(true)
+                    .position(LabelPosition::Right)
+                    .formatter("{c} %"),
+            ),
         )
 }
 
 /// Every core's current utilization as a bar: readable from 2 to 128 cores.
 pub fn per_core_chart(per_core_percent: &[f32]) -> Chart {
     let names: Vec<String> = (0..per_core_percent.len()).map(|i| i.to_string()).collect();
-    let values: Vec<DataPoint> = per_core_percent.iter().map(|&p| DataPoint::from((p as f64 * 10.0).round() / 10.0)).collect();
+    let values: Vec<DataPoint> = per_core_percent
+        .iter()
+        .map(|&p| DataPoint::from((p as f64 * 10.0).round() / 10.0))
+        .collect();
     Chart::new()
         .animation(false)
-        .tooltip(Tooltip::new().trigger(Trigger::Item).formatter("core {b}: {c} %"))
+        .tooltip(
+            Tooltip::new()
+                .trigger(Trigger::Item)
+                .formatter("core {b}: {c} %"),
+        )
         .grid(Grid::new().left(40).right(8).top(8).bottom(24))
         .x_axis(Axis::new().type_(AxisType::Category).data(names))
-        .y_axis(Axis::new().type_(AxisType::Value).min(0).max(100).axis_label(AxisLabel::new().formatter("{value} %")))
+        .y_axis(
+            Axis::new()
+                .type_(AxisType::Value)
+                .min(0)
+                .max(100)
+                .axis_label(AxisLabel::new().formatter("{value} %")),
+        )
         .series(Bar::new().name("core").data(values))
 }
 
@@ -139,8 +223,14 @@ mod tests {
         let usage = [(1_000, 12.5), (2_000, 50.0)];
         let temp = [(1_000, 40.0), (2_000, 42.0)];
         let chart = utilization_chart(
-            &[LineSeries { name: "CPU %", points: &usage }],
-            &[LineSeries { name: "Temperature °C", points: &temp }],
+            &[LineSeries {
+                name: "CPU %",
+                points: &usage,
+            }],
+            &[LineSeries {
+                name: "Temperature °C",
+                points: &temp,
+            }],
         );
         let v = json(&chart);
         assert_eq!(v["animation"], false);
@@ -149,7 +239,10 @@ mod tests {
         assert_eq!(v["yAxis"][0]["axisLabel"]["formatter"], "{value} %");
         assert_eq!(v["yAxis"][1]["axisLabel"]["formatter"], "{value} °C");
         assert_eq!(v["series"][0]["name"], "CPU %");
-        assert_eq!(v["series"][0]["data"], json!([[1000.0, 12.5], [2000.0, 50.0]]));
+        assert_eq!(
+            v["series"][0]["data"],
+            json!([[1000.0, 12.5], [2000.0, 50.0]])
+        );
         assert!(v["series"][0].get("yAxisIndex").is_none());
         assert_eq!(v["series"][1]["yAxisIndex"], 1.0);
         assert_eq!(v["series"][1]["showSymbol"], false);
@@ -161,7 +254,10 @@ mod tests {
         assert_eq!(rate_unit(12e6), ("MB/s", 1e6));
         assert_eq!(rate_unit(3e9), ("GB/s", 1e9));
         let read = [(0, 2_000_000.0), (1_000, 4_000_000.0)];
-        let v = json(&io_chart(&[LineSeries { name: "Disk read", points: &read }]));
+        let v = json(&io_chart(&[LineSeries {
+            name: "Disk read",
+            points: &read,
+        }]));
         assert_eq!(v["yAxis"]["name"], "MB/s");
         assert_eq!(v["series"][0]["name"], "Disk read (MB/s)");
         assert_eq!(v["series"][0]["data"], json!([[0.0, 2.0], [1000.0, 4.0]]));
@@ -170,10 +266,21 @@ mod tests {
     #[test]
     fn memory_bars_show_percent_and_gib() {
         let v = json(&memory_chart(&[
-            MemoryBar { label: "RAM".into(), used_bytes: 6 << 30, total_bytes: 24 << 30 },
-            MemoryBar { label: "Swap".into(), used_bytes: 0, total_bytes: 0 },
+            MemoryBar {
+                label: "RAM".into(),
+                used_bytes: 6 << 30,
+                total_bytes: 24 << 30,
+            },
+            MemoryBar {
+                label: "Swap".into(),
+                used_bytes: 0,
+                total_bytes: 0,
+            },
         ]));
-        assert_eq!(v["yAxis"]["data"], json!(["RAM 6.0 / 24.0 GiB", "Swap 0.0 / 0.0 GiB"]));
+        assert_eq!(
+            v["yAxis"]["data"],
+            json!(["RAM 6.0 / 24.0 GiB", "Swap 0.0 / 0.0 GiB"])
+        );
         assert_eq!(v["series"][0]["data"], json!([25.0, 0.0]));
         assert_eq!(v["series"][0]["label"]["formatter"], "{c} %");
     }

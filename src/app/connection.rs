@@ -51,7 +51,11 @@ pub fn next_state(state: ConnectionState, event: ConnectionEvent) -> ConnectionS
         (Live | Connecting, Lost) => Reconnecting { attempt: 1 },
         (Reconnecting { attempt } | Polling { attempt }, Lost) => {
             let attempt = attempt.saturating_add(1);
-            if attempt > POLL_AFTER_ATTEMPTS { Polling { attempt } } else { Reconnecting { attempt } }
+            if attempt > POLL_AFTER_ATTEMPTS {
+                Polling { attempt }
+            } else {
+                Reconnecting { attempt }
+            }
         }
         (state, Retrying) => state,
     }
@@ -85,12 +89,24 @@ mod tests {
         assert_eq!(next_state(Connecting, Opened), Live);
         assert_eq!(next_state(Connecting, Lost), Reconnecting { attempt: 1 });
         assert_eq!(next_state(Live, Lost), Reconnecting { attempt: 1 });
-        assert_eq!(next_state(Reconnecting { attempt: 1 }, Lost), Polling { attempt: 2 });
-        assert_eq!(next_state(Polling { attempt: 2 }, Lost), Polling { attempt: 3 });
+        assert_eq!(
+            next_state(Reconnecting { attempt: 1 }, Lost),
+            Polling { attempt: 2 }
+        );
+        assert_eq!(
+            next_state(Polling { attempt: 2 }, Lost),
+            Polling { attempt: 3 }
+        );
         assert_eq!(next_state(Polling { attempt: 7 }, Opened), Live);
         assert_eq!(next_state(Reconnecting { attempt: 1 }, Opened), Live);
-        assert_eq!(next_state(Polling { attempt: 2 }, Retrying), Polling { attempt: 2 });
-        assert_eq!(next_state(Polling { attempt: u32::MAX }, Lost), Polling { attempt: u32::MAX });
+        assert_eq!(
+            next_state(Polling { attempt: 2 }, Retrying),
+            Polling { attempt: 2 }
+        );
+        assert_eq!(
+            next_state(Polling { attempt: u32::MAX }, Lost),
+            Polling { attempt: u32::MAX }
+        );
     }
 
     #[test]
@@ -106,9 +122,17 @@ mod tests {
         assert_eq!(backoff_ms(0, 500, 30_000, 0.999_999), 499);
         assert_eq!(backoff_ms(3, 500, 30_000, 0.5), 2_000);
         assert_eq!(backoff_ms(10, 500, 30_000, 0.999_999), 29_999);
-        assert_eq!(backoff_ms(1_000, 500, 30_000, 1.0), 30_000, "never overflows, never exceeds the cap");
+        assert_eq!(
+            backoff_ms(1_000, 500, 30_000, 1.0),
+            30_000,
+            "never overflows, never exceeds the cap"
+        );
         for attempt in 0..40 {
-            assert_eq!(backoff_ms(attempt, 500, 30_000, 0.0), 0, "full jitter reaches down to zero");
+            assert_eq!(
+                backoff_ms(attempt, 500, 30_000, 0.0),
+                0,
+                "full jitter reaches down to zero"
+            );
         }
     }
 

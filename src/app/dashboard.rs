@@ -1,7 +1,9 @@
 //! The dashboard page: header with the connection indicator, and the grid of charts and GPU cards.
 
 use super::chart_view::EChart;
-use super::charts::{LineSeries, MemoryBar, io_chart, memory_chart, per_core_chart, utilization_chart};
+use super::charts::{
+    LineSeries, MemoryBar, io_chart, memory_chart, per_core_chart, utilization_chart,
+};
 use super::connection::ConnectionState;
 use super::format;
 use super::live::{Live, use_live};
@@ -29,16 +31,20 @@ pub fn Dashboard() -> impl IntoView {
 
 #[component]
 fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
-    let hostname = move || live.hello.with(|h| h.as_ref().map(|h| h.hostname.clone()).unwrap_or_default());
+    let hostname = move || {
+        live.hello
+            .with(|h| h.as_ref().map(|h| h.hostname.clone()).unwrap_or_default())
+    };
     let state = move || live.state.get();
     let label = move || match state() {
         ConnectionState::Reconnecting { attempt } => format!("reconnecting (attempt {attempt})"),
         other => other.label().to_owned(),
     };
     let last_update = move || {
-        live.store.with(|s| s.last_message_ms).and_then(chrono::DateTime::from_timestamp_millis).map(|t| {
-            format!("last update {}", t.format("%H:%M:%S UTC"))
-        })
+        live.store
+            .with(|s| s.last_message_ms)
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| format!("last update {}", t.format("%H:%M:%S UTC")))
     };
     let theme = RwSignal::new(None::<&'static str>);
     let toggle_theme = move |_| {
@@ -50,7 +56,10 @@ fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
         };
         theme.set(Some(next));
         #[cfg(feature = "hydrate")]
-        if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        if let Some(root) = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.document_element())
+        {
             let _ = root.set_attribute("data-theme", next);
         }
     };
@@ -112,21 +121,48 @@ fn CpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             let temps: Vec<LineSeries> = if temperature.is_empty() {
                 Vec::new()
             } else {
-                vec![LineSeries { name: "Temperature °C", points: &temperature }]
+                vec![LineSeries {
+                    name: "Temperature °C",
+                    points: &temperature,
+                }]
             };
-            utilization_chart(&[LineSeries { name: "CPU %", points: &usage }], &temps)
+            utilization_chart(
+                &[LineSeries {
+                    name: "CPU %",
+                    points: &usage,
+                }],
+                &temps,
+            )
         })
     });
     let cores = Signal::derive(move || {
-        live.store.with(|s| per_core_chart(s.cpu.as_ref().map(|c| c.per_core_percent.as_slice()).unwrap_or(&[])))
+        live.store.with(|s| {
+            per_core_chart(
+                s.cpu
+                    .as_ref()
+                    .map(|c| c.per_core_percent.as_slice())
+                    .unwrap_or(&[]),
+            )
+        })
     });
-    let usage = move || live.store.with(|s| s.cpu.as_ref().map(|c| format!("{:.1} %", c.usage_percent)).unwrap_or("–".into()));
+    let usage = move || {
+        live.store.with(|s| {
+            s.cpu
+                .as_ref()
+                .map(|c| format!("{:.1} %", c.usage_percent))
+                .unwrap_or("–".into())
+        })
+    };
     let details = move || {
         live.store.with(|s| {
             s.cpu.as_ref().map(|c| {
                 format!(
                     "{} · {} cores · load {:.2} {:.2} {:.2}",
-                    c.model, c.core_count, c.load_average.one, c.load_average.five, c.load_average.fifteen
+                    c.model,
+                    c.core_count,
+                    c.load_average.one,
+                    c.load_average.five,
+                    c.load_average.fifteen
                 )
             })
         })
@@ -150,12 +186,24 @@ fn MemoryPanel(live: Live) -> impl IntoView {
         live.store.with(|s| {
             let mut bars = Vec::new();
             if let Some(m) = &s.memory {
-                bars.push(MemoryBar { label: "RAM".into(), used_bytes: m.ram_used_bytes, total_bytes: m.ram_total_bytes });
-                bars.push(MemoryBar { label: "Swap".into(), used_bytes: m.swap_used_bytes, total_bytes: m.swap_total_bytes });
+                bars.push(MemoryBar {
+                    label: "RAM".into(),
+                    used_bytes: m.ram_used_bytes,
+                    total_bytes: m.ram_total_bytes,
+                });
+                bars.push(MemoryBar {
+                    label: "Swap".into(),
+                    used_bytes: m.swap_used_bytes,
+                    total_bytes: m.swap_total_bytes,
+                });
             }
             for gpu in s.gpus.values() {
                 if let (Some(used), Some(total)) = (gpu.memory_used_bytes, gpu.memory_total_bytes) {
-                    bars.push(MemoryBar { label: format!("GPU {}", gpu.index), used_bytes: used, total_bytes: total });
+                    bars.push(MemoryBar {
+                        label: format!("GPU {}", gpu.index),
+                        used_bytes: used,
+                        total_bytes: total,
+                    });
                 }
             }
             memory_chart(&bars)
@@ -163,7 +211,13 @@ fn MemoryPanel(live: Live) -> impl IntoView {
     });
     let summary = move || {
         live.store.with(|s| {
-            s.memory.as_ref().map(|m| format!("{} of {} used", format::gib(m.ram_used_bytes), format::gib(m.ram_total_bytes)))
+            s.memory.as_ref().map(|m| {
+                format!(
+                    "{} of {} used",
+                    format::gib(m.ram_used_bytes),
+                    format::gib(m.ram_total_bytes)
+                )
+            })
         })
     };
     view! {
@@ -184,10 +238,22 @@ fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             let rx = recent(s, series::NET_RX, range);
             let tx = recent(s, series::NET_TX, range);
             io_chart(&[
-                LineSeries { name: "Disk read", points: &read },
-                LineSeries { name: "Disk write", points: &write },
-                LineSeries { name: "Net down", points: &rx },
-                LineSeries { name: "Net up", points: &tx },
+                LineSeries {
+                    name: "Disk read",
+                    points: &read,
+                },
+                LineSeries {
+                    name: "Disk write",
+                    points: &write,
+                },
+                LineSeries {
+                    name: "Net down",
+                    points: &rx,
+                },
+                LineSeries {
+                    name: "Net up",
+                    points: &tx,
+                },
             ])
         })
     });
@@ -196,7 +262,14 @@ fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             let disks = s.disk.as_ref().map(|d| {
                 d.devices
                     .iter()
-                    .map(|dev| format!("{} ↓{} ↑{}", dev.name, format::rate(dev.read_bytes_per_sec), format::rate(dev.write_bytes_per_sec)))
+                    .map(|dev| {
+                        format!(
+                            "{} ↓{} ↑{}",
+                            dev.name,
+                            format::rate(dev.read_bytes_per_sec),
+                            format::rate(dev.write_bytes_per_sec)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(" · ")
             });
@@ -204,11 +277,23 @@ fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
                 n.interfaces
                     .iter()
                     .filter(|i| !i.loopback)
-                    .map(|i| format!("{} ↓{} ↑{}", i.name, format::rate(i.rx_bytes_per_sec), format::rate(i.tx_bytes_per_sec)))
+                    .map(|i| {
+                        format!(
+                            "{} ↓{} ↑{}",
+                            i.name,
+                            format::rate(i.rx_bytes_per_sec),
+                            format::rate(i.tx_bytes_per_sec)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join(" · ")
             });
-            [disks, nets].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" | ")
+            [disks, nets]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" | ")
         })
     };
     view! {
@@ -222,8 +307,14 @@ fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
 
 #[component]
 fn GpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
-    let status = move || live.hello.with(|h| h.as_ref().map(|h| h.gpu_status.clone()));
-    let indices = move || live.store.with(|s| s.gpus.keys().copied().collect::<Vec<u32>>());
+    let status = move || {
+        live.hello
+            .with(|h| h.as_ref().map(|h| h.gpu_status.clone()))
+    };
+    let indices = move || {
+        live.store
+            .with(|s| s.gpus.keys().copied().collect::<Vec<u32>>())
+    };
     view! {
         {move || match status() {
             Some(GpuStatus::Unavailable { message, .. }) if indices().is_empty() => {
@@ -254,8 +345,20 @@ fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView 
             let mem = recent(s, &gpu_series(&key, "memory_utilization"), range);
             let temp = recent(s, &gpu_series(&key, "temperature"), range);
             utilization_chart(
-                &[LineSeries { name: "GPU %", points: &util }, LineSeries { name: "Memory controller %", points: &mem }],
-                &[LineSeries { name: "Temperature °C", points: &temp }],
+                &[
+                    LineSeries {
+                        name: "GPU %",
+                        points: &util,
+                    },
+                    LineSeries {
+                        name: "Memory controller %",
+                        points: &mem,
+                    },
+                ],
+                &[LineSeries {
+                    name: "Temperature °C",
+                    points: &temp,
+                }],
             )
         })
     });
@@ -269,7 +372,9 @@ fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView 
 }
 
 fn optional<T: std::fmt::Display>(value: Option<T>, unit: &str) -> String {
-    value.map(|v| format!("{v}{unit}")).unwrap_or_else(|| "n/a".into())
+    value
+        .map(|v| format!("{v}{unit}"))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 #[component]

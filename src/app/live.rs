@@ -30,10 +30,12 @@ pub fn use_live() -> Live {
 mod browser {
     use super::Live;
     use crate::app::connection::{
-        BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead, next_state,
+        BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
+        next_state,
     };
     use crate::wire::{
-        CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, CurrentMetrics, HOST_CHANNELS, ServerMessage,
+        CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, CurrentMetrics, HOST_CHANNELS,
+        ServerMessage,
     };
     use futures::{SinkExt, StreamExt, channel::mpsc};
     use gloo_net::websocket::{Message, futures::WebSocket};
@@ -73,7 +75,11 @@ mod browser {
 
     fn socket_url() -> Option<String> {
         let location = web_sys::window()?.location();
-        let scheme = if location.protocol().ok()? == "https:" { "wss" } else { "ws" };
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
         Some(format!("{scheme}://{}/ws", location.host().ok()?))
     }
 
@@ -105,12 +111,18 @@ mod browser {
         // Back in view: retry at once instead of waiting out the backoff.
         let visible = inner.clone();
         let on_visible = Closure::<dyn FnMut()>::new(move || {
-            if !page_hidden() && live.state.get_untracked() != ConnectionState::Live && !visible.borrow().disposed {
+            if !page_hidden()
+                && live.state.get_untracked() != ConnectionState::Live
+                && !visible.borrow().disposed
+            {
                 connect(live, visible.clone());
             }
         });
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-            let _ = document.add_event_listener_with_callback("visibilitychange", on_visible.as_ref().unchecked_ref());
+            let _ = document.add_event_listener_with_callback(
+                "visibilitychange",
+                on_visible.as_ref().unchecked_ref(),
+            );
         }
         let on_visible = send_wrapper::SendWrapper::new(on_visible);
 
@@ -161,19 +173,31 @@ mod browser {
                 if inner.borrow().generation != generation {
                     return;
                 }
-                let Some(Ok(Message::Text(text))) = message else { break };
+                let Some(Ok(Message::Text(text))) = message else {
+                    break;
+                };
                 inner.borrow_mut().last_heard_ms = now_ms();
-                let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else { continue };
+                let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
+                    continue;
+                };
                 match message {
                     ServerMessage::Hello(hello) => {
                         inner.borrow_mut().interval_seconds = hello.interval_seconds;
                         // Ask for what we missed in the epoch our seqs belong to; a new epoch
                         // makes the server reset those channels.
-                        let (since, epoch) = live.store.with_untracked(|s| (s.last_seq.clone(), s.epoch));
-                        let mut channels: Vec<String> = HOST_CHANNELS.iter().map(|c| c.to_string()).collect();
+                        let (since, epoch) =
+                            live.store.with_untracked(|s| (s.last_seq.clone(), s.epoch));
+                        let mut channels: Vec<String> =
+                            HOST_CHANNELS.iter().map(|c| c.to_string()).collect();
                         channels.push(CHANNEL_GPU_ALL.to_owned());
-                        let subscribe = ClientMessage::Subscribe { channels, since, epoch };
-                        let Ok(text) = serde_json::to_string(&subscribe) else { break };
+                        let subscribe = ClientMessage::Subscribe {
+                            channels,
+                            since,
+                            epoch,
+                        };
+                        let Ok(text) = serde_json::to_string(&subscribe) else {
+                            break;
+                        };
                         if sink.send(Message::Text(text)).await.is_err() {
                             break;
                         }
@@ -209,7 +233,8 @@ mod browser {
         let mut state = inner.borrow_mut();
         state.polling = false;
         state.retry.take();
-        live.state.update(|s| *s = next_state(*s, ConnectionEvent::Opened));
+        live.state
+            .update(|s| *s = next_state(*s, ConnectionEvent::Opened));
     }
 
     /// The socket is gone: count the attempt, start polling if due, and schedule a reconnect.
@@ -222,10 +247,13 @@ mod browser {
             state.generation += 1;
             state.close.take();
         }
-        live.state.update(|s| *s = next_state(*s, ConnectionEvent::Lost));
+        live.state
+            .update(|s| *s = next_state(*s, ConnectionEvent::Lost));
         let state = live.state.get_untracked();
         let attempt = match state {
-            ConnectionState::Reconnecting { attempt } | ConnectionState::Polling { attempt } => attempt,
+            ConnectionState::Reconnecting { attempt } | ConnectionState::Polling { attempt } => {
+                attempt
+            }
             _ => 1,
         };
         if state.polls() && !inner.borrow().polling {
@@ -236,11 +264,17 @@ mod browser {
         let delay = if page_hidden() {
             BACKOFF_CAP_MS
         } else {
-            backoff_ms(attempt.saturating_sub(1), BACKOFF_BASE_MS, BACKOFF_CAP_MS, js_sys::Math::random())
+            backoff_ms(
+                attempt.saturating_sub(1),
+                BACKOFF_BASE_MS,
+                BACKOFF_CAP_MS,
+                js_sys::Math::random(),
+            )
         };
         let retry_inner = inner.clone();
         let retry = Timeout::new(delay as u32, move || {
-            live.state.update(|s| *s = next_state(*s, ConnectionEvent::Retrying));
+            live.state
+                .update(|s| *s = next_state(*s, ConnectionEvent::Retrying));
             connect(live, retry_inner);
         });
         inner.borrow_mut().retry = Some(retry);
@@ -257,8 +291,15 @@ mod browser {
             if page_hidden() {
                 continue;
             }
-            let Ok(response) = gloo_net::http::Request::get("/api/system/metrics").send().await else { continue };
-            let Ok(current) = response.json::<CurrentMetrics>().await else { continue };
+            let Ok(response) = gloo_net::http::Request::get("/api/system/metrics")
+                .send()
+                .await
+            else {
+                continue;
+            };
+            let Ok(current) = response.json::<CurrentMetrics>().await else {
+                continue;
+            };
             if !live.state.get_untracked().polls() {
                 break;
             }
@@ -276,12 +317,22 @@ mod browser {
 
     /// Refills a channel's history from the server's ring after a reset.
     async fn backfill(live: Live, channel: String, since_ms: Option<i64>) {
-        let mut url = format!("/api/system/history?channel={}", js_sys::encode_uri_component(&channel));
+        let mut url = format!(
+            "/api/system/history?channel={}",
+            js_sys::encode_uri_component(&channel)
+        );
         if let Some(since) = since_ms.and_then(chrono::DateTime::from_timestamp_millis) {
-            url.push_str(&format!("&since={}", js_sys::encode_uri_component(&since.to_rfc3339())));
+            url.push_str(&format!(
+                "&since={}",
+                js_sys::encode_uri_component(&since.to_rfc3339())
+            ));
         }
-        let Ok(response) = gloo_net::http::Request::get(&url).send().await else { return };
-        let Ok(history) = response.json::<ChannelHistory>().await else { return };
+        let Ok(response) = gloo_net::http::Request::get(&url).send().await else {
+            return;
+        };
+        let Ok(history) = response.json::<ChannelHistory>().await else {
+            return;
+        };
         live.store.update(|s| {
             for envelope in &history.messages {
                 s.backfill(envelope);

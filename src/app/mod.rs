@@ -42,8 +42,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 fn set_page_security_policy() {
     use axum::http::{HeaderValue, header};
     leptos::nonce::provide_nonce();
-    let (Some(nonce), Some(response)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
-    else {
+    let (Some(nonce), Some(response)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) else {
         return;
     };
     if let Ok(value) = HeaderValue::from_str(&crate::server::guard::page_csp(&nonce)) {

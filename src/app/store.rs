@@ -3,8 +3,8 @@
 //! Plain Rust (no web APIs), so it is unit-tested on the host; the live connection feeds it.
 
 use crate::wire::{
-    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, CpuMetrics, DiskMetrics, EVENT_METRICS, Envelope,
-    GpuMetrics, MemoryMetrics, NetworkMetrics, gpu_index_of,
+    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, CpuMetrics, DiskMetrics,
+    EVENT_METRICS, Envelope, GpuMetrics, MemoryMetrics, NetworkMetrics, gpu_index_of,
 };
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, VecDeque};
@@ -33,7 +33,11 @@ pub fn gpu_series(gpu_key: &str, metric: &str) -> String {
 
 /// A GPU's stable key: its UUID, or its index while the UUID is unknown.
 pub fn gpu_key(gpu: &GpuMetrics) -> String {
-    if gpu.uuid.is_empty() { format!("index-{}", gpu.index) } else { gpu.uuid.clone() }
+    if gpu.uuid.is_empty() {
+        format!("index-{}", gpu.index)
+    } else {
+        gpu.uuid.clone()
+    }
 }
 
 /// One series' points, oldest first.
@@ -68,7 +72,10 @@ pub enum Applied {
 
 impl MetricsStore {
     pub fn new(window_ms: Millis) -> Self {
-        MetricsStore { window_ms, ..Default::default() }
+        MetricsStore {
+            window_ms,
+            ..Default::default()
+        }
     }
 
     /// Records the server's epoch; a new one means a restarted server whose seqs start again.
@@ -88,7 +95,11 @@ impl MetricsStore {
 
     /// Applies a live (or replayed) message, once: a seq already held is a duplicate.
     pub fn apply(&mut self, envelope: &Envelope) -> Applied {
-        if self.last_seq.get(&envelope.channel).is_some_and(|&last| envelope.seq <= last) {
+        if self
+            .last_seq
+            .get(&envelope.channel)
+            .is_some_and(|&last| envelope.seq <= last)
+        {
             return Applied::Duplicate;
         }
         self.apply_unchecked(envelope)
@@ -98,7 +109,13 @@ impl MetricsStore {
     /// time already held is skipped), whatever their seq, and the current values are left alone.
     pub fn backfill(&mut self, envelope: &Envelope) -> Applied {
         let newest = self.last_message_ms;
-        let current = (self.cpu.clone(), self.memory.clone(), self.disk.clone(), self.network.clone(), self.gpus.clone());
+        let current = (
+            self.cpu.clone(),
+            self.memory.clone(),
+            self.disk.clone(),
+            self.network.clone(),
+            self.gpus.clone(),
+        );
         let seq = self.last_seq.get(&envelope.channel).copied();
         let applied = self.apply_unchecked(envelope);
         if newest.is_some_and(|n| envelope.timestamp.timestamp_millis() < n) {
@@ -136,7 +153,9 @@ impl MetricsStore {
     }
 
     fn apply_cpu(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(cpu) = parse::<CpuMetrics>(data) else { return false };
+        let Some(cpu) = parse::<CpuMetrics>(data) else {
+            return false;
+        };
         self.push(series::CPU_USAGE, at, cpu.usage_percent as f64);
         if let Some(t) = cpu.temperature_celsius {
             self.push(series::CPU_TEMPERATURE, at, t as f64);
@@ -146,7 +165,9 @@ impl MetricsStore {
     }
 
     fn apply_memory(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(memory) = parse::<MemoryMetrics>(data) else { return false };
+        let Some(memory) = parse::<MemoryMetrics>(data) else {
+            return false;
+        };
         self.push(series::RAM_PERCENT, at, memory.ram_percent as f64);
         self.push(series::SWAP_PERCENT, at, memory.swap_percent as f64);
         self.memory = Some(memory);
@@ -154,7 +175,9 @@ impl MetricsStore {
     }
 
     fn apply_disk(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(disk) = parse::<DiskMetrics>(data) else { return false };
+        let Some(disk) = parse::<DiskMetrics>(data) else {
+            return false;
+        };
         self.push(series::DISK_READ, at, disk.read_bytes_per_sec);
         self.push(series::DISK_WRITE, at, disk.write_bytes_per_sec);
         self.disk = Some(disk);
@@ -162,7 +185,9 @@ impl MetricsStore {
     }
 
     fn apply_network(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(network) = parse::<NetworkMetrics>(data) else { return false };
+        let Some(network) = parse::<NetworkMetrics>(data) else {
+            return false;
+        };
         self.push(series::NET_RX, at, network.rx_bytes_per_sec);
         self.push(series::NET_TX, at, network.tx_bytes_per_sec);
         self.network = Some(network);
@@ -170,11 +195,16 @@ impl MetricsStore {
     }
 
     fn apply_gpu(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(gpu) = parse::<GpuMetrics>(data) else { return false };
+        let Some(gpu) = parse::<GpuMetrics>(data) else {
+            return false;
+        };
         let key = gpu_key(&gpu);
         let values = [
             ("utilization", gpu.utilization_percent.map(f64::from)),
-            ("memory_utilization", gpu.memory_utilization_percent.map(f64::from)),
+            (
+                "memory_utilization",
+                gpu.memory_utilization_percent.map(f64::from),
+            ),
             ("temperature", gpu.temperature_celsius.map(f64::from)),
             ("power", gpu.power_watts),
             ("memory_used", gpu.memory_used_bytes.map(|b| b as f64)),
@@ -210,8 +240,12 @@ impl MetricsStore {
 
     /// A series' points within the last `range_ms` of its newest point.
     pub fn recent(&self, name: &str, range_ms: Millis) -> Vec<(Millis, f64)> {
-        let Some(points) = self.series.get(name) else { return Vec::new() };
-        let Some(&(newest, _)) = points.back() else { return Vec::new() };
+        let Some(points) = self.series.get(name) else {
+            return Vec::new();
+        };
+        let Some(&(newest, _)) = points.back() else {
+            return Vec::new();
+        };
         let start = points.partition_point(|&(t, _)| t < newest - range_ms);
         points.range(start..).copied().collect()
     }
@@ -243,7 +277,11 @@ mod tests {
     }
 
     fn cpu(seq: u64, second: i64, usage: f32) -> Envelope {
-        let data = serde_json::to_value(CpuMetrics { usage_percent: usage, ..Default::default() }).unwrap();
+        let data = serde_json::to_value(CpuMetrics {
+            usage_percent: usage,
+            ..Default::default()
+        })
+        .unwrap();
         envelope(CHANNEL_CPU, seq, second, data)
     }
 
@@ -266,7 +304,11 @@ mod tests {
             store.apply(&cpu(i + 1, i as i64, i as f32));
         }
         let points = &store.series[series::CPU_USAGE];
-        assert_eq!(points.len(), 11, "10 s window at one point a second keeps both ends");
+        assert_eq!(
+            points.len(),
+            11,
+            "10 s window at one point a second keeps both ends"
+        );
         assert_eq!(points.front().unwrap().1, 19.0);
         // A slower interval keeps fewer points over the same window.
         let mut slow = MetricsStore::new(10_000);
@@ -294,7 +336,11 @@ mod tests {
         store.apply(&cpu(50, 0, 1.0));
         assert!(store.set_epoch(2));
         assert_eq!(store.apply(&cpu(1, 5, 3.0)), Applied::Stored);
-        assert_eq!(store.series[series::CPU_USAGE].len(), 2, "history survives the restart");
+        assert_eq!(
+            store.series[series::CPU_USAGE].len(),
+            2,
+            "history survives the restart"
+        );
         assert!(!store.set_epoch(2));
     }
 
@@ -305,7 +351,10 @@ mod tests {
         store.apply(&cpu(3, 2, 2.0));
         store.reset_channel(CHANNEL_CPU);
         store.apply(&cpu(2, 1, 1.0));
-        let times: Vec<_> = store.series[series::CPU_USAGE].iter().map(|p| p.1).collect();
+        let times: Vec<_> = store.series[series::CPU_USAGE]
+            .iter()
+            .map(|p| p.1)
+            .collect();
         assert_eq!(times, [0.0, 1.0, 2.0]);
     }
 
@@ -320,7 +369,10 @@ mod tests {
         // GPU-b vanishes; a different GPU takes index 1, then GPU-b returns at index 1 again.
         store.apply(&gpu(1, "GPU-c", 2, 2, 50));
         store.apply(&gpu(1, "GPU-b", 3, 3, 70));
-        let b: Vec<f64> = store.series[&gpu_series("GPU-b", "utilization")].iter().map(|p| p.1).collect();
+        let b: Vec<f64> = store.series[&gpu_series("GPU-b", "utilization")]
+            .iter()
+            .map(|p| p.1)
+            .collect();
         assert_eq!(b, [90.0, 70.0]);
         assert_eq!(store.gpus[&1].uuid, "GPU-b");
     }
@@ -328,12 +380,19 @@ mod tests {
     #[test]
     fn bad_data_and_other_events_are_ignored() {
         let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
-        assert_eq!(store.apply(&envelope(CHANNEL_CPU, 1, 0, json!("nonsense"))), Applied::Ignored);
+        assert_eq!(
+            store.apply(&envelope(CHANNEL_CPU, 1, 0, json!("nonsense"))),
+            Applied::Ignored
+        );
         let mut event = cpu(2, 0, 1.0);
         event.event = "note".into();
         assert_eq!(store.apply(&event), Applied::Ignored);
         assert!(store.series.is_empty());
-        assert_eq!(store.apply(&cpu(1, 0, 5.0)), Applied::Stored, "an ignored message does not advance the seq");
+        assert_eq!(
+            store.apply(&cpu(1, 0, 5.0)),
+            Applied::Stored,
+            "an ignored message does not advance the seq"
+        );
     }
 
     #[test]
@@ -344,9 +403,16 @@ mod tests {
         for i in 1..=8 {
             store.backfill(&cpu(i + 1, i as i64, (i + 1) as f32));
         }
-        let values: Vec<f64> = store.series[series::CPU_USAGE].iter().map(|p| p.1).collect();
+        let values: Vec<f64> = store.series[series::CPU_USAGE]
+            .iter()
+            .map(|p| p.1)
+            .collect();
         assert_eq!(values, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
-        assert_eq!(store.cpu.as_ref().unwrap().usage_percent, 9.0, "the newest value stays current");
+        assert_eq!(
+            store.cpu.as_ref().unwrap().usage_percent,
+            9.0,
+            "the newest value stays current"
+        );
         assert_eq!(store.last_seq[CHANNEL_CPU], 9);
     }
 

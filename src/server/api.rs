@@ -3,8 +3,8 @@
 use super::guard::error;
 use super::state::AppState;
 use crate::wire::{
-    CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, GpuOccupancy, GpuStatus, HOST_CHANNELS, Snapshot,
-    CHANNEL_GPU_PREFIX,
+    CHANNEL_GPU_PREFIX, CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, GpuOccupancy,
+    HOST_CHANNELS, Snapshot,
 };
 use axum::Json;
 use axum::extract::{Query, State};
@@ -18,12 +18,14 @@ const BUSY_UTILIZATION_PERCENT: u32 = 5;
 
 /// The latest message of every system channel: what a browser polls while its socket is down.
 pub fn current_metrics(app: &AppState) -> CurrentMetrics {
-    let channels = app.hub.latest(|name| HOST_CHANNELS.contains(&name) || name.starts_with(CHANNEL_GPU_PREFIX));
+    let channels = app
+        .hub
+        .latest(|name| HOST_CHANNELS.contains(&name) || name.starts_with(CHANNEL_GPU_PREFIX));
     CurrentMetrics {
         epoch: app.hub.epoch(),
         interval_seconds: app.config.interval.as_secs_f64(),
         channels,
-        gpu_status: app.latest.get().map(|s| s.gpu_status.clone()).unwrap_or_default(),
+        gpu_status: app.latest.gpu_status(),
     }
 }
 
@@ -34,13 +36,19 @@ pub async fn metrics(State(app): State<AppState>) -> Json<CurrentMetrics> {
 pub async fn gpus(State(app): State<AppState>) -> Json<GpuList> {
     Json(match app.latest.get() {
         Some(snapshot) => gpu_list(&snapshot),
-        None => GpuList { status: GpuStatus::default(), gpus: Vec::new() },
+        None => GpuList {
+            status: app.latest.gpu_status(),
+            gpus: Vec::new(),
+        },
     })
 }
 
 /// Every GPU with its static facts, whether it is free, and its current jobs (its processes).
 pub fn gpu_list(snapshot: &Snapshot) -> GpuList {
-    GpuList { status: snapshot.gpu_status.clone(), gpus: snapshot.gpus.iter().map(gpu_entry).collect() }
+    GpuList {
+        status: snapshot.gpu_status.clone(),
+        gpus: snapshot.gpus.iter().map(gpu_entry).collect(),
+    }
 }
 
 fn gpu_entry(gpu: &GpuMetrics) -> GpuListEntry {
@@ -58,7 +66,11 @@ fn gpu_entry(gpu: &GpuMetrics) -> GpuListEntry {
 pub fn occupancy(gpu: &GpuMetrics) -> GpuOccupancy {
     if !gpu.available {
         GpuOccupancy::Unavailable
-    } else if !gpu.processes.is_empty() || gpu.utilization_percent.is_some_and(|u| u >= BUSY_UTILIZATION_PERCENT) {
+    } else if !gpu.processes.is_empty()
+        || gpu
+            .utilization_percent
+            .is_some_and(|u| u >= BUSY_UTILIZATION_PERCENT)
+    {
         GpuOccupancy::Busy
     } else {
         GpuOccupancy::Idle
@@ -81,12 +93,19 @@ pub async fn history(State(app): State<AppState>, Query(query): Query<HistoryQue
     let Some(frames) = app.hub.history(&query.channel, after_seq, since_time) else {
         return error(
             StatusCode::NOT_FOUND,
-            format!("no channel '{}' has any messages; channels: {}", query.channel, app.hub.channel_names().join(", ")),
+            format!(
+                "no channel '{}' has any messages; channels: {}",
+                query.channel,
+                app.hub.channel_names().join(", ")
+            ),
         );
     };
     // The ring holds ready-made JSON: join it instead of decoding and encoding every message again.
     let channel = serde_json::to_string(&query.channel).unwrap_or_default();
-    let mut body = format!(r#"{{"epoch":{},"channel":{channel},"messages":["#, app.hub.epoch());
+    let mut body = format!(
+        r#"{{"epoch":{},"channel":{channel},"messages":["#,
+        app.hub.epoch()
+    );
     for (i, frame) in frames.iter().enumerate() {
         if i > 0 {
             body.push(',');
@@ -123,9 +142,16 @@ mod tests {
 
     #[test]
     fn occupancy_follows_processes_and_utilization() {
-        let idle = GpuMetrics { available: true, utilization_percent: Some(0), ..Default::default() };
+        let idle = GpuMetrics {
+            available: true,
+            utilization_percent: Some(0),
+            ..Default::default()
+        };
         assert_eq!(occupancy(&idle), GpuOccupancy::Idle);
-        let hot = GpuMetrics { utilization_percent: Some(90), ..idle.clone() };
+        let hot = GpuMetrics {
+            utilization_percent: Some(90),
+            ..idle.clone()
+        };
         assert_eq!(occupancy(&hot), GpuOccupancy::Busy);
         let with_job = GpuMetrics {
             processes: vec![GpuProcess {
@@ -139,7 +165,10 @@ mod tests {
             ..idle.clone()
         };
         assert_eq!(occupancy(&with_job), GpuOccupancy::Busy);
-        let gone = GpuMetrics { available: false, ..Default::default() };
+        let gone = GpuMetrics {
+            available: false,
+            ..Default::default()
+        };
         assert_eq!(occupancy(&gone), GpuOccupancy::Unavailable);
     }
 }

@@ -15,7 +15,11 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 /// What `vitals --help` shows. Every option can also come from the environment or the config file;
 /// the command line wins, then the environment, then the file, then the default.
 #[derive(Parser, Debug, Default, Clone)]
-#[command(name = "vitals", version, about = "A live, light dashboard for this machine's vital signs.")]
+#[command(
+    name = "vitals",
+    version,
+    about = "A live, light dashboard for this machine's vital signs."
+)]
 pub struct Cli {
     /// Address to serve on. Default 127.0.0.1:3000 (Leptos.toml's site-addr).
     #[arg(long, env = "VITALS_BIND")]
@@ -30,10 +34,18 @@ pub struct Cli {
     #[arg(long, env = "VITALS_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
     /// Extra host names the server answers to (besides localhost, 127.0.0.1 and [::1]); repeatable.
-    #[arg(long = "allow-host", env = "VITALS_ALLOWED_HOSTS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-host",
+        env = "VITALS_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
     pub allowed_hosts: Vec<String>,
     /// Extra page origins allowed to open the WebSocket (e.g. https://dash.example); repeatable.
-    #[arg(long = "allow-origin", env = "VITALS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    #[arg(
+        long = "allow-origin",
+        env = "VITALS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
     pub allowed_origins: Vec<String>,
     /// Bearer token for POST /api/internal/ws/emit. Default: generated at start into --emit-token-file.
     #[arg(long, env = "VITALS_EMIT_TOKEN", hide_env_values = true)]
@@ -95,7 +107,9 @@ pub enum ConfigError {
         "sample interval {0} s is out of range: use a number of seconds from {MIN_INTERVAL_SECONDS} to {MAX_INTERVAL_SECONDS} (--interval, VITALS_INTERVAL_SECONDS or system_monitor_interval_seconds)"
     )]
     Interval(f64),
-    #[error("history of {0} s is out of range: use 60 to 86400 seconds (--history or VITALS_HISTORY_SECONDS)")]
+    #[error(
+        "history of {0} s is out of range: use 60 to 86400 seconds (--history or VITALS_HISTORY_SECONDS)"
+    )]
     History(u64),
     #[error("--max-clients must be between 1 and 100000, got {0}")]
     MaxClients(usize),
@@ -110,19 +124,34 @@ impl Config {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
-        let interval = cli.interval.or(file.system_monitor_interval_seconds).unwrap_or(DEFAULT_INTERVAL_SECONDS);
-        if !(MIN_INTERVAL_SECONDS..=MAX_INTERVAL_SECONDS).contains(&interval) || !interval.is_finite() {
+        let interval = cli
+            .interval
+            .or(file.system_monitor_interval_seconds)
+            .unwrap_or(DEFAULT_INTERVAL_SECONDS);
+        if !(MIN_INTERVAL_SECONDS..=MAX_INTERVAL_SECONDS).contains(&interval)
+            || !interval.is_finite()
+        {
             return Err(ConfigError::Interval(interval));
         }
-        let history = cli.history.or(file.history_seconds).unwrap_or(DEFAULT_HISTORY_SECONDS);
+        let history = cli
+            .history
+            .or(file.history_seconds)
+            .unwrap_or(DEFAULT_HISTORY_SECONDS);
         if !(60..=86_400).contains(&history) {
             return Err(ConfigError::History(history));
         }
-        let max_clients = cli.max_clients.or(file.max_clients).unwrap_or(DEFAULT_MAX_CLIENTS);
+        let max_clients = cli
+            .max_clients
+            .or(file.max_clients)
+            .unwrap_or(DEFAULT_MAX_CLIENTS);
         if !(1..=100_000).contains(&max_clients) {
             return Err(ConfigError::MaxClients(max_clients));
         }
-        if cli.emit_token.as_ref().is_some_and(|token| token.len() < 16) {
+        if cli
+            .emit_token
+            .as_ref()
+            .is_some_and(|token| token.len() < 16)
+        {
             return Err(ConfigError::ShortEmitToken);
         }
         Ok(Config {
@@ -133,7 +162,10 @@ impl Config {
             allowed_hosts: [cli.allowed_hosts, file.allowed_hosts].concat(),
             allowed_origins: [cli.allowed_origins, file.allowed_origins].concat(),
             emit_token: cli.emit_token,
-            emit_token_file: cli.emit_token_file.or(file.emit_token_file).unwrap_or_else(default_token_file),
+            emit_token_file: cli
+                .emit_token_file
+                .or(file.emit_token_file)
+                .unwrap_or_else(default_token_file),
             nvml_library: cli.nvml_library.or(file.nvml_library),
             show_command_lines: cli.show_command_lines || file.show_command_lines,
         })
@@ -142,9 +174,14 @@ impl Config {
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Unreadable { path: shown.clone(), reason: e.to_string() })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: shown, reason: e.to_string() })
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        path: shown,
+        reason: e.to_string(),
+    })
 }
 
 /// `$XDG_RUNTIME_DIR/vitals/emit-token`, else `~/.local/state/vitals/emit-token`.
@@ -176,12 +213,21 @@ mod tests {
     #[test]
     fn interval_out_of_range_is_refused_with_a_hint() {
         for bad in [0.1, 61.0, f64::NAN, -1.0] {
-            let cli = Cli { interval: Some(bad), ..Default::default() };
+            let cli = Cli {
+                interval: Some(bad),
+                ..Default::default()
+            };
             let err = Config::resolve(cli, default_bind()).unwrap_err();
             assert!(err.to_string().contains("0.25 to 60"), "{err}");
         }
-        let cli = Cli { interval: Some(0.25), ..Default::default() };
-        assert_eq!(Config::resolve(cli, default_bind()).unwrap().interval, Duration::from_millis(250));
+        let cli = Cli {
+            interval: Some(0.25),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::resolve(cli, default_bind()).unwrap().interval,
+            Duration::from_millis(250)
+        );
     }
 
     #[test]
@@ -189,22 +235,40 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("vitals-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("vitals.toml");
-        std::fs::write(&path, "system_monitor_interval_seconds = 5\nhistory_seconds = 600\n").unwrap();
-        let cli = Cli { config: Some(path.clone()), ..Default::default() };
+        std::fs::write(
+            &path,
+            "system_monitor_interval_seconds = 5\nhistory_seconds = 600\n",
+        )
+        .unwrap();
+        let cli = Cli {
+            config: Some(path.clone()),
+            ..Default::default()
+        };
         let config = Config::resolve(cli, default_bind()).unwrap();
         assert_eq!(config.interval, Duration::from_secs(5));
         assert_eq!(config.history, Duration::from_secs(600));
-        let cli = Cli { config: Some(path.clone()), interval: Some(1.0), ..Default::default() };
-        assert_eq!(Config::resolve(cli, default_bind()).unwrap().interval, Duration::from_secs(1));
+        let cli = Cli {
+            config: Some(path.clone()),
+            interval: Some(1.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::resolve(cli, default_bind()).unwrap().interval,
+            Duration::from_secs(1)
+        );
         std::fs::write(&path, "system_monitor_interval = 5\n").unwrap();
-        let cli = Cli { config: Some(path), ..Default::default() };
+        let cli = Cli {
+            config: Some(path),
+            ..Default::default()
+        };
         let err = Config::resolve(cli, default_bind()).unwrap_err();
         assert!(matches!(err, ConfigError::Invalid { .. }), "{err}");
     }
 
     #[test]
     fn cli_parses_flags() {
-        let cli = Cli::try_parse_from(["vitals", "--interval", "1", "--bind", "127.0.0.1:0"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["vitals", "--interval", "1", "--bind", "127.0.0.1:0"]).unwrap();
         assert_eq!(cli.interval, Some(1.0));
         assert!(Cli::try_parse_from(["vitals", "--interval", "fast"]).is_err());
     }

@@ -32,27 +32,43 @@ pub async fn emit(State(app): State<AppState>, headers: HeaderMap, body: Body) -
         );
     }
     if !is_json(&headers) {
-        return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as JSON with 'Content-Type: application/json'");
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send the body as JSON with 'Content-Type: application/json'",
+        );
     }
     let Ok(bytes) = to_bytes(body, MAX_EMIT_BYTES).await else {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, format!("the body is larger than {MAX_EMIT_BYTES} bytes"));
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is larger than {MAX_EMIT_BYTES} bytes"),
+        );
     };
     let request: EmitRequest = match serde_json::from_slice(&bytes) {
         Ok(request) => request,
         Err(e) => {
             return error(
                 StatusCode::BAD_REQUEST,
-                format!("the body is not a valid emit request ({e}); expected {{\"channel\":\"jobs/train\",\"event\":\"step\",\"data\":{{…}}}}"),
+                format!(
+                    "the body is not a valid emit request ({e}); expected {{\"channel\":\"jobs/train\",\"event\":\"step\",\"data\":{{…}}}}"
+                ),
             );
         }
     };
     if let Err(message) = check_request(&request) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, message);
     }
-    match app.hub.publish(&request.channel, &request.event, request.data, Utc::now()) {
-        Ok(published) => {
-            (StatusCode::ACCEPTED, Json(EmitResponse { delivered: published.delivered, seq: published.seq })).into_response()
-        }
+    match app
+        .hub
+        .publish(&request.channel, &request.event, request.data, Utc::now())
+    {
+        Ok(published) => (
+            StatusCode::ACCEPTED,
+            Json(EmitResponse {
+                delivered: published.delivered,
+                seq: published.seq,
+            }),
+        )
+            .into_response(),
         Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
     }
 }
@@ -88,9 +104,15 @@ pub fn check_request(request: &EmitRequest) -> Result<(), String> {
     }
     let event_ok = !request.event.is_empty()
         && request.event.len() <= MAX_EVENT_NAME
-        && request.event.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
+        && request
+            .event
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.:".contains(&b));
     if !event_ok {
-        return Err(format!("event '{}' must be 1–{MAX_EVENT_NAME} characters of letters, digits, '_', '-', '.' or ':'", request.event));
+        return Err(format!(
+            "event '{}' must be 1–{MAX_EVENT_NAME} characters of letters, digits, '_', '-', '.' or ':'",
+            request.event
+        ));
     }
     Ok(())
 }
@@ -102,14 +124,26 @@ mod tests {
     use serde_json::json;
 
     fn request(channel: &str, event: &str) -> EmitRequest {
-        EmitRequest { channel: channel.into(), event: event.into(), data: json!({}) }
+        EmitRequest {
+            channel: channel.into(),
+            event: event.into(),
+            data: json!({}),
+        }
     }
 
     #[test]
     fn requests_are_validated() {
         assert!(check_request(&request("jobs/train-1", "step")).is_ok());
-        assert!(check_request(&request("system/cpu", "metrics")).unwrap_err().contains("reserved"));
-        assert!(check_request(&request("Jobs!", "step")).unwrap_err().contains("not a valid channel"));
+        assert!(
+            check_request(&request("system/cpu", "metrics"))
+                .unwrap_err()
+                .contains("reserved")
+        );
+        assert!(
+            check_request(&request("Jobs!", "step"))
+                .unwrap_err()
+                .contains("not a valid channel")
+        );
         assert!(check_request(&request("jobs/a", "")).is_err());
         assert!(check_request(&request("jobs/a", "has space")).is_err());
     }
@@ -118,7 +152,10 @@ mod tests {
     fn bearer_tokens_must_match_exactly() {
         let mut headers = HeaderMap::new();
         assert!(!bearer_matches(&headers, "secret-token"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer secret-token"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret-token"),
+        );
         assert!(bearer_matches(&headers, "secret-token"));
         assert!(!bearer_matches(&headers, "secret-token2"));
         assert!(!bearer_matches(&headers, ""));
@@ -127,7 +164,10 @@ mod tests {
     #[test]
     fn json_content_type_allows_parameters() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
         assert!(is_json(&headers));
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
         assert!(!is_json(&headers));

@@ -17,7 +17,11 @@ pub fn host_without_port(authority: &str) -> String {
     let authority = authority.trim().to_ascii_lowercase();
     if authority.starts_with('[') {
         // [::1]:3000 → [::1]
-        return authority.split_inclusive(']').next().unwrap_or_default().to_owned();
+        return authority
+            .split_inclusive(']')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
     }
     authority.split(':').next().unwrap_or_default().to_owned()
 }
@@ -26,7 +30,9 @@ pub fn host_without_port(authority: &str) -> String {
 pub fn host_allowed(host: &str, extra: &[String], bound_ip: Option<&str>) -> bool {
     let name = host_without_port(host);
     LOOPBACK_HOSTS.contains(&name.as_str())
-        || extra.iter().any(|allowed| host_without_port(allowed) == name)
+        || extra
+            .iter()
+            .any(|allowed| host_without_port(allowed) == name)
         || bound_ip.is_some_and(|ip| ip == name)
 }
 
@@ -35,26 +41,43 @@ pub fn host_allowed(host: &str, extra: &[String], bound_ip: Option<&str>) -> boo
 pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
     let Some(origin) = origin else { return true };
     let origin = origin.trim_end_matches('/').to_ascii_lowercase();
-    if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin)) {
+    if allowed
+        .iter()
+        .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&origin))
+    {
         return true;
     }
-    let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
     matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host.trim()))
 }
 
 pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(ApiError { error: message.into() })).into_response()
+    (
+        status,
+        Json(ApiError {
+            error: message.into(),
+        }),
+    )
+        .into_response()
 }
 
 /// Refuses requests whose `Host` is not ours, before any route sees them.
 pub async fn check_host(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
     let bound_ip = app.bound_ip.as_deref();
     if !host_allowed(host, &app.config.allowed_hosts, bound_ip) {
         let shown = host_without_port(host);
         return error(
             StatusCode::FORBIDDEN,
-            format!("host '{shown}' is not allowed; if you reach this server by that name, start it with --allow-host {shown}"),
+            format!(
+                "host '{shown}' is not allowed; if you reach this server by that name, start it with --allow-host {shown}"
+            ),
         );
     }
     next.run(request).await
@@ -65,7 +88,11 @@ pub async fn check_host(State(app): State<AppState>, request: Request, next: Nex
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    set_default(headers, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'");
+    set_default(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; frame-ancestors 'none'",
+    );
     set_default(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set_default(headers, header::X_FRAME_OPTIONS, "DENY");
     set_default(headers, header::REFERRER_POLICY, "no-referrer");
@@ -73,7 +100,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
 }
 
 fn set_default(headers: &mut HeaderMap, name: header::HeaderName, value: &'static str) {
-    headers.entry(name).or_insert(HeaderValue::from_static(value));
+    headers
+        .entry(name)
+        .or_insert(HeaderValue::from_static(value));
 }
 
 /// The page's policy: our own origin only, the WASM module, and the one inline bootstrap script.
@@ -103,10 +132,26 @@ mod tests {
     #[test]
     fn origins_must_match_the_host_or_the_allowlist() {
         assert!(origin_allowed(None, Some("127.0.0.1:3000"), &[]));
-        assert!(origin_allowed(Some("http://127.0.0.1:3000"), Some("127.0.0.1:3000"), &[]));
-        assert!(!origin_allowed(Some("http://evil.example"), Some("127.0.0.1:3000"), &[]));
-        assert!(!origin_allowed(Some("http://127.0.0.1:4000"), Some("127.0.0.1:3000"), &[]));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:3000"),
+            Some("127.0.0.1:3000"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            Some("127.0.0.1:3000"),
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://127.0.0.1:4000"),
+            Some("127.0.0.1:3000"),
+            &[]
+        ));
         assert!(!origin_allowed(Some("null"), Some("127.0.0.1:3000"), &[]));
-        assert!(origin_allowed(Some("https://dash.example"), Some("box:3000"), &["https://dash.example/".into()]));
+        assert!(origin_allowed(
+            Some("https://dash.example"),
+            Some("box:3000"),
+            &["https://dash.example/".into()]
+        ));
     }
 }

@@ -98,7 +98,9 @@ pub enum SubscribeError {
         "`{0}` is not a valid channel: use lowercase words of a-z, 0-9, '_' or '-' separated by '/', optionally ending in '/*' (e.g. system/cpu or system/gpu/*)"
     )]
     BadName(String),
-    #[error("too many subscriptions: at most {MAX_PATTERNS_PER_CLIENT} channels or patterns per socket")]
+    #[error(
+        "too many subscriptions: at most {MAX_PATTERNS_PER_CLIENT} channels or patterns per socket"
+    )]
     TooMany,
 }
 
@@ -112,7 +114,9 @@ pub fn valid_channel_name(name: &str, allow_pattern: bool) -> bool {
         && name.len() <= MAX_CHANNEL_NAME
         && body.split('/').all(|part| {
             !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
         })
 }
 
@@ -127,7 +131,12 @@ fn encode(message: &ServerMessage) -> Frame {
 
 impl Hub {
     pub fn new(epoch: u64, history: Duration, max_clients: usize) -> Arc<Hub> {
-        Arc::new(Hub { epoch, history, max_clients, state: Mutex::new(State::default()) })
+        Arc::new(Hub {
+            epoch,
+            history,
+            max_clients,
+            state: Mutex::new(State::default()),
+        })
     }
 
     pub fn epoch(&self) -> u64 {
@@ -141,7 +150,9 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that matters
         // more than stopping the stream would, so keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Appends a message to a channel, stores it in the ring and queues it for every subscriber.
@@ -155,7 +166,11 @@ impl Hub {
         let mut state = self.lock();
         let state = &mut *state;
         if !state.channels.contains_key(channel) {
-            let custom = state.channels.keys().filter(|name| !is_system(name)).count();
+            let custom = state
+                .channels
+                .keys()
+                .filter(|name| !is_system(name))
+                .count();
             if !is_system(channel) && custom >= MAX_CUSTOM_CHANNELS {
                 return Err(PublishError::TooManyChannels);
             }
@@ -163,7 +178,11 @@ impl Hub {
         let entry = state
             .channels
             .entry(channel.to_owned())
-            .or_insert_with(|| Channel { seq: 0, ring: VecDeque::new(), latest: None });
+            .or_insert_with(|| Channel {
+                seq: 0,
+                ring: VecDeque::new(),
+                latest: None,
+            });
         entry.seq += 1;
         let seq = entry.seq;
         let message = ServerMessage::Message(Envelope {
@@ -177,9 +196,17 @@ impl Hub {
         if let ServerMessage::Message(envelope) = message {
             entry.latest = Some(envelope);
         }
-        entry.ring.push_back(Stored { seq, at: timestamp, frame: frame.clone() });
+        entry.ring.push_back(Stored {
+            seq,
+            at: timestamp,
+            frame: frame.clone(),
+        });
         let oldest_kept = timestamp - self.history;
-        while entry.ring.front().is_some_and(|first| first.at < oldest_kept) {
+        while entry
+            .ring
+            .front()
+            .is_some_and(|first| first.at < oldest_kept)
+        {
             entry.ring.pop_front();
         }
         if !is_system(channel) {
@@ -191,7 +218,11 @@ impl Hub {
         let mut delivered = 0;
         let mut too_slow = Vec::new();
         for (id, client) in &state.clients {
-            if !client.patterns.iter().any(|pattern| pattern_matches(pattern, channel)) {
+            if !client
+                .patterns
+                .iter()
+                .any(|pattern| pattern_matches(pattern, channel))
+            {
                 continue;
             }
             match client.queue.try_send(frame.clone()) {
@@ -220,8 +251,20 @@ impl Hub {
         let lagged = Arc::new(AtomicBool::new(false));
         state.next_client += 1;
         let id = state.next_client;
-        state.clients.insert(id, Client { patterns: Vec::new(), queue, lagged: lagged.clone() });
-        Some(Subscriber { id, frames, lagged, hub: self.clone() })
+        state.clients.insert(
+            id,
+            Client {
+                patterns: Vec::new(),
+                queue,
+                lagged: lagged.clone(),
+            },
+        );
+        Some(Subscriber {
+            id,
+            frames,
+            lagged,
+            hub: self.clone(),
+        })
     }
 
     pub fn client_count(&self) -> usize {
@@ -261,7 +304,9 @@ impl Hub {
         }
         subscriber.patterns.extend(added);
 
-        let mut frames = vec![encode(&ServerMessage::Subscribed { channels: subscriber.patterns.clone() })];
+        let mut frames = vec![encode(&ServerMessage::Subscribed {
+            channels: subscriber.patterns.clone(),
+        })];
         for (name, channel) in &state.channels {
             let newly_covered = patterns.iter().any(|p| pattern_matches(p, name))
                 && !before.iter().any(|p| pattern_matches(p, name));
@@ -273,10 +318,19 @@ impl Hub {
         Ok(frames)
     }
 
-    fn catch_up(&self, name: &str, channel: &Channel, since: Option<u64>, epoch: Option<u64>) -> Vec<Frame> {
+    fn catch_up(
+        &self,
+        name: &str,
+        channel: &Channel,
+        since: Option<u64>,
+        epoch: Option<u64>,
+    ) -> Vec<Frame> {
         let latest = || channel.ring.back().map(|stored| stored.frame.clone());
         let reset = |reason: &str| {
-            let mut frames = vec![encode(&ServerMessage::Reset { channel: name.to_owned(), reason: reason.to_owned() })];
+            let mut frames = vec![encode(&ServerMessage::Reset {
+                channel: name.to_owned(),
+                reason: reason.to_owned(),
+            })];
             frames.extend(latest());
             frames
         };
@@ -289,11 +343,20 @@ impl Hub {
         if since >= channel.seq {
             return Vec::new();
         }
-        let first = channel.ring.front().map(|stored| stored.seq).unwrap_or(channel.seq + 1);
+        let first = channel
+            .ring
+            .front()
+            .map(|stored| stored.seq)
+            .unwrap_or(channel.seq + 1);
         if since + 1 < first {
             return reset("the missed messages are older than the server's history");
         }
-        channel.ring.iter().filter(|stored| stored.seq > since).map(|stored| stored.frame.clone()).collect()
+        channel
+            .ring
+            .iter()
+            .filter(|stored| stored.seq > since)
+            .map(|stored| stored.frame.clone())
+            .collect()
     }
 
     pub fn unsubscribe(&self, client: u64, patterns: &[String]) -> Vec<String> {
@@ -323,7 +386,12 @@ impl Hub {
     }
 
     /// The ring's frames of one channel with seq above `after_seq` and time at or after `since`.
-    pub fn history(&self, channel: &str, after_seq: u64, since: Option<DateTime<Utc>>) -> Option<Vec<Frame>> {
+    pub fn history(
+        &self,
+        channel: &str,
+        after_seq: u64,
+        since: Option<DateTime<Utc>>,
+    ) -> Option<Vec<Frame>> {
         let state = self.lock();
         let channel = state.channels.get(channel)?;
         Some(
@@ -381,12 +449,49 @@ mod tests {
         let hub = hub();
         let mut cpu_reader = hub.register().unwrap();
         let mut gpu_reader = hub.register().unwrap();
-        hub.subscribe(cpu_reader.id, &["system/cpu".into()], &BTreeMap::new(), None).unwrap();
-        hub.subscribe(gpu_reader.id, &["system/gpu/*".into()], &BTreeMap::new(), None).unwrap();
-        assert_eq!(hub.publish("system/cpu", "metrics", json!(1), at(0)).unwrap(), Published { seq: 1, delivered: 1 });
-        assert_eq!(hub.publish("system/cpu", "metrics", json!(2), at(1)).unwrap().seq, 2);
-        assert_eq!(hub.publish("system/gpu/0", "metrics", json!(3), at(1)).unwrap(), Published { seq: 1, delivered: 1 });
-        assert_eq!(seqs(&[cpu_reader.frames.try_recv().unwrap(), cpu_reader.frames.try_recv().unwrap()]), [1, 2]);
+        hub.subscribe(
+            cpu_reader.id,
+            &["system/cpu".into()],
+            &BTreeMap::new(),
+            None,
+        )
+        .unwrap();
+        hub.subscribe(
+            gpu_reader.id,
+            &["system/gpu/*".into()],
+            &BTreeMap::new(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            hub.publish("system/cpu", "metrics", json!(1), at(0))
+                .unwrap(),
+            Published {
+                seq: 1,
+                delivered: 1
+            }
+        );
+        assert_eq!(
+            hub.publish("system/cpu", "metrics", json!(2), at(1))
+                .unwrap()
+                .seq,
+            2
+        );
+        assert_eq!(
+            hub.publish("system/gpu/0", "metrics", json!(3), at(1))
+                .unwrap(),
+            Published {
+                seq: 1,
+                delivered: 1
+            }
+        );
+        assert_eq!(
+            seqs(&[
+                cpu_reader.frames.try_recv().unwrap(),
+                cpu_reader.frames.try_recv().unwrap()
+            ]),
+            [1, 2]
+        );
         assert!(cpu_reader.frames.try_recv().is_err());
         match decode(&gpu_reader.frames.try_recv().unwrap()) {
             ServerMessage::Message(envelope) => assert_eq!(envelope.channel, "system/gpu/0"),
@@ -397,11 +502,18 @@ mod tests {
     #[test]
     fn subscribing_without_since_sends_the_latest_value() {
         let hub = hub();
-        hub.publish("system/cpu", "metrics", json!(1), at(0)).unwrap();
-        hub.publish("system/cpu", "metrics", json!(2), at(1)).unwrap();
+        hub.publish("system/cpu", "metrics", json!(1), at(0))
+            .unwrap();
+        hub.publish("system/cpu", "metrics", json!(2), at(1))
+            .unwrap();
         let reader = hub.register().unwrap();
-        let frames = hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None).unwrap();
-        assert!(matches!(decode(&frames[0]), ServerMessage::Subscribed { .. }));
+        let frames = hub
+            .subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
+            .unwrap();
+        assert!(matches!(
+            decode(&frames[0]),
+            ServerMessage::Subscribed { .. }
+        ));
         assert_eq!(seqs(&frames), [2]);
     }
 
@@ -409,15 +521,24 @@ mod tests {
     fn since_replays_exactly_the_missed_messages() {
         let hub = hub();
         for i in 0..5 {
-            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i))
+                .unwrap();
         }
         let reader = hub.register().unwrap();
         let since = BTreeMap::from([("system/cpu".to_owned(), 2)]);
-        let frames = hub.subscribe(reader.id, &["system/cpu".into()], &since, Some(42)).unwrap();
+        let frames = hub
+            .subscribe(reader.id, &["system/cpu".into()], &since, Some(42))
+            .unwrap();
         assert_eq!(seqs(&frames), [3, 4, 5]);
         let up_to_date = BTreeMap::from([("system/memory".to_owned(), 9)]);
         let other = hub.register().unwrap();
-        assert_eq!(seqs(&hub.subscribe(other.id, &["system/memory".into()], &up_to_date, Some(42)).unwrap()), Vec::<u64>::new());
+        assert_eq!(
+            seqs(
+                &hub.subscribe(other.id, &["system/memory".into()], &up_to_date, Some(42))
+                    .unwrap()
+            ),
+            Vec::<u64>::new()
+        );
     }
 
     #[test]
@@ -425,16 +546,21 @@ mod tests {
         let hub = hub();
         for i in 0..200 {
             // One message a second against a 60-second ring: the oldest fall out.
-            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i))
+                .unwrap();
         }
         let reader = hub.register().unwrap();
         let since = BTreeMap::from([("system/cpu".to_owned(), 3)]);
-        let frames = hub.subscribe(reader.id, &["system/cpu".into()], &since, Some(42)).unwrap();
+        let frames = hub
+            .subscribe(reader.id, &["system/cpu".into()], &since, Some(42))
+            .unwrap();
         assert!(matches!(decode(&frames[1]), ServerMessage::Reset { .. }));
         assert_eq!(seqs(&frames), [200]);
         let other = hub.register().unwrap();
         let since = BTreeMap::from([("system/cpu".to_owned(), 199)]);
-        let frames = hub.subscribe(other.id, &["system/cpu".into()], &since, Some(7)).unwrap();
+        let frames = hub
+            .subscribe(other.id, &["system/cpu".into()], &since, Some(7))
+            .unwrap();
         match decode(&frames[1]) {
             ServerMessage::Reset { reason, .. } => assert!(reason.contains("restarted")),
             other => panic!("{other:?}"),
@@ -445,10 +571,15 @@ mod tests {
     fn ring_is_trimmed_by_time() {
         let hub = hub();
         for i in 0..300 {
-            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i))
+                .unwrap();
         }
         let frames = hub.history("system/cpu", 0, None).unwrap();
-        assert_eq!(frames.len(), 61, "60 s of history at one message a second, both ends included");
+        assert_eq!(
+            frames.len(),
+            61,
+            "60 s of history at one message a second, both ends included"
+        );
         assert_eq!(seqs(&frames)[0], 240);
         assert_eq!(hub.history("system/cpu", 295, None).unwrap().len(), 5);
         assert!(hub.history("nope", 0, None).is_none());
@@ -460,16 +591,23 @@ mod tests {
         let slow = hub.register().unwrap();
         let mut fast = hub.register().unwrap();
         for reader in [&slow, &fast] {
-            hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None).unwrap();
+            hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
+                .unwrap();
         }
         for i in 0..(CLIENT_QUEUE_FRAMES as i64 + 10) {
-            hub.publish("system/cpu", "metrics", json!(i), at(i)).unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i))
+                .unwrap();
             while fast.frames.try_recv().is_ok() {}
         }
         assert!(slow.was_dropped_for_lag());
         assert!(!fast.was_dropped_for_lag());
         assert_eq!(hub.client_count(), 1);
-        assert_eq!(hub.publish("system/cpu", "metrics", json!(0), at(999)).unwrap().delivered, 1);
+        assert_eq!(
+            hub.publish("system/cpu", "metrics", json!(0), at(999))
+                .unwrap()
+                .delivered,
+            1
+        );
     }
 
     #[test]
@@ -486,18 +624,36 @@ mod tests {
     fn custom_channels_are_bounded() {
         let hub = hub();
         for i in 0..MAX_CUSTOM_CHANNELS {
-            hub.publish(&format!("jobs/{i}"), "step", json!(i), at(0)).unwrap();
+            hub.publish(&format!("jobs/{i}"), "step", json!(i), at(0))
+                .unwrap();
         }
-        assert_eq!(hub.publish("jobs/one-more", "step", json!(0), at(0)), Err(PublishError::TooManyChannels));
-        assert!(hub.publish("system/cpu", "metrics", json!(0), at(0)).is_ok(), "the server's own channels still flow");
+        assert_eq!(
+            hub.publish("jobs/one-more", "step", json!(0), at(0)),
+            Err(PublishError::TooManyChannels)
+        );
+        assert!(
+            hub.publish("system/cpu", "metrics", json!(0), at(0))
+                .is_ok(),
+            "the server's own channels still flow"
+        );
     }
 
     #[test]
     fn bad_patterns_are_refused_and_change_nothing() {
         let hub = hub();
         let reader = hub.register().unwrap();
-        let err = hub.subscribe(reader.id, &["system/cpu".into(), "BAD NAME".into()], &BTreeMap::new(), None);
+        let err = hub.subscribe(
+            reader.id,
+            &["system/cpu".into(), "BAD NAME".into()],
+            &BTreeMap::new(),
+            None,
+        );
         assert!(matches!(err, Err(SubscribeError::BadName(name)) if name == "BAD NAME"));
-        assert_eq!(hub.publish("system/cpu", "metrics", json!(0), at(0)).unwrap().delivered, 0);
+        assert_eq!(
+            hub.publish("system/cpu", "metrics", json!(0), at(0))
+                .unwrap()
+                .delivered,
+            0
+        );
     }
 }

@@ -33,7 +33,9 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error("cannot read the site configuration (Leptos.toml or LEPTOS_* variables): {0}")]
     Site(String),
-    #[error("cannot listen on {addr}: {reason} (is another server using it? pick another with --bind)")]
+    #[error(
+        "cannot listen on {addr}: {reason} (is another server using it? pick another with --bind)"
+    )]
     Bind { addr: SocketAddr, reason: String },
     #[error("cannot start the sampler thread: {0}")]
     Sampler(std::io::Error),
@@ -45,8 +47,11 @@ pub enum StartError {
 /// (with LEPTOS_* overrides), so the binary also runs on its own.
 pub fn site_options() -> Result<LeptosOptions, StartError> {
     let from_cargo_leptos = std::env::var_os("LEPTOS_OUTPUT_NAME").is_some();
-    let file = (!from_cargo_leptos && std::path::Path::new("Leptos.toml").exists()).then_some("Leptos.toml");
-    get_configuration(file).map(|conf| conf.leptos_options).map_err(|e| StartError::Site(e.to_string()))
+    let file = (!from_cargo_leptos && std::path::Path::new("Leptos.toml").exists())
+        .then_some("Leptos.toml");
+    get_configuration(file)
+        .map(|conf| conf.leptos_options)
+        .map_err(|e| StartError::Site(e.to_string()))
 }
 
 /// A running server: its address, and the sampler it stops when dropped.
@@ -63,8 +68,14 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     let config = Config::resolve(cli, leptos_options.site_addr)?;
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
-        .map_err(|e| StartError::Bind { addr: config.bind, reason: e.to_string() })?;
-    let addr = listener.local_addr().map_err(|e| StartError::Bind { addr: config.bind, reason: e.to_string() })?;
+        .map_err(|e| StartError::Bind {
+            addr: config.bind,
+            reason: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(|e| StartError::Bind {
+        addr: config.bind,
+        reason: e.to_string(),
+    })?;
     leptos_options.site_addr = addr;
 
     let emit_token = token::emit_token(&config);
@@ -76,8 +87,13 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         show_command_lines: config.show_command_lines,
         ..Default::default()
     });
-    let sampler = sampler::spawn(Monitor::new(Box::new(gpu)), hub.clone(), latest.clone(), config.interval)
-        .map_err(StartError::Sampler)?;
+    let sampler = sampler::spawn(
+        Monitor::new(Box::new(gpu)),
+        hub.clone(),
+        latest.clone(),
+        config.interval,
+    )
+    .map_err(StartError::Sampler)?;
 
     let bound_ip = (!addr.ip().is_loopback() && !addr.ip().is_unspecified()).then(|| match addr {
         SocketAddr::V4(v4) => v4.ip().to_string(),
@@ -89,10 +105,17 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         hub,
         latest,
         emit_token: emit_token.into(),
-        hostname: sysinfo::System::host_name().unwrap_or_else(|| "this machine".into()).into(),
+        hostname: sysinfo::System::host_name()
+            .unwrap_or_else(|| "this machine".into())
+            .into(),
         bound_ip,
     };
-    Ok(Running { addr, router: router(state), listener, _sampler: sampler })
+    Ok(Running {
+        addr,
+        router: router(state),
+        listener,
+        _sampler: sampler,
+    })
 }
 
 pub fn router(state: AppState) -> Router {
@@ -106,9 +129,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/gpus", get(api::gpus))
         .route("/api/system/history", get(api::history))
         .route("/api/internal/ws/emit", post(emit::emit))
-        .leptos_routes_with_context(&state, routes, provide_state, move || shell(page_options.clone()))
+        .leptos_routes_with_context(&state, routes, provide_state, move || {
+            shell(page_options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        .layer(middleware::from_fn_with_state(state.clone(), guard::check_host))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::check_host,
+        ))
         .layer(middleware::from_fn(guard::security_headers))
         .with_state(state)
 }
@@ -124,4 +152,28 @@ impl Running {
 
 async fn shutdown_signal() {
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod site_config_tests {
+    use leptos::config::get_config_from_str;
+
+    /// Leptos.toml (read at run time) and Cargo.toml (read by cargo-leptos at build time) must
+    /// describe the same site.
+    #[test]
+    fn leptos_toml_agrees_with_cargo_toml() {
+        let runtime =
+            get_config_from_str(include_str!("../../Leptos.toml")).expect("Leptos.toml parses");
+        let build = get_config_from_str(include_str!("../../Cargo.toml"))
+            .expect("Cargo.toml metadata parses");
+        assert_eq!(runtime.output_name, build.output_name);
+        assert_eq!(runtime.site_root, build.site_root);
+        assert_eq!(runtime.site_pkg_dir, build.site_pkg_dir);
+        assert_eq!(runtime.site_addr, build.site_addr);
+        assert_eq!(runtime.reload_port, build.reload_port);
+        assert!(
+            runtime.site_addr.ip().is_loopback(),
+            "the default address must be loopback"
+        );
+    }
 }

@@ -2,26 +2,48 @@
 
 use super::collect::Monitor;
 use super::hub::Hub;
-use crate::wire::{CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, EVENT_METRICS, Snapshot, gpu_channel};
+use crate::wire::{
+    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, EVENT_METRICS, GpuStatus, Snapshot,
+    gpu_channel,
+};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-/// The latest snapshot, shared with REST and Prometheus so a request never triggers a collection.
+/// The latest snapshot, shared with REST and Prometheus so a request never triggers a collection,
+/// and the GPU status, known from the priming sample on (before the first full tick).
 #[derive(Clone, Default)]
-pub struct Latest(Arc<RwLock<Option<Arc<Snapshot>>>>);
+pub struct Latest {
+    snapshot: Arc<RwLock<Option<Arc<Snapshot>>>>,
+    gpu_status: Arc<RwLock<GpuStatus>>,
+}
+
+fn read<T: Clone>(lock: &RwLock<T>) -> T {
+    lock.read()
+        .map(|guard| guard.clone())
+        .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+}
+
+fn write<T>(lock: &RwLock<T>, value: T) {
+    match lock.write() {
+        Ok(mut guard) => *guard = value,
+        Err(poisoned) => *poisoned.into_inner() = value,
+    }
+}
 
 impl Latest {
     pub fn get(&self) -> Option<Arc<Snapshot>> {
-        self.0.read().map(|guard| guard.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+        read(&self.snapshot)
+    }
+
+    pub fn gpu_status(&self) -> GpuStatus {
+        read(&self.gpu_status)
     }
 
     fn set(&self, snapshot: Arc<Snapshot>) {
-        match self.0.write() {
-            Ok(mut guard) => *guard = Some(snapshot),
-            Err(poisoned) => *poisoned.into_inner() = Some(snapshot),
-        }
+        write(&self.gpu_status, snapshot.gpu_status.clone());
+        write(&self.snapshot, Some(snapshot));
     }
 }
 
@@ -42,29 +64,41 @@ impl Drop for SamplerHandle {
 }
 
 /// Starts the one sampler of this server. The first sample only primes the counters.
-pub fn spawn(mut monitor: Monitor, hub: Arc<Hub>, latest: Latest, interval: Duration) -> std::io::Result<SamplerHandle> {
+pub fn spawn(
+    mut monitor: Monitor,
+    hub: Arc<Hub>,
+    latest: Latest,
+    interval: Duration,
+) -> std::io::Result<SamplerHandle> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
-    let thread = std::thread::Builder::new().name("vitals-sampler".into()).spawn(move || {
-        monitor.sample();
-        // CPU usage needs two readings at least sysinfo's minimum interval apart.
-        std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL.min(interval));
-        let mut next = Instant::now();
-        while !stopped.load(Ordering::Relaxed) {
-            let snapshot = Arc::new(monitor.sample());
-            publish(&hub, &snapshot);
-            latest.set(snapshot);
-            next = next_deadline(next, interval, Instant::now());
+    // Prime here, before the server answers, so the first hello already knows the GPU status.
+    let primed = monitor.sample();
+    write(&latest.gpu_status, primed.gpu_status);
+    let thread = std::thread::Builder::new()
+        .name("vitals-sampler".into())
+        .spawn(move || {
+            // CPU usage needs two readings at least sysinfo's minimum interval apart.
+            std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL.min(interval));
+            let mut next = Instant::now();
             while !stopped.load(Ordering::Relaxed) {
-                let now = Instant::now();
-                if now >= next {
-                    break;
+                let snapshot = Arc::new(monitor.sample());
+                publish(&hub, &snapshot);
+                latest.set(snapshot);
+                next = next_deadline(next, interval, Instant::now());
+                while !stopped.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if now >= next {
+                        break;
+                    }
+                    std::thread::park_timeout(next - now);
                 }
-                std::thread::park_timeout(next - now);
             }
-        }
-    })?;
-    Ok(SamplerHandle { stop, thread: Some(thread) })
+        })?;
+    Ok(SamplerHandle {
+        stop,
+        thread: Some(thread),
+    })
 }
 
 /// The next tick on a fixed grid; ticks missed while the machine was stalled are skipped, not bunched.
@@ -104,7 +138,10 @@ mod tests {
     fn deadlines_keep_a_grid_and_skip_stalls() {
         let start = Instant::now();
         let second = Duration::from_secs(1);
-        assert_eq!(next_deadline(start, second, start + Duration::from_millis(10)), start + second);
+        assert_eq!(
+            next_deadline(start, second, start + Duration::from_millis(10)),
+            start + second
+        );
         let late = start + Duration::from_secs(5);
         assert_eq!(next_deadline(start, second, late), late + second);
     }

@@ -12,7 +12,10 @@ pub fn emit_token(config: &Config) -> String {
     }
     let token = random_token();
     match write_private(&config.emit_token_file, &token) {
-        Ok(()) => eprintln!("vitals: emit token written to {}", config.emit_token_file.display()),
+        Ok(()) => eprintln!(
+            "vitals: emit token written to {}",
+            config.emit_token_file.display()
+        ),
         Err(e) => eprintln!(
             "vitals: could not write the emit token to {} ({e}); set VITALS_EMIT_TOKEN to use the emit endpoint",
             config.emit_token_file.display()
@@ -31,9 +34,17 @@ pub fn random_token() -> String {
 fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
     if let Some(dir) = path.parent() {
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
     }
-    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
     // An existing file keeps its old mode on open: make sure it is the owner's alone.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     file.write_all(token.as_bytes())
@@ -54,7 +65,8 @@ mod tests {
 
     #[test]
     fn token_file_is_owner_only() {
-        let path = std::env::temp_dir().join(format!("vitals-token-{}/emit-token", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("vitals-token-{}/emit-token", std::process::id()));
         write_private(&path, "abc").unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);

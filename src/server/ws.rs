@@ -3,7 +3,9 @@
 use super::guard::{error, origin_allowed};
 use super::hub::{Frame, Subscriber};
 use super::state::AppState;
-use crate::wire::{ClientMessage, HOST_CHANNELS, Hello, PROTOCOL_VERSION, ServerMessage, CHANNEL_GPU_PREFIX};
+use crate::wire::{
+    CHANNEL_GPU_PREFIX, ClientMessage, HOST_CHANNELS, Hello, PROTOCOL_VERSION, ServerMessage,
+};
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -18,7 +20,11 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 /// A client that has said nothing (not even a pong) for this long is gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub async fn upgrade(State(app): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+pub async fn upgrade(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !origin_allowed(origin, host, &app.config.allowed_origins) {
@@ -33,7 +39,10 @@ pub async fn upgrade(State(app): State<AppState>, headers: HeaderMap, ws: WebSoc
     let Some(subscriber) = app.hub.register() else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("too many live connections (limit {}); try again later", app.config.max_clients),
+            format!(
+                "too many live connections (limit {}); try again later",
+                app.config.max_clients
+            ),
         );
     };
     ws.max_message_size(MAX_INBOUND_BYTES)
@@ -43,7 +52,12 @@ pub async fn upgrade(State(app): State<AppState>, headers: HeaderMap, ws: WebSoc
 
 pub fn hello(app: &AppState) -> Hello {
     let mut channels: Vec<String> = HOST_CHANNELS.iter().map(|c| c.to_string()).collect();
-    channels.extend(app.hub.channel_names().into_iter().filter(|c| c.starts_with(CHANNEL_GPU_PREFIX)));
+    channels.extend(
+        app.hub
+            .channel_names()
+            .into_iter()
+            .filter(|c| c.starts_with(CHANNEL_GPU_PREFIX)),
+    );
     Hello {
         protocol: PROTOCOL_VERSION,
         server_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -53,7 +67,7 @@ pub fn hello(app: &AppState) -> Hello {
         server_time: Utc::now(),
         hostname: app.hostname.to_string(),
         channels,
-        gpu_status: app.latest.get().map(|s| s.gpu_status.clone()).unwrap_or_default(),
+        gpu_status: app.latest.gpu_status(),
     }
 }
 
@@ -62,7 +76,11 @@ fn text(message: &ServerMessage) -> Message {
 }
 
 async fn serve(mut socket: WebSocket, mut subscriber: Subscriber, app: AppState) {
-    if socket.send(text(&ServerMessage::Hello(hello(&app)))).await.is_err() {
+    if socket
+        .send(text(&ServerMessage::Hello(hello(&app))))
+        .await
+        .is_err()
+    {
         return;
     }
     let mut keepalive = interval(PING_EVERY);
@@ -108,11 +126,20 @@ async fn serve(mut socket: WebSocket, mut subscriber: Subscriber, app: AppState)
         }
     };
     let (code, reason) = close_reason;
-    let _ = socket.send(Message::Close(Some(CloseFrame { code, reason: reason.into() }))).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
 }
 
 fn error_frame(message: impl Into<String>) -> Frame {
-    serde_json::to_string(&ServerMessage::Error { message: message.into() }).unwrap_or_default().into()
+    serde_json::to_string(&ServerMessage::Error {
+        message: message.into(),
+    })
+    .unwrap_or_default()
+    .into()
 }
 
 /// What to send back for one client message. A message we cannot use gets an error naming the
@@ -127,16 +154,28 @@ fn answer(app: &AppState, subscriber: &Subscriber, body: &str) -> Vec<Frame> {
         }
     };
     match message {
-        ClientMessage::Subscribe { channels, since, epoch } => {
-            match app.hub.subscribe(subscriber.id, &channels, &since, epoch) {
-                Ok(frames) => frames,
-                Err(e) => vec![error_frame(e.to_string())],
-            }
-        }
+        ClientMessage::Subscribe {
+            channels,
+            since,
+            epoch,
+        } => match app.hub.subscribe(subscriber.id, &channels, &since, epoch) {
+            Ok(frames) => frames,
+            Err(e) => vec![error_frame(e.to_string())],
+        },
         ClientMessage::Unsubscribe { channels } => {
             let remaining = app.hub.unsubscribe(subscriber.id, &channels);
-            vec![serde_json::to_string(&ServerMessage::Unsubscribed { channels: remaining }).unwrap_or_default().into()]
+            vec![
+                serde_json::to_string(&ServerMessage::Unsubscribed {
+                    channels: remaining,
+                })
+                .unwrap_or_default()
+                .into(),
+            ]
         }
-        ClientMessage::Ping => vec![serde_json::to_string(&ServerMessage::Pong).unwrap_or_default().into()],
+        ClientMessage::Ping => vec![
+            serde_json::to_string(&ServerMessage::Pong)
+                .unwrap_or_default()
+                .into(),
+        ],
     }
 }

@@ -15,30 +15,55 @@ pub struct CpuCollector {
 impl CpuCollector {
     pub fn new() -> Self {
         let system = System::new_with_specifics(
-            RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing().with_cpu_usage().with_frequency()),
+            RefreshKind::nothing()
+                .with_cpu(CpuRefreshKind::nothing().with_cpu_usage().with_frequency()),
         );
-        let model = system.cpus().first().map(|cpu| cpu.brand().trim().to_owned()).unwrap_or_default();
-        CpuCollector { system, temperature_sensor: cpu_sensor(), model, ticks_per_second: 100.0 }
+        let model = system
+            .cpus()
+            .first()
+            .map(|cpu| cpu.brand().trim().to_owned())
+            .unwrap_or_default();
+        CpuCollector {
+            system,
+            temperature_sensor: cpu_sensor(),
+            model,
+            ticks_per_second: 100.0,
+        }
     }
 
     pub fn sample(&mut self) -> CpuMetrics {
-        self.system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage().with_frequency());
+        self.system
+            .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage().with_frequency());
         let cpus = self.system.cpus();
         let load = System::load_average();
         // Refresh the chosen sensor only: one file read instead of all of hwmon.
-        let temperature_celsius = self.temperature_sensor.as_mut().and_then(|(sensors, chosen)| {
-            let sensor = sensors.list_mut().get_mut(*chosen)?;
-            sensor.refresh();
-            sensor.temperature().filter(|t| t.is_finite())
-        });
+        let temperature_celsius = self
+            .temperature_sensor
+            .as_mut()
+            .and_then(|(sensors, chosen)| {
+                let sensor = sensors.list_mut().get_mut(*chosen)?;
+                sensor.refresh();
+                sensor.temperature().filter(|t| t.is_finite())
+            });
         let seconds_by_mode = std::fs::read_to_string("/proc/stat")
             .map(|text| parse_proc_stat(&text, self.ticks_per_second))
             .unwrap_or_default();
         CpuMetrics {
             usage_percent: clamp_percent(self.system.global_cpu_usage()),
-            per_core_percent: cpus.iter().map(|cpu| clamp_percent(cpu.cpu_usage())).collect(),
-            per_core_mhz: cpus.iter().map(|cpu| cpu.frequency()).filter(|&mhz| mhz > 0).collect(),
-            load_average: LoadAverage { one: load.one, five: load.five, fifteen: load.fifteen },
+            per_core_percent: cpus
+                .iter()
+                .map(|cpu| clamp_percent(cpu.cpu_usage()))
+                .collect(),
+            per_core_mhz: cpus
+                .iter()
+                .map(|cpu| cpu.frequency())
+                .filter(|&mhz| mhz > 0)
+                .collect(),
+            load_average: LoadAverage {
+                one: load.one,
+                five: load.five,
+                fifteen: load.fifteen,
+            },
             temperature_celsius,
             model: self.model.clone(),
             core_count: cpus.len(),
@@ -54,23 +79,40 @@ impl Default for CpuCollector {
 }
 
 fn clamp_percent(value: f32) -> f32 {
-    if value.is_finite() { value.clamp(0.0, 100.0) } else { 0.0 }
+    if value.is_finite() {
+        value.clamp(0.0, 100.0)
+    } else {
+        0.0
+    }
 }
 
 /// The hwmon sensors and the index of the one that best stands for the CPU package, if any.
 fn cpu_sensor() -> Option<(Components, usize)> {
     let components = Components::new_with_refreshed_list();
-    let labels: Vec<String> = components.list().iter().map(|c| c.label().to_owned()).collect();
+    let labels: Vec<String> = components
+        .list()
+        .iter()
+        .map(|c| c.label().to_owned())
+        .collect();
     let chosen = pick_cpu_sensor(&labels)?;
     Some((components, chosen))
 }
 
 /// The index of the label that names the CPU package temperature, by how specific it is.
 pub fn pick_cpu_sensor(labels: &[String]) -> Option<usize> {
-    const PREFERENCES: [&str; 7] =
-        ["package id 0", "tctl", "tdie", "coretemp", "k10temp", "cpu_thermal", "cpu"];
+    const PREFERENCES: [&str; 7] = [
+        "package id 0",
+        "tctl",
+        "tdie",
+        "coretemp",
+        "k10temp",
+        "cpu_thermal",
+        "cpu",
+    ];
     PREFERENCES.iter().find_map(|wanted| {
-        labels.iter().position(|label| label.to_ascii_lowercase().contains(wanted))
+        labels
+            .iter()
+            .position(|label| label.to_ascii_lowercase().contains(wanted))
     })
 }
 
@@ -81,7 +123,10 @@ pub fn parse_proc_stat(text: &str, ticks_per_second: f64) -> Vec<CpuModeSeconds>
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
             let cpu: usize = fields.next()?.strip_prefix("cpu")?.parse().ok()?;
-            let ticks: Vec<f64> = fields.take(8).map(|f| f.parse::<f64>().unwrap_or(0.0)).collect();
+            let ticks: Vec<f64> = fields
+                .take(8)
+                .map(|f| f.parse::<f64>().unwrap_or(0.0))
+                .collect();
             let at = |i: usize| ticks.get(i).copied().unwrap_or(0.0) / ticks_per_second;
             Some(CpuModeSeconds {
                 cpu,
@@ -117,10 +162,13 @@ mod tests {
 
     #[test]
     fn picks_the_package_sensor_over_others() {
-        let labels: Vec<String> =
-            ["acpitz temp1", "coretemp Core 0", "coretemp Package id 0"].map(String::from).to_vec();
+        let labels: Vec<String> = ["acpitz temp1", "coretemp Core 0", "coretemp Package id 0"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(pick_cpu_sensor(&labels), Some(2));
-        let amd: Vec<String> = ["nvme Composite", "k10temp Tctl"].map(String::from).to_vec();
+        let amd: Vec<String> = ["nvme Composite", "k10temp Tctl"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(pick_cpu_sensor(&amd), Some(1));
         let none: Vec<String> = ["nvme Composite"].map(String::from).to_vec();
         assert_eq!(pick_cpu_sensor(&none), None);

@@ -20,14 +20,23 @@ pub struct DiskCollector {
 
 impl DiskCollector {
     pub fn new() -> Self {
-        DiskCollector { rates: RateTracker::new(), physical: BTreeSet::new(), mounts: Disks::new(), last_scan: None }
+        DiskCollector {
+            rates: RateTracker::new(),
+            physical: BTreeSet::new(),
+            mounts: Disks::new(),
+            last_scan: None,
+        }
     }
 
     pub fn sample(&mut self) -> DiskMetrics {
         let now = Instant::now();
-        if self.last_scan.is_none_or(|at| now.duration_since(at) >= RESCAN_EVERY) {
+        if self
+            .last_scan
+            .is_none_or(|at| now.duration_since(at) >= RESCAN_EVERY)
+        {
             self.physical = physical_block_devices();
-            self.mounts.refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
+            self.mounts
+                .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
             self.last_scan = Some(now);
         } else {
             for mount in self.mounts.list_mut() {
@@ -103,13 +112,17 @@ fn physical_block_devices() -> BTreeSet<String> {
 
 /// Whether a /sys/block name is a physical disk (partitions never appear in /sys/block).
 pub fn is_physical_disk(name: &str) -> bool {
-    const VIRTUAL: [&str; 9] = ["loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd", "drbd"];
+    const VIRTUAL: [&str; 9] = [
+        "loop", "ram", "zram", "dm-", "md", "sr", "fd", "nbd", "drbd",
+    ];
     !VIRTUAL.iter().any(|prefix| name.starts_with(prefix))
 }
 
 /// Whether a mount is a real, disk-backed filesystem worth showing.
 pub fn is_real_filesystem(device: &str, fs_type: &str) -> bool {
-    const PSEUDO: [&str; 6] = ["squashfs", "tmpfs", "devtmpfs", "overlay", "iso9660", "ramfs"];
+    const PSEUDO: [&str; 6] = [
+        "squashfs", "tmpfs", "devtmpfs", "overlay", "iso9660", "ramfs",
+    ];
     device.starts_with("/dev/") && !device.starts_with("/dev/loop") && !PSEUDO.contains(&fs_type)
 }
 
@@ -122,7 +135,11 @@ pub fn parse_diskstats(text: &str) -> Vec<(String, u64, u64)> {
             let name = fields.get(2)?;
             let read: u64 = fields.get(5)?.parse().ok()?;
             let written: u64 = fields.get(9)?.parse().ok()?;
-            Some(((*name).to_owned(), read * SECTOR_BYTES, written * SECTOR_BYTES))
+            Some((
+                (*name).to_owned(),
+                read * SECTOR_BYTES,
+                written * SECTOR_BYTES,
+            ))
         })
         .collect()
 }
@@ -168,7 +185,12 @@ mod tests {
     fn collector_reports_real_devices_and_primes_first() {
         let mut collector = DiskCollector::new();
         let first = collector.sample();
-        assert!(first.devices.iter().all(|d| d.read_bytes_per_sec == 0.0 && d.write_bytes_per_sec == 0.0));
+        assert!(
+            first
+                .devices
+                .iter()
+                .all(|d| d.read_bytes_per_sec == 0.0 && d.write_bytes_per_sec == 0.0)
+        );
         let second = collector.sample();
         assert!(second.devices.iter().all(|d| is_physical_disk(&d.name)));
         assert!(second.read_bytes_per_sec.is_finite() && second.read_bytes_per_sec >= 0.0);

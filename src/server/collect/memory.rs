@@ -10,7 +10,9 @@ pub struct MemoryCollector {
 
 impl MemoryCollector {
     pub fn new() -> Self {
-        let system = System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()));
+        let system = System::new_with_specifics(
+            RefreshKind::nothing().with_memory(MemoryRefreshKind::everything()),
+        );
         MemoryCollector { system }
     }
 

@@ -12,7 +12,10 @@ pub struct NetworkCollector {
 
 impl NetworkCollector {
     pub fn new() -> Self {
-        NetworkCollector { networks: Networks::new(), rates: RateTracker::new() }
+        NetworkCollector {
+            networks: Networks::new(),
+            rates: RateTracker::new(),
+        }
     }
 
     pub fn sample(&mut self) -> NetworkMetrics {
@@ -73,7 +76,12 @@ mod tests {
         let mut collector = NetworkCollector::new();
         collector.sample();
         let metrics = collector.sample();
-        let external: f64 = metrics.interfaces.iter().filter(|i| !i.loopback).map(|i| i.rx_bytes_per_sec).sum();
+        let external: f64 = metrics
+            .interfaces
+            .iter()
+            .filter(|i| !i.loopback)
+            .map(|i| i.rx_bytes_per_sec)
+            .sum();
         assert_eq!(metrics.rx_bytes_per_sec, external);
     }
 }

@@ -33,7 +33,9 @@ impl RateTracker {
 
     /// Starts a new round of readings taken at `now`.
     pub fn tick(&mut self, now: Instant) {
-        self.elapsed = self.last_tick.map(|last| now.saturating_duration_since(last));
+        self.elapsed = self
+            .last_tick
+            .map(|last| now.saturating_duration_since(last));
         self.last_tick = Some(now);
         self.previous = std::mem::take(&mut self.current);
     }
@@ -78,13 +80,21 @@ mod tests {
         let start = Instant::now();
         let mut tracker = RateTracker::new();
         tracker.tick(start);
-        assert_eq!(tracker.rate("eth0", 1_000_000), 0.0, "the first reading only primes");
+        assert_eq!(
+            tracker.rate("eth0", 1_000_000),
+            0.0,
+            "the first reading only primes"
+        );
         tracker.tick(start + Duration::from_secs(2));
         assert_eq!(tracker.rate("eth0", 1_004_000), 2_000.0);
         tracker.tick(start + Duration::from_secs(3));
         assert_eq!(tracker.rate("eth0", 10), 0.0, "a counter reset gives 0");
         tracker.tick(start + Duration::from_secs(4));
-        assert_eq!(tracker.rate("eth0", 110), 100.0, "and measures again after it");
+        assert_eq!(
+            tracker.rate("eth0", 110),
+            100.0,
+            "and measures again after it"
+        );
     }
 
     #[test]
@@ -96,7 +106,11 @@ mod tests {
         tracker.tick(start + Duration::from_secs(1));
         // usb0 unplugged: not read this round.
         tracker.tick(start + Duration::from_secs(2));
-        assert_eq!(tracker.rate("usb0", 9_000_000), 0.0, "a returning device primes again");
+        assert_eq!(
+            tracker.rate("usb0", 9_000_000),
+            0.0,
+            "a returning device primes again"
+        );
     }
 
     #[test]

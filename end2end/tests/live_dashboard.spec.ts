@@ -1,0 +1,54 @@
+import { expect, test } from '@playwright/test';
+import { collectPageErrors, GPUS, openLive, PLAIN } from './helpers';
+
+test('a person opens the dashboard and sees live values and drawn charts', async ({ page }) => {
+  const errors = collectPageErrors(page);
+  const requested: string[] = [];
+  page.on('request', (request) => requested.push(request.url()));
+
+  await openLive(page, PLAIN);
+  const lastUpdate = page.getByTestId('last-update');
+  await expect(lastUpdate).toHaveText(/last update/);
+  const first = await lastUpdate.textContent();
+  // One sample a second: the value must move on by itself.
+  await expect(lastUpdate).not.toHaveText(first!, { timeout: 10_000 });
+  await expect(page.getByTestId('cpu-usage')).toHaveText(/\d+\.\d %/);
+
+  // Every chart is drawn by ECharts into a canvas.
+  for (const id of ['chart-cpu', 'chart-cores', 'chart-memory', 'chart-io']) {
+    await expect(page.locator(`#${id} canvas`)).toHaveCount(1);
+  }
+
+  // Air-gapped by design: nothing is requested from any origin but our own.
+  const foreign = requested.filter((url) => !url.startsWith(PLAIN) && !url.startsWith('ws://127.0.0.1:3100') && !url.startsWith('data:'));
+  expect(foreign).toEqual([]);
+  expect(requested.some((url) => url.endsWith('/vendor/echarts.min.js'))).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+test('a machine without an NVIDIA driver says so instead of showing empty GPU charts', async ({ page }) => {
+  await openLive(page, PLAIN);
+  const panel = page.getByTestId('no-gpu');
+  await expect(panel).toBeVisible();
+  await expect(panel).toContainText(/NVIDIA driver not found/i);
+  await expect(page.getByTestId('gpu-card')).toHaveCount(0);
+});
+
+test('GPU cards and the process table show on the fake NVML library', async ({ page }) => {
+  await openLive(page, GPUS);
+  const cards = page.getByTestId('gpu-card');
+  await expect(cards).toHaveCount(2);
+  await expect(cards.nth(0)).toContainText('Fake H100 80GB');
+  await expect(cards.nth(0).getByTestId('gpu-util')).toHaveText('63 %');
+  await expect(cards.nth(0)).toContainText('312 / 700 W');
+  const table = cards.nth(0).getByTestId('gpu-processes');
+  await expect(table).toContainText('compute');
+  await expect(table.locator('tbody tr')).toHaveCount(1);
+  await expect(table.locator('tbody tr td').first()).toHaveText('1');
+  // Command lines are off unless the server is started with --show-command-lines.
+  await expect(table.locator('th', { hasText: 'Command' })).toHaveCount(0);
+  // An unsupported field reads "n/a", never a made-up zero.
+  await expect(cards.nth(1)).toContainText(/Fan\s*n\/a/);
+  await expect(page.getByTestId('no-gpu')).toHaveCount(0);
+  await expect(page.locator('#chart-gpu-0 canvas')).toHaveCount(1);
+});

@@ -1,0 +1,64 @@
+# Shared by scripts/run and scripts/test: installs what is missing, from the package registries only.
+# Sourced, not run. Every step is skipped when its tool is already there in the pinned version.
+
+CARGO_LEPTOS_VERSION=0.3.10
+# Must equal the wasm-bindgen pinned in Cargo.toml (and so Cargo.lock).
+WASM_BINDGEN_VERSION=0.2.130
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$ROOT/node_modules/.bin:$PATH"
+
+step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+fail() { printf '\nvitals setup: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+        fail "need root to run: $* (install it yourself, or install sudo)"; fi
+}
+
+APT_UPDATED=
+apt_install() {
+    command -v apt-get >/dev/null || fail "please install: $* (no apt-get on this machine)"
+    [ -n "$APT_UPDATED" ] || { as_root apt-get update -qq && APT_UPDATED=1; }
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "$@"
+}
+
+ensure_rust_tools() {
+    command -v cargo >/dev/null || fail "cargo not found: install Rust with rustup first (https://rustup.rs)"
+    if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+        step "Adding the wasm32-unknown-unknown target"
+        rustup target add wasm32-unknown-unknown
+    fi
+    if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
+        step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about 12 minutes on 2 cores)"
+        cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+    fi
+    if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
+        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about 2 minutes)"
+        # Its own lockfile pins a crate the index cannot select, so --locked fails for this version.
+        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+    fi
+}
+
+ensure_node_packages() {
+    command -v npm >/dev/null || { step "Installing Node.js and npm"; apt_install nodejs npm; }
+    if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+        step "Installing the pinned npm packages (ECharts, wasm-opt, Playwright)"
+        # Playwright must never download a browser: the tests use Debian's Chromium.
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+    fi
+    # ECharts is served from our own origin, never a CDN: cargo-leptos copies public/ into the site.
+    mkdir -p public/vendor
+    cmp -s node_modules/echarts/dist/echarts.min.js public/vendor/echarts.min.js ||
+        cp node_modules/echarts/dist/echarts.min.js public/vendor/echarts.min.js
+}
+
+ensure_chromium() {
+    command -v chromium >/dev/null || { step "Installing Debian's Chromium for the end-to-end tests"; apt_install chromium; }
+}
+
+build_release() {
+    step "Building Vitals (release: server and WebAssembly)"
+    cargo leptos build --release
+}
