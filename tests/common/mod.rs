@@ -4,3 +4,4 @@
 #![allow(dead_code)]
 
 pub mod fake_nvml;
+pub mod server;

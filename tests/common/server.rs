@@ -1,0 +1,46 @@
+//! Starts the real server on an ephemeral loopback port for integration tests.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use vitals::server::config::Cli;
+
+pub const EMIT_TOKEN: &str = "integration-test-emit-token";
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TestServer {
+    /// A server sampling every 0.25 s with no NVIDIA library, unless `adjust` says otherwise.
+    pub async fn start(adjust: impl FnOnce(&mut Cli)) -> TestServer {
+        let mut cli = Cli {
+            bind: Some("127.0.0.1:0".parse().unwrap()),
+            interval: Some(0.25),
+            emit_token: Some(EMIT_TOKEN.into()),
+            nvml_library: Some(PathBuf::from("/nonexistent/libnvidia-ml.so.1")),
+            ..Default::default()
+        };
+        adjust(&mut cli);
+        let running = vitals::server::start(cli).await.expect("server starts");
+        let addr = running.addr;
+        let task = tokio::spawn(async move {
+            let _ = running.serve().await;
+        });
+        TestServer { addr, task }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
