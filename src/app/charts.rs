@@ -2,7 +2,7 @@
 
 use super::store::Millis;
 use charming::Chart;
-use charming::component::{Axis, Grid, Legend};
+use charming::component::{Axis, Grid, Legend, LegendType};
 use charming::datatype::DataPoint;
 use charming::element::{
     AxisLabel, AxisType, Formatter, Label, LabelPosition, SplitLine, Tooltip, Trigger,
@@ -46,8 +46,15 @@ fn base(legend: bool) -> Chart {
                 .type_(AxisType::Time)
                 .split_line(SplitLine::new().show(false)),
         );
+    // A scrolling legend stays on one line however narrow the card, so it never covers the plot.
     if legend {
-        chart.legend(Legend::new().top(4))
+        chart.legend(
+            Legend::new()
+                .type_(LegendType::Scroll)
+                .top(4)
+                .left(40)
+                .right(40),
+        )
     } else {
         chart
     }
@@ -55,21 +62,22 @@ fn base(legend: bool) -> Chart {
 
 /// Utilization (0–100 %) on the left axis, temperature (°C) on the right one.
 pub fn utilization_chart(utilization: &[LineSeries<'_>], temperature: &[LineSeries<'_>]) -> Chart {
+    // Both axes split into five steps, so their grid lines coincide (0–100 % against 0–125 °C).
     let mut chart = base(true)
         .y_axis(
             Axis::new()
                 .type_(AxisType::Value)
-                .name("%")
                 .min(0)
                 .max(100)
+                .interval(20)
                 .axis_label(AxisLabel::new().formatter("{value} %")),
         )
         .y_axis(
             Axis::new()
                 .type_(AxisType::Value)
-                .name("°C")
                 .min(0)
-                .max(110)
+                .max(125)
+                .interval(25)
                 .split_line(SplitLine::new().show(false))
                 .axis_label(AxisLabel::new().formatter("{value} °C")),
         );
@@ -100,13 +108,10 @@ pub fn io_chart(series: &[LineSeries<'_>]) -> Chart {
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
     let (unit, scale) = rate_unit(max);
-    let mut chart = base(true).y_axis(
-        Axis::new()
-            .type_(AxisType::Value)
-            .name(unit)
-            .min(0)
-            .axis_label(AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}")))),
-    );
+    let mut chart =
+        base(true).y_axis(Axis::new().type_(AxisType::Value).min(0).axis_label(
+            AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}"))),
+        ));
     for s in series {
         chart = chart.series(line(&format!("{} ({unit})", s.name), s.points, scale));
     }
@@ -236,6 +241,8 @@ mod tests {
         assert_eq!(v["animation"], false);
         assert_eq!(v["xAxis"]["type"], "time");
         assert_eq!(v["yAxis"][0]["max"], 100);
+        assert_eq!(v["yAxis"][1]["max"], 125);
+        assert_eq!(v["legend"]["type"], "scroll");
         assert_eq!(v["yAxis"][0]["axisLabel"]["formatter"], "{value} %");
         assert_eq!(v["yAxis"][1]["axisLabel"]["formatter"], "{value} °C");
         assert_eq!(v["series"][0]["name"], "CPU %");
@@ -258,7 +265,7 @@ mod tests {
             name: "Disk read",
             points: &read,
         }]));
-        assert_eq!(v["yAxis"]["name"], "MB/s");
+        assert_eq!(v["yAxis"]["axisLabel"]["formatter"], "{value} MB/s");
         assert_eq!(v["series"][0]["name"], "Disk read (MB/s)");
         assert_eq!(v["series"][0]["data"], json!([[0.0, 2.0], [1000.0, 4.0]]));
     }

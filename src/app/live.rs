@@ -29,13 +29,13 @@ pub fn use_live() -> Live {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::Live;
+    use crate::app::api::{fetch_current_metrics, fetch_seed};
     use crate::app::connection::{
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
     };
     use crate::wire::{
-        CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, CurrentMetrics, HOST_CHANNELS,
-        ServerMessage,
+        CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, HOST_CHANNELS, ServerMessage,
     };
     use futures::{SinkExt, StreamExt, channel::mpsc};
     use gloo_net::websocket::{Message, futures::WebSocket};
@@ -94,6 +94,12 @@ mod browser {
             polling: false,
             disposed: false,
         }));
+        // The server's history fills the charts at once, while the socket opens.
+        spawn_local(async move {
+            if let Ok(seed) = fetch_seed().await {
+                live.store.update(|s| s.merge(seed));
+            }
+        });
         connect(live, inner.clone());
 
         // The watchdog: silence of ~3 intervals means the socket is dead even if the browser
@@ -291,22 +297,15 @@ mod browser {
             if page_hidden() {
                 continue;
             }
-            let Ok(response) = gloo_net::http::Request::get("/api/system/metrics")
-                .send()
-                .await
-            else {
-                continue;
-            };
-            let Ok(current) = response.json::<CurrentMetrics>().await else {
+            let Ok(current) = fetch_current_metrics().await else {
                 continue;
             };
             if !live.state.get_untracked().polls() {
                 break;
             }
             live.store.update(|s| {
-                if s.set_epoch(current.epoch) {
-                    // A restarted server: its seqs start again.
-                }
+                // A restarted server's seqs start again: set_epoch forgets the old ones.
+                s.set_epoch(current.epoch);
                 for envelope in &current.channels {
                     s.apply(envelope);
                 }

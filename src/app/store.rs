@@ -7,6 +7,7 @@ use crate::wire::{
     EVENT_METRICS, Envelope, GpuMetrics, MemoryMetrics, NetworkMetrics, gpu_index_of,
 };
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Milliseconds since the Unix epoch (UTC).
@@ -43,7 +44,8 @@ pub fn gpu_key(gpu: &GpuMetrics) -> String {
 /// One series' points, oldest first.
 pub type Series = VecDeque<(Millis, f64)>;
 
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Also the page's seed: the server fills one from its history ring and sends it when the page loads.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MetricsStore {
     pub window_ms: Millis,
     /// The server epoch the sequence numbers belong to.
@@ -250,6 +252,57 @@ impl MetricsStore {
         points.range(start..).copied().collect()
     }
 
+    /// Takes in a seed (the server's history) without losing or duplicating what arrived live:
+    /// points are placed by time, the newer current values win, and seqs only move forward.
+    pub fn merge(&mut self, seed: MetricsStore) {
+        let same_epoch = self.epoch.is_none() || self.epoch == seed.epoch;
+        if self.epoch.is_none() {
+            self.epoch = seed.epoch;
+        }
+        let seed_is_newer = seed.last_message_ms > self.last_message_ms;
+        for (name, points) in seed.series {
+            for (at, value) in points {
+                self.push(&name, at, value);
+            }
+        }
+        if same_epoch {
+            for (channel, seq) in seed.last_seq {
+                let last = self.last_seq.entry(channel).or_default();
+                *last = (*last).max(seq);
+            }
+        }
+        if seed_is_newer || self.cpu.is_none() {
+            self.cpu = seed.cpu.or(self.cpu.take());
+            self.memory = seed.memory.or(self.memory.take());
+            self.disk = seed.disk.or(self.disk.take());
+            self.network = seed.network.or(self.network.take());
+            for (index, gpu) in seed.gpus {
+                self.gpus.entry(index).or_insert(gpu);
+            }
+            self.last_message_ms = self.last_message_ms.max(seed.last_message_ms);
+        }
+    }
+
+    /// A lighter copy to send to a page: every point of the last `recent_ms`, and one point per
+    /// `step_ms` before that.
+    pub fn thinned(mut self, recent_ms: Millis, step_ms: Millis) -> MetricsStore {
+        for points in self.series.values_mut() {
+            let Some(&(newest, _)) = points.back() else {
+                continue;
+            };
+            let recent_from = newest - recent_ms;
+            let mut last_kept: Option<Millis> = None;
+            points.retain(|&(t, _)| {
+                let keep = t >= recent_from || last_kept.is_none_or(|kept| t - kept >= step_ms);
+                if keep {
+                    last_kept = Some(t);
+                }
+                keep
+            });
+        }
+        self
+    }
+
     /// Total points held, for the store benchmark.
     pub fn point_count(&self) -> usize {
         self.series.values().map(VecDeque::len).sum()
@@ -414,6 +467,43 @@ mod tests {
             "the newest value stays current"
         );
         assert_eq!(store.last_seq[CHANNEL_CPU], 9);
+    }
+
+    #[test]
+    fn merging_a_seed_keeps_live_points_and_fills_history() {
+        let mut seed = MetricsStore::new(DEFAULT_WINDOW_MS);
+        seed.set_epoch(7);
+        for i in 0..5 {
+            seed.apply(&cpu(i + 1, i as i64, i as f32));
+        }
+        let mut page = MetricsStore::new(DEFAULT_WINDOW_MS);
+        page.set_epoch(7);
+        page.apply(&cpu(5, 4, 4.0));
+        page.apply(&cpu(6, 5, 5.0));
+        page.merge(seed);
+        let values: Vec<f64> = page.series[series::CPU_USAGE].iter().map(|p| p.1).collect();
+        assert_eq!(values, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        assert_eq!(page.last_seq[CHANNEL_CPU], 6);
+        assert_eq!(
+            page.cpu.as_ref().unwrap().usage_percent,
+            5.0,
+            "the live value is newer than the seed"
+        );
+    }
+
+    #[test]
+    fn thinning_keeps_recent_points_and_steps_older_ones() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        for i in 0..100 {
+            store.apply(&cpu(i + 1, i as i64, 0.0));
+        }
+        let thin = store.thinned(10_000, 10_000);
+        let times: Vec<i64> = thin.series[series::CPU_USAGE]
+            .iter()
+            .map(|p| (p.0 / 1000) - 1_700_000_000)
+            .collect();
+        assert_eq!(times[..9], [0, 10, 20, 30, 40, 50, 60, 70, 80]);
+        assert_eq!(times[9..], [89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
     }
 
     #[test]

@@ -2,11 +2,12 @@
 
 use super::guard::error;
 use super::state::AppState;
+use crate::app::store::MetricsStore;
+use crate::wire::ServerMessage;
 use crate::wire::{
     CHANNEL_GPU_PREFIX, CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, GpuOccupancy,
     HOST_CHANNELS, Snapshot,
 };
-use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,9 +19,7 @@ const BUSY_UTILIZATION_PERCENT: u32 = 5;
 
 /// The latest message of every system channel: what a browser polls while its socket is down.
 pub fn current_metrics(app: &AppState) -> CurrentMetrics {
-    let channels = app
-        .hub
-        .latest(|name| HOST_CHANNELS.contains(&name) || name.starts_with(CHANNEL_GPU_PREFIX));
+    let channels = app.hub.latest(is_metrics_channel);
     CurrentMetrics {
         epoch: app.hub.epoch(),
         interval_seconds: app.config.interval.as_secs_f64(),
@@ -29,18 +28,39 @@ pub fn current_metrics(app: &AppState) -> CurrentMetrics {
     }
 }
 
-pub async fn metrics(State(app): State<AppState>) -> Json<CurrentMetrics> {
-    Json(current_metrics(&app))
-}
-
-pub async fn gpus(State(app): State<AppState>) -> Json<GpuList> {
-    Json(match app.latest.get() {
+pub fn gpus(app: &AppState) -> GpuList {
+    match app.latest.get() {
         Some(snapshot) => gpu_list(&snapshot),
         None => GpuList {
             status: app.latest.gpu_status(),
             gpus: Vec::new(),
         },
-    })
+    }
+}
+
+/// Full resolution for this long before the newest point, one point per `SEED_STEP_MS` before it.
+const SEED_RECENT_MS: i64 = 15 * 60 * 1000;
+const SEED_STEP_MS: i64 = 10 * 1000;
+
+/// The history ring replayed into a browser store, thinned so a page loads it quickly.
+pub fn seed(app: &AppState) -> MetricsStore {
+    let mut store = MetricsStore::new(app.hub.history_window().as_millis() as i64);
+    store.set_epoch(app.hub.epoch());
+    for channel in app.hub.channel_names() {
+        if !is_metrics_channel(&channel) {
+            continue;
+        }
+        for frame in app.hub.history(&channel, 0, None).unwrap_or_default() {
+            if let Ok(ServerMessage::Message(envelope)) = serde_json::from_str(frame.as_str()) {
+                store.apply(&envelope);
+            }
+        }
+    }
+    store.thinned(SEED_RECENT_MS, SEED_STEP_MS)
+}
+
+fn is_metrics_channel(name: &str) -> bool {
+    HOST_CHANNELS.contains(&name) || name.starts_with(CHANNEL_GPU_PREFIX)
 }
 
 /// Every GPU with its static facts, whether it is free, and its current jobs (its processes).

@@ -125,8 +125,7 @@ pub fn router(state: AppState) -> Router {
     let page_options = state.leptos_options.clone();
     Router::new()
         .route("/ws", get(ws::upgrade))
-        .route("/api/system/metrics", get(api::metrics))
-        .route("/api/system/gpus", get(api::gpus))
+        // /api/system/metrics, /gpus and /seed are server functions (src/app/api.rs), mounted with the pages.
         .route("/api/system/history", get(api::history))
         .route("/api/internal/ws/emit", post(emit::emit))
         .leptos_routes_with_context(&state, routes, provide_state, move || {
@@ -138,6 +137,8 @@ pub fn router(state: AppState) -> Router {
             guard::check_host,
         ))
         .layer(middleware::from_fn(guard::security_headers))
+        // The WASM module and ECharts shrink to a third: it matters on a remote link.
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
 }
 
