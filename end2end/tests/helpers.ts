@@ -18,3 +18,23 @@ export function collectPageErrors(page: Page): string[] {
   page.on('pageerror', (error) => errors.push(String(error)));
   return errors;
 }
+
+/** Points in the series of a chart, read from the ECharts instance the page drew. */
+export async function chartPoints(page: Page, id: string, series = 0): Promise<number> {
+  return page.evaluate(
+    ([id, series]) => {
+      const chart = (window as any).echarts?.getInstanceByDom(document.getElementById(id as string));
+      const option = chart?.getOption();
+      return option?.series?.[series as number]?.data?.length ?? -1;
+    },
+    [id, series] as const,
+  );
+}
+
+/** The chart's x-axis span in milliseconds. */
+export async function chartSpanMs(page: Page, id: string): Promise<number> {
+  return page.evaluate((id) => {
+    const option = (window as any).echarts.getInstanceByDom(document.getElementById(id)).getOption();
+    return option.xAxis[0].max - option.xAxis[0].min;
+  }, id);
+}

@@ -1,8 +1,13 @@
 //! The `<EChart>` component: creates its ECharts instance once, updates it in place on every change,
-//! resizes it with its cell and disposes of it on unmount.
+//! resizes it with its cell and disposes of it on unmount. A theme change is the one time it is
+//! created again (ECharts themes are fixed at init).
 
 use charming::Chart;
 use leptos::prelude::*;
+
+/// Whether charts are drawn for a dark page; provided by the dashboard, read by every chart.
+#[derive(Clone, Copy)]
+pub struct DarkCharts(pub RwSignal<bool>);
 
 #[component]
 pub fn EChart(
@@ -10,17 +15,17 @@ pub fn EChart(
     id: String,
     /// The chart's options; every change is applied with setOption, never by re-creating the chart.
     chart: Signal<Chart>,
-    #[prop(optional)] class: &'static str,
 ) -> impl IntoView {
     #[cfg(feature = "hydrate")]
-    browser::mount(id.clone(), chart);
+    browser::mount(id.clone(), chart, use_context::<DarkCharts>().map(|d| d.0));
     #[cfg(not(feature = "hydrate"))]
     let _ = chart;
-    view! { <div id=id class=format!("chart {class}") data-testid="chart"></div> }
+    view! { <div id=id class="chart" data-testid="chart"></div> }
 }
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use charming::theme::Theme;
     use charming::{Chart, Echarts, WasmRenderer};
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
@@ -36,31 +41,50 @@ mod browser {
 
     struct Mounted {
         echarts: Echarts,
-        _observer: web_sys::ResizeObserver,
+        dark: bool,
+        observer: web_sys::ResizeObserver,
         _on_resize: Closure<dyn FnMut()>,
     }
 
-    pub fn mount(id: String, chart: Signal<Chart>) {
+    impl Mounted {
+        fn dispose(self) {
+            self.observer.disconnect();
+            self.echarts.unchecked_ref::<Disposable>().dispose();
+        }
+    }
+
+    pub fn mount(id: String, chart: Signal<Chart>, dark: Option<RwSignal<bool>>) {
         let mounted = StoredValue::new_local(None::<Mounted>);
         Effect::new(move |_| {
             let options = chart.get();
+            let dark = dark.map(|d| d.get()).unwrap_or(false);
             mounted.update_value(|slot| match slot {
-                Some(existing) => WasmRenderer::update(&existing.echarts, &options),
-                None => *slot = create(&id, &options),
+                Some(existing) if existing.dark == dark => {
+                    WasmRenderer::update(&existing.echarts, &options)
+                }
+                _ => {
+                    if let Some(old) = slot.take() {
+                        old.dispose();
+                    }
+                    *slot = create(&id, &options, dark);
+                }
             });
         });
         on_cleanup(move || {
             mounted.update_value(|slot| {
                 if let Some(existing) = slot.take() {
-                    existing._observer.disconnect();
-                    existing.echarts.unchecked_ref::<Disposable>().dispose();
+                    existing.dispose();
                 }
             })
         });
     }
 
-    fn create(id: &str, options: &Chart) -> Option<Mounted> {
-        let echarts = WasmRenderer::new_opt(None, None).render(id, options).ok()?;
+    fn create(id: &str, options: &Chart, dark: bool) -> Option<Mounted> {
+        let theme = if dark { Theme::Dark } else { Theme::Default };
+        let echarts = WasmRenderer::new_opt(None, None)
+            .theme(theme)
+            .render(id, options)
+            .ok()?;
         let element = web_sys::window()?.document()?.get_element_by_id(id)?;
         let resized: Echarts = echarts.clone().unchecked_into();
         let on_resize = Closure::<dyn FnMut()>::new(move || resized.resize(JsValue::UNDEFINED));
@@ -68,7 +92,8 @@ mod browser {
         observer.observe(&element);
         Some(Mounted {
             echarts,
-            _observer: observer,
+            dark,
+            observer,
             _on_resize: on_resize,
         })
     }

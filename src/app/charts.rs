@@ -29,41 +29,56 @@ fn line(name: &str, points: &[(Millis, f64)], scale: f64) -> Line {
         .data(time_points(points, scale))
 }
 
-fn base(legend: bool) -> Chart {
-    let chart = Chart::new()
+/// The span of time a chart shows: the selected range, ending at the newest sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TimeWindow {
+    pub start_ms: Millis,
+    pub end_ms: Millis,
+}
+
+impl TimeWindow {
+    pub fn ending_at(end_ms: Millis, range_ms: Millis) -> TimeWindow {
+        TimeWindow {
+            start_ms: end_ms - range_ms,
+            end_ms,
+        }
+    }
+}
+
+fn base(window: TimeWindow) -> Chart {
+    Chart::new()
+        // The card's own background shows through, in either theme.
+        .background_color("transparent")
         // Live data redraws every tick: animating each redraw costs CPU and reads as jitter.
         .animation(false)
         .tooltip(Tooltip::new().trigger(Trigger::Axis))
-        .grid(
-            Grid::new()
-                .left(48)
-                .right(48)
-                .top(if legend { 36 } else { 16 })
-                .bottom(28),
-        )
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Time)
-                .split_line(SplitLine::new().show(false)),
-        );
-    // A scrolling legend stays on one line however narrow the card, so it never covers the plot.
-    if legend {
-        chart.legend(
+        // A scrolling legend stays on one line however narrow the card, so it never covers the plot.
+        .legend(
             Legend::new()
                 .type_(LegendType::Scroll)
                 .top(4)
                 .left(40)
                 .right(40),
         )
-    } else {
-        chart
-    }
+        .grid(Grid::new().left(48).right(48).top(36).bottom(28))
+        // The axis spans the whole selected range, so the range reads the same whatever the history.
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Time)
+                .min(window.start_ms as f64)
+                .max(window.end_ms as f64)
+                .split_line(SplitLine::new().show(false)),
+        )
 }
 
 /// Utilization (0–100 %) on the left axis, temperature (°C) on the right one.
-pub fn utilization_chart(utilization: &[LineSeries<'_>], temperature: &[LineSeries<'_>]) -> Chart {
+pub fn utilization_chart(
+    window: TimeWindow,
+    utilization: &[LineSeries<'_>],
+    temperature: &[LineSeries<'_>],
+) -> Chart {
     // Both axes split into five steps, so their grid lines coincide (0–100 % against 0–125 °C).
-    let mut chart = base(true)
+    let mut chart = base(window)
         .y_axis(
             Axis::new()
                 .type_(AxisType::Value)
@@ -102,14 +117,14 @@ pub fn rate_unit(max_bytes_per_sec: f64) -> (&'static str, f64) {
 }
 
 /// Disk read/write and network receive/transmit rates, scaled to one readable unit.
-pub fn io_chart(series: &[LineSeries<'_>]) -> Chart {
+pub fn io_chart(window: TimeWindow, series: &[LineSeries<'_>]) -> Chart {
     let max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
         .fold(0.0, f64::max);
     let (unit, scale) = rate_unit(max);
     let mut chart =
-        base(true).y_axis(Axis::new().type_(AxisType::Value).min(0).axis_label(
+        base(window).y_axis(Axis::new().type_(AxisType::Value).min(0).axis_label(
             AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}"))),
         ));
     for s in series {
@@ -151,6 +166,7 @@ pub fn memory_chart(bars: &[MemoryBar]) -> Chart {
         })
         .collect();
     Chart::new()
+        .background_color("transparent")
         .animation(false)
         .tooltip(
             Tooltip::new()
@@ -196,6 +212,7 @@ pub fn per_core_chart(per_core_percent: &[f32]) -> Chart {
         .map(|&p| DataPoint::from((p as f64 * 10.0).round() / 10.0))
         .collect();
     Chart::new()
+        .background_color("transparent")
         .animation(false)
         .tooltip(
             Tooltip::new()
@@ -228,6 +245,7 @@ mod tests {
         let usage = [(1_000, 12.5), (2_000, 50.0)];
         let temp = [(1_000, 40.0), (2_000, 42.0)];
         let chart = utilization_chart(
+            TimeWindow::ending_at(2_000, 60_000),
             &[LineSeries {
                 name: "CPU %",
                 points: &usage,
@@ -240,6 +258,11 @@ mod tests {
         let v = json(&chart);
         assert_eq!(v["animation"], false);
         assert_eq!(v["xAxis"]["type"], "time");
+        assert_eq!(
+            v["xAxis"]["min"], -58_000.0,
+            "the axis spans the selected range"
+        );
+        assert_eq!(v["xAxis"]["max"], 2_000.0);
         assert_eq!(v["yAxis"][0]["max"], 100);
         assert_eq!(v["yAxis"][1]["max"], 125);
         assert_eq!(v["legend"]["type"], "scroll");
@@ -261,10 +284,13 @@ mod tests {
         assert_eq!(rate_unit(12e6), ("MB/s", 1e6));
         assert_eq!(rate_unit(3e9), ("GB/s", 1e9));
         let read = [(0, 2_000_000.0), (1_000, 4_000_000.0)];
-        let v = json(&io_chart(&[LineSeries {
-            name: "Disk read",
-            points: &read,
-        }]));
+        let v = json(&io_chart(
+            TimeWindow::ending_at(1_000, 60_000),
+            &[LineSeries {
+                name: "Disk read",
+                points: &read,
+            }],
+        ));
         assert_eq!(v["yAxis"]["axisLabel"]["formatter"], "{value} MB/s");
         assert_eq!(v["series"][0]["name"], "Disk read (MB/s)");
         assert_eq!(v["series"][0]["data"], json!([[0.0, 2.0], [1000.0, 4.0]]));

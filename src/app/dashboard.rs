@@ -1,8 +1,8 @@
 //! The dashboard page: header with the connection indicator, and the grid of charts and GPU cards.
 
-use super::chart_view::EChart;
+use super::chart_view::{DarkCharts, EChart};
 use super::charts::{
-    LineSeries, MemoryBar, io_chart, memory_chart, per_core_chart, utilization_chart,
+    LineSeries, MemoryBar, TimeWindow, io_chart, memory_chart, per_core_chart, utilization_chart,
 };
 use super::connection::ConnectionState;
 use super::format;
@@ -18,6 +18,7 @@ const RANGES_MINUTES: [i64; 3] = [5, 15, 60];
 pub fn Dashboard() -> impl IntoView {
     let live = use_live();
     let range_ms = RwSignal::new(15 * 60 * 1000 as Millis);
+    provide_context(DarkCharts(RwSignal::new(prefers_dark())));
     view! {
         <Header live range_ms />
         <main class="grid">
@@ -47,6 +48,7 @@ fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             .map(|t| format!("last update {}", t.format("%H:%M:%S UTC")))
     };
     let theme = RwSignal::new(None::<&'static str>);
+    let dark_charts = use_context::<DarkCharts>();
     let toggle_theme = move |_| {
         let next = match theme.get_untracked() {
             Some("dark") => "light",
@@ -55,6 +57,9 @@ fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             _ => "dark",
         };
         theme.set(Some(next));
+        if let Some(DarkCharts(dark)) = dark_charts {
+            dark.set(next == "dark");
+        }
         #[cfg(feature = "hydrate")]
         if let Some(root) = web_sys::window()
             .and_then(|w| w.document())
@@ -111,6 +116,14 @@ fn recent(store: &MetricsStore, name: &str, range_ms: Millis) -> Vec<(Millis, f6
     store.recent(name, range_ms)
 }
 
+/// The selected range, ending at the newest sample (or now, before any).
+fn window(store: &MetricsStore, range_ms: Millis) -> TimeWindow {
+    let end = store
+        .last_message_ms
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    TimeWindow::ending_at(end, range_ms)
+}
+
 #[component]
 fn CpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
     let chart = Signal::derive(move || {
@@ -127,6 +140,7 @@ fn CpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
                 }]
             };
             utilization_chart(
+                window(s, range),
                 &[LineSeries {
                     name: "CPU %",
                     points: &usage,
@@ -237,24 +251,27 @@ fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             let write = recent(s, series::DISK_WRITE, range);
             let rx = recent(s, series::NET_RX, range);
             let tx = recent(s, series::NET_TX, range);
-            io_chart(&[
-                LineSeries {
-                    name: "Disk read",
-                    points: &read,
-                },
-                LineSeries {
-                    name: "Disk write",
-                    points: &write,
-                },
-                LineSeries {
-                    name: "Net down",
-                    points: &rx,
-                },
-                LineSeries {
-                    name: "Net up",
-                    points: &tx,
-                },
-            ])
+            io_chart(
+                window(s, range),
+                &[
+                    LineSeries {
+                        name: "Disk read",
+                        points: &read,
+                    },
+                    LineSeries {
+                        name: "Disk write",
+                        points: &write,
+                    },
+                    LineSeries {
+                        name: "Net down",
+                        points: &rx,
+                    },
+                    LineSeries {
+                        name: "Net up",
+                        points: &tx,
+                    },
+                ],
+            )
         })
     });
     let details = move || {
@@ -345,6 +362,7 @@ fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView 
             let mem = recent(s, &gpu_series(&key, "memory_utilization"), range);
             let temp = recent(s, &gpu_series(&key, "temperature"), range);
             utilization_chart(
+                window(s, range),
                 &[
                     LineSeries {
                         name: "GPU %",

@@ -102,13 +102,20 @@ mod browser {
         });
         connect(live, inner.clone());
 
-        // The watchdog: silence of ~3 intervals means the socket is dead even if the browser
-        // has not noticed (a sleeping laptop, a dropped NAT mapping).
+        // The watchdog: silence of ~3 intervals on an open socket means it is dead even if the
+        // browser has not noticed (a sleeping laptop, a dropped NAT mapping), and so does a new
+        // socket that never says hello.
         let watched = inner.clone();
         let watchdog = Interval::new(1_000, move || {
-            let silent = now_ms() - watched.borrow().last_heard_ms;
-            let interval = watched.borrow().interval_seconds;
-            if live.state.get_untracked() == ConnectionState::Live && is_dead(silent, interval) {
+            let (socket_open, silent, interval) = {
+                let state = watched.borrow();
+                (
+                    state.close.is_some(),
+                    now_ms() - state.last_heard_ms,
+                    state.interval_seconds,
+                )
+            };
+            if socket_open && is_dead(silent, interval) {
                 lost(live, watched.clone());
             }
         });
@@ -167,7 +174,12 @@ mod browser {
             Err(_) => return lost(live, inner),
         };
         let (close_tx, mut close_rx) = mpsc::unbounded::<()>();
-        inner.borrow_mut().close = Some(close_tx);
+        {
+            let mut state = inner.borrow_mut();
+            state.close = Some(close_tx);
+            // The handshake gets as long as a live socket's silence before it counts as dead.
+            state.last_heard_ms = now_ms();
+        }
         let (mut sink, stream) = socket.split();
         let mut stream = stream.fuse();
         spawn_local(async move {

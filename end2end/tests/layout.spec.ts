@@ -1,0 +1,77 @@
+import { expect, test } from '@playwright/test';
+import { chartPoints, chartSpanMs, GPUS, openLive } from './helpers';
+
+const sizes = [
+  { name: 'phone', width: 390, height: 844, columns: 1 },
+  { name: 'tablet', width: 1024, height: 768, columns: 2 },
+  { name: 'wide', width: 1920, height: 1080, columns: 3 },
+];
+
+for (const size of sizes) {
+  test(`at ${size.width}×${size.height} nothing overflows or overlaps`, async ({ page }, testInfo) => {
+    await page.setViewportSize({ width: size.width, height: size.height });
+    await openLive(page, GPUS);
+    await expect(page.getByTestId('gpu-card')).toHaveCount(2);
+    await page.waitForTimeout(1_500);
+    await page.screenshot({ path: testInfo.outputPath(`dashboard-${size.name}.png`), fullPage: true });
+    await testInfo.attach(`dashboard-${size.name}`, { path: testInfo.outputPath(`dashboard-${size.name}.png`) });
+
+    const layout = await page.evaluate(() => {
+      const viewport = document.documentElement.clientWidth;
+      const overflowing = [...document.querySelectorAll('body *')]
+        .filter((el) => {
+          const r = el.getBoundingClientRect();
+          return r.width > 0 && (r.right > viewport + 0.5 || r.left < -0.5);
+        })
+        .map((el) => `${el.tagName}.${el.className}`);
+      const cards = [...document.querySelectorAll('.card')].map((el) => el.getBoundingClientRect());
+      const overlaps: string[] = [];
+      cards.forEach((a, i) =>
+        cards.slice(i + 1).forEach((b, j) => {
+          const apart = a.right <= b.left || b.right <= a.left || a.bottom <= b.top || b.bottom <= a.top;
+          if (!apart) overlaps.push(`${i}/${i + 1 + j}`);
+        }),
+      );
+      const columns = new Set(cards.map((r) => Math.round(r.left))).size;
+      return { overflowing, overlaps, columns, scrollWidth: document.documentElement.scrollWidth, viewport };
+    });
+    expect(layout.overflowing).toEqual([]);
+    expect(layout.overlaps).toEqual([]);
+    expect(layout.scrollWidth).toBeLessThanOrEqual(layout.viewport);
+    if (size.columns === 3) expect(layout.columns).toBeGreaterThanOrEqual(3);
+    else expect(layout.columns).toBe(size.columns);
+  });
+}
+
+test('charts keep drawing new data over time', async ({ page }) => {
+  await openLive(page, GPUS);
+  for (const id of ['chart-cpu', 'chart-io', 'chart-gpu-0']) {
+    const before = await chartPoints(page, id);
+    await expect.poll(() => chartPoints(page, id), { timeout: 5_000 }).toBeGreaterThan(before);
+  }
+  await expect(page.locator('#chart-memory canvas')).toHaveCount(1);
+  await expect(page.locator('#chart-cores canvas')).toHaveCount(1);
+});
+
+test('the time range changes how much history is drawn', async ({ page }) => {
+  await openLive(page, GPUS);
+  await page.getByTestId('range-5').click();
+  await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(5 * 60_000);
+  await page.getByTestId('range-60').click();
+  await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(60 * 60_000);
+  await expect.poll(() => chartSpanMs(page, 'chart-gpu-0')).toBe(60 * 60_000);
+  await expect(page.getByTestId('range-60')).toHaveClass(/active/);
+});
+
+test('the theme toggle switches between light and dark, starting from the system preference', async ({ page }) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await openLive(page, GPUS);
+  const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const dark = await background();
+  await page.getByTestId('theme-toggle').click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'light');
+  expect(await background()).not.toBe(dark);
+  await page.getByTestId('theme-toggle').click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  expect(await background()).toBe(dark);
+});
