@@ -514,3 +514,26 @@ async fn responses_carry_security_headers_and_no_cors() {
     );
     assert!(headers.get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn prefill_fills_the_whole_history_window_for_benchmarks() {
+    let server = TestServer::start(|cli| {
+        cli.history = Some(60);
+        cli.prefill_history = true;
+    })
+    .await;
+    let history: vitals::wire::ChannelHistory =
+        reqwest::get(server.url("/api/system/history?channel=system/cpu"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    // 60 s at 0.25 s, plus whatever real ticks ran since start.
+    assert!(history.messages.len() >= 240, "{}", history.messages.len());
+    let first = history.messages.first().unwrap().timestamp;
+    let last = history.messages.last().unwrap().timestamp;
+    assert!((last - first).num_seconds() >= 59);
+    let seqs: Vec<u64> = history.messages.iter().map(|m| m.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1));
+}

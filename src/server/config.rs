@@ -59,6 +59,9 @@ pub struct Cli {
     /// Show GPU processes' full command lines in the API and the page (off: names and users only).
     #[arg(long, env = "VITALS_SHOW_COMMAND_LINES")]
     pub show_command_lines: bool,
+    /// Fill the history with a window of synthetic samples at start (benchmarks and demos only).
+    #[arg(long, env = "VITALS_PREFILL_HISTORY")]
+    pub prefill_history: bool,
     /// A TOML file with any of the keys above (snake_case) and `system_monitor_interval_seconds`.
     #[arg(long, env = "VITALS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -95,6 +98,7 @@ pub struct Config {
     pub emit_token_file: PathBuf,
     pub nvml_library: Option<PathBuf>,
     pub show_command_lines: bool,
+    pub prefill_history: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -168,6 +172,7 @@ impl Config {
                 .unwrap_or_else(default_token_file),
             nvml_library: cli.nvml_library.or(file.nvml_library),
             show_command_lines: cli.show_command_lines || file.show_command_lines,
+            prefill_history: cli.prefill_history,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod config;
 pub mod emit;
 pub mod guard;
 pub mod hub;
+pub mod prefill;
 pub mod sampler;
 pub mod state;
 pub mod token;
@@ -92,6 +93,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         hub.clone(),
         latest.clone(),
         config.interval,
+        config.prefill_history,
     )
     .map_err(StartError::Sampler)?;
 

@@ -69,11 +69,15 @@ pub fn spawn(
     hub: Arc<Hub>,
     latest: Latest,
     interval: Duration,
+    prefill_history: bool,
 ) -> std::io::Result<SamplerHandle> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
+    if prefill_history {
+        super::prefill::fill(&hub, &primed, interval);
+    }
     write(&latest.gpu_status, primed.gpu_status);
     let thread = std::thread::Builder::new()
         .name("vitals-sampler".into())

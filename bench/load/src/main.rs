@@ -226,6 +226,45 @@ fn cpu_ticks(pid: &str) -> Result<u64, String> {
     }
 }
 
+/// CPU ticks per thread name of a process (threads of the same name summed), from /proc/PID/task.
+fn thread_ticks(pid: &str) -> Vec<(String, u64)> {
+    let mut by_name: Vec<(String, u64)> = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let Ok(ticks) = cpu_ticks(&format!("{pid}/task/{tid}")) else {
+            continue;
+        };
+        let name = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/comm"))
+            .map(|n| n.trim().to_owned())
+            .unwrap_or_default();
+        match by_name.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += ticks,
+            None => by_name.push((name, ticks)),
+        }
+    }
+    by_name
+}
+
+/// (busy, total) ticks of the whole machine, all cores, from the first line of /proc/stat.
+fn machine_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = fields.iter().take(8).sum();
+    let idle = fields.get(3).copied().unwrap_or(0) + fields.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 /// A `kB` line of /proc/PID/status (VmRSS, VmHWM), in MiB.
 fn status_mib(pid: &str, key: &str) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -485,6 +524,11 @@ struct Window {
     hwm_mib: f64,
     connect_seconds: f64,
     channels: usize,
+    /// Server CPU seconds in the window per thread name, largest first.
+    server_threads: Vec<(String, f64)>,
+    /// CPU seconds all processes used in the window, and the cores they had.
+    machine_busy_seconds: f64,
+    machine_cores: usize,
 }
 
 fn main() {
@@ -576,6 +620,8 @@ async fn measure(args: &Args, pid: i32) -> Result<(Window, Vec<ClientResult>), S
     let ticks = clock_ticks_per_second();
     let server_cpu_start = cpu_ticks(&pid)?;
     let load_cpu_start = cpu_ticks("self")?;
+    let threads_start = thread_ticks(&pid);
+    let machine_start = machine_ticks();
     let start = tokio::time::Instant::now();
     phase.store(MEASURE, Ordering::Relaxed);
     let mut rss_max_mib = status_mib(&pid, "VmRSS").unwrap_or(0.0);
@@ -589,6 +635,19 @@ async fn measure(args: &Args, pid: i32) -> Result<(Window, Vec<ClientResult>), S
     let seconds = start.elapsed().as_secs_f64();
     let server_cpu_end = cpu_ticks(&pid)?;
     let load_cpu_end = cpu_ticks("self")?;
+    let machine_end = machine_ticks();
+    let mut server_threads: Vec<(String, f64)> = thread_ticks(&pid)
+        .into_iter()
+        .map(|(name, end)| {
+            let start = threads_start
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or(0, |(_, t)| *t);
+            (name, end.saturating_sub(start) as f64 / ticks)
+        })
+        .filter(|(_, seconds)| *seconds > 0.0)
+        .collect();
+    server_threads.sort_by(|a, b| b.1.total_cmp(&a.1));
     let rss_final_mib = status_mib(&pid, "VmRSS").unwrap_or(f64::NAN);
     let hwm_mib = status_mib(&pid, "VmHWM").unwrap_or(f64::NAN);
 
@@ -610,6 +669,9 @@ async fn measure(args: &Args, pid: i32) -> Result<(Window, Vec<ClientResult>), S
         hwm_mib,
         connect_seconds,
         channels,
+        server_threads,
+        machine_busy_seconds: machine_end.0.saturating_sub(machine_start.0) as f64 / ticks,
+        machine_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     Ok((window, results))
 }
@@ -661,6 +723,31 @@ fn report(args: &Args, window: &Window, results: Vec<ClientResult>) {
         window.rss_max_mib,
         window.rss_final_mib,
         window.hwm_mib
+    );
+    let threads: Vec<String> = window
+        .server_threads
+        .iter()
+        .map(|(name, seconds)| format!("{name} {seconds:.2} s"))
+        .collect();
+    println!(
+        "  server by thread: {}",
+        if threads.is_empty() {
+            "(all below one clock tick)".to_owned()
+        } else {
+            threads.join(", ")
+        }
+    );
+    let others = window.machine_busy_seconds - window.server_cpu_seconds - window.load_cpu_seconds;
+    println!(
+        "  machine      {:.1}% busy of {} cores; other processes used {:.1}% of a core{}",
+        window.machine_busy_seconds / window.seconds / window.machine_cores as f64 * 100.0,
+        window.machine_cores,
+        others.max(0.0) / window.seconds * 100.0,
+        if others / window.seconds > 0.2 {
+            " (other work was running: figures are not from a quiet machine)"
+        } else {
+            ""
+        }
     );
     println!(
         "  load client  cpu {:.3} s = {:.2}% of a core ({} workers)",

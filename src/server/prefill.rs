@@ -1,0 +1,34 @@
+//! Synthetic history for benchmarks and demos (`--prefill-history`, off by default): fills every
+//! channel's ring as if the server had been sampling for the whole history window.
+
+use super::hub::Hub;
+use super::sampler::publish;
+use crate::wire::Snapshot;
+use chrono::TimeDelta;
+use std::time::Duration;
+
+/// Publishes one synthetic sample per interval over the history window, ending just before now.
+/// Values follow slow waves around the primed sample, so charts have a shape to draw.
+pub fn fill(hub: &Hub, primed: &Snapshot, interval: Duration) {
+    let ticks = (hub.history_window().as_secs_f64() / interval.as_secs_f64()) as i64;
+    let step = TimeDelta::from_std(interval).unwrap_or(TimeDelta::seconds(1));
+    for tick in 0..ticks {
+        let mut sample = primed.clone();
+        sample.timestamp = primed.timestamp - step * (ticks - tick) as i32;
+        let wave = |period: f64, phase: f64| (((tick as f64 / period) + phase).sin() + 1.0) / 2.0;
+        sample.cpu.usage_percent = (10.0 + 60.0 * wave(90.0, 0.0)) as f32;
+        for (core, usage) in sample.cpu.per_core_percent.iter_mut().enumerate() {
+            *usage = (100.0 * wave(60.0, core as f64)) as f32;
+        }
+        sample.disk.read_bytes_per_sec = 5e6 * wave(40.0, 1.0);
+        sample.disk.write_bytes_per_sec = 2e6 * wave(70.0, 2.0);
+        sample.network.rx_bytes_per_sec = 1e6 * wave(30.0, 0.5);
+        sample.network.tx_bytes_per_sec = 3e5 * wave(50.0, 1.5);
+        for gpu in &mut sample.gpus {
+            gpu.utilization_percent = gpu
+                .utilization_percent
+                .map(|_| (100.0 * wave(120.0, gpu.index as f64)) as u32);
+        }
+        publish(hub, &sample);
+    }
+}
