@@ -112,8 +112,12 @@ fn prefers_dark() -> bool {
     false
 }
 
+/// Points drawn per series: enough for a wide chart (peaks kept by `downsample_max`). More would cost the browser
+/// work on every tick and show nothing more.
+const DRAWN_POINTS: usize = 240;
+
 fn recent(store: &MetricsStore, name: &str, range_ms: Millis) -> Vec<(Millis, f64)> {
-    store.recent(name, range_ms)
+    store.recent_for_display(name, range_ms, DRAWN_POINTS)
 }
 
 /// The selected range, ending at the newest sample (or now, before any).

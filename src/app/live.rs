@@ -34,6 +34,7 @@ mod browser {
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
     };
+    use crate::wire::Envelope;
     use crate::wire::{
         CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, HOST_CHANNELS, ServerMessage,
     };
@@ -59,7 +60,12 @@ mod browser {
         watchdog: Option<Interval>,
         polling: bool,
         disposed: bool,
+        /// Messages waiting for the next batched store update.
+        pending: Vec<Envelope>,
+        flush: Option<Timeout>,
     }
+
+    const BATCH_MS: u32 = 50;
 
     type Shared = Rc<RefCell<Inner>>;
 
@@ -93,6 +99,8 @@ mod browser {
             watchdog: None,
             polling: false,
             disposed: false,
+            pending: Vec::new(),
+            flush: None,
         }));
         // The server's history fills the charts at once, while the socket opens.
         spawn_local(async move {
@@ -148,6 +156,7 @@ mod browser {
             inner.close.take();
             inner.retry.take();
             inner.watchdog.take();
+            inner.flush.take();
             if let Some(document) = web_sys::window().and_then(|w| w.document()) {
                 let _ = document.remove_event_listener_with_callback(
                     "visibilitychange",
@@ -225,11 +234,7 @@ mod browser {
                         live.hello.set(Some(hello));
                         opened(live, &inner);
                     }
-                    ServerMessage::Message(envelope) => {
-                        live.store.update(|s| {
-                            s.apply(&envelope);
-                        });
-                    }
+                    ServerMessage::Message(envelope) => queue(live, &inner, envelope),
                     ServerMessage::Reset { channel, .. } => {
                         let since = live.store.with_untracked(|s| s.last_message_ms);
                         live.store.update(|s| s.reset_channel(&channel));
@@ -245,6 +250,29 @@ mod browser {
                 lost(live, inner);
             }
         });
+    }
+
+    /// Messages of one tick arrive within milliseconds of each other: apply them together, so the
+    /// charts redraw once per tick rather than once per channel.
+    fn queue(live: Live, inner: &Shared, envelope: Envelope) {
+        let mut state = inner.borrow_mut();
+        state.pending.push(envelope);
+        if state.flush.is_some() {
+            return;
+        }
+        let flushed = inner.clone();
+        state.flush = Some(Timeout::new(BATCH_MS, move || {
+            let pending = {
+                let mut state = flushed.borrow_mut();
+                state.flush = None;
+                std::mem::take(&mut state.pending)
+            };
+            live.store.update(|s| {
+                for envelope in &pending {
+                    s.apply(envelope);
+                }
+            });
+        }));
     }
 
     fn opened(live: Live, inner: &Shared) {

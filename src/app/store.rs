@@ -252,6 +252,18 @@ impl MetricsStore {
         points.range(start..).copied().collect()
     }
 
+    /// A series' points within the last `range_ms`, thinned to at most `max_points` for drawing:
+    /// the range is cut into equal time buckets and each keeps its highest point, so a short spike
+    /// still shows however long the range.
+    pub fn recent_for_display(
+        &self,
+        name: &str,
+        range_ms: Millis,
+        max_points: usize,
+    ) -> Vec<(Millis, f64)> {
+        downsample_max(&self.recent(name, range_ms), max_points)
+    }
+
     /// Takes in a seed (the server's history) without losing or duplicating what arrived live:
     /// points are placed by time, the newer current values win, and seqs only move forward.
     pub fn merge(&mut self, seed: MetricsStore) {
@@ -307,6 +319,32 @@ impl MetricsStore {
     pub fn point_count(&self) -> usize {
         self.series.values().map(VecDeque::len).sum()
     }
+}
+
+/// At most `max_points` points: per equal time bucket, the one with the highest value.
+pub fn downsample_max(points: &[(Millis, f64)], max_points: usize) -> Vec<(Millis, f64)> {
+    if points.len() <= max_points || max_points == 0 {
+        return points.to_vec();
+    }
+    let (first, last) = (points[0].0, points[points.len() - 1].0);
+    let width = ((last - first) as f64 / max_points as f64).max(1.0);
+    let mut out: Vec<(Millis, f64)> = Vec::with_capacity(max_points + 1);
+    let mut current_bucket = None;
+    for &(t, v) in points {
+        let bucket = (((t - first) as f64 / width) as usize).min(max_points - 1);
+        match out.last_mut() {
+            Some(kept) if current_bucket == Some(bucket) => {
+                if v > kept.1 {
+                    *kept = (t, v);
+                }
+            }
+            _ => {
+                out.push((t, v));
+                current_bucket = Some(bucket);
+            }
+        }
+    }
+    out
 }
 
 fn parse<T: DeserializeOwned>(data: &serde_json::Value) -> Option<T> {
@@ -504,6 +542,27 @@ mod tests {
             .collect();
         assert_eq!(times[..9], [0, 10, 20, 30, 40, 50, 60, 70, 80]);
         assert_eq!(times[9..], [89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+    }
+
+    #[test]
+    fn downsampling_keeps_spikes_and_bounds_the_count() {
+        let mut points: Vec<(Millis, f64)> = (0..3600).map(|i| (i * 1000, 1.0)).collect();
+        points[1234].1 = 99.0;
+        let thin = downsample_max(&points, 300);
+        assert!(thin.len() <= 300, "{}", thin.len());
+        assert!(
+            thin.iter().any(|&(t, v)| t == 1_234_000 && v == 99.0),
+            "the spike survives"
+        );
+        assert!(
+            thin.windows(2).all(|w| w[0].0 < w[1].0),
+            "still in time order"
+        );
+        assert_eq!(
+            downsample_max(&points[..10], 300).len(),
+            10,
+            "short series are untouched"
+        );
     }
 
     #[test]
