@@ -58,6 +58,11 @@ ensure_chromium() {
     command -v chromium >/dev/null || { step "Installing Debian's Chromium for the end-to-end tests"; apt_install chromium; }
 }
 
+ensure_prometheus() {
+    command -v prometheus >/dev/null && command -v promtool >/dev/null ||
+        { step "Installing Debian's Prometheus for the /metrics tests"; apt_install prometheus; }
+}
+
 build_release() {
     step "Building Vitals (release: server and WebAssembly)"
     cargo leptos build --release

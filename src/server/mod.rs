@@ -7,6 +7,7 @@ pub mod emit;
 pub mod guard;
 pub mod hub;
 pub mod prefill;
+pub mod prometheus;
 pub mod sampler;
 pub mod state;
 pub mod token;
@@ -101,15 +102,17 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         SocketAddr::V4(v4) => v4.ip().to_string(),
         SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
     });
+    let hostname: Arc<str> = sysinfo::System::host_name()
+        .unwrap_or_else(|| "this machine".into())
+        .into();
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
         hub,
+        metrics_registry: prometheus::registry(latest.clone(), hostname.clone()),
         latest,
         emit_token: emit_token.into(),
-        hostname: sysinfo::System::host_name()
-            .unwrap_or_else(|| "this machine".into())
-            .into(),
+        hostname,
         bound_ip,
     };
     Ok(Running {
@@ -130,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         // /api/system/metrics, /gpus and /seed are server functions (src/app/api.rs), mounted with the pages.
         .route("/api/system/history", get(api::history))
         .route("/api/internal/ws/emit", post(emit::emit))
+        .route("/metrics", get(prometheus::metrics))
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(page_options.clone())
         })

@@ -41,7 +41,7 @@ impl Latest {
         read(&self.gpu_status)
     }
 
-    fn set(&self, snapshot: Arc<Snapshot>) {
+    pub(crate) fn set(&self, snapshot: Arc<Snapshot>) {
         write(&self.gpu_status, snapshot.gpu_status.clone());
         write(&self.snapshot, Some(snapshot));
     }

@@ -17,6 +17,8 @@ pub struct AppState {
     pub hostname: Arc<str>,
     /// The IP the server is bound to when it is a specific non-loopback one (then it is a valid Host).
     pub bound_ip: Option<String>,
+    /// What `/metrics` encodes: a collector over `latest`.
+    pub metrics_registry: Arc<prometheus_client::registry::Registry>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

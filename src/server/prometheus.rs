@@ -1,0 +1,413 @@
+//! `GET /metrics`: the latest snapshot in Prometheus' text format (OpenMetrics when asked), under the
+//! names node_exporter and dcgm-exporter users already have dashboards for.
+
+use super::sampler::Latest;
+use super::state::AppState;
+use crate::wire::{GpuMetrics, Snapshot};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
+
+/// Reads the sampler's latest snapshot on every scrape: a scrape never triggers a collection.
+#[derive(Debug)]
+struct SnapshotCollector {
+    latest: LatestHandle,
+    hostname: Arc<str>,
+}
+
+/// `Latest` without its Debug requirement.
+#[derive(Clone)]
+struct LatestHandle(Latest);
+
+impl std::fmt::Debug for LatestHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Latest")
+    }
+}
+
+/// The registry every scrape encodes; built once at start.
+pub fn registry(latest: Latest, hostname: Arc<str>) -> Arc<Registry> {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(SnapshotCollector {
+        latest: LatestHandle(latest),
+        hostname,
+    }));
+    Arc::new(registry)
+}
+
+pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("application/openmetrics-text"));
+    let mut body = String::new();
+    let (encoded, content_type) = if openmetrics {
+        (
+            prometheus_client::encoding::text::encode(&mut body, &app.metrics_registry),
+            OPENMETRICS,
+        )
+    } else {
+        (
+            prometheus_client::encoding::prometheus_text::encode(&mut body, &app.metrics_registry),
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        )
+    };
+    match encoded {
+        Ok(()) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(_) => super::guard::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "could not encode the metrics",
+        ),
+    }
+}
+
+type Labels<'a> = Vec<(&'static str, String)>;
+
+/// Writes one metric family: a name, its help, and one sample per label set.
+fn family<'a, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    samples: impl IntoIterator<Item = (Labels<'a>, M)>,
+) -> std::fmt::Result {
+    let mut samples = samples.into_iter().peekable();
+    let Some((_, first)) = samples.peek() else {
+        return Ok(());
+    };
+    let metric_type = first.metric_type();
+    let mut metric_encoder = encoder.encode_descriptor(name, help, None, metric_type)?;
+    for (labels, metric) in samples {
+        metric.encode(metric_encoder.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+fn gauge(value: f64) -> ConstGauge<f64> {
+    ConstGauge::new(value)
+}
+
+fn counter(value: f64) -> ConstCounter<f64> {
+    ConstCounter::new(value)
+}
+
+impl Collector for SnapshotCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        family(
+            &mut encoder,
+            "vitals_build_info",
+            "Vitals build information.",
+            [(
+                vec![("version", env!("CARGO_PKG_VERSION").to_owned())],
+                gauge(1.0),
+            )],
+        )?;
+        let Some(snapshot) = self.latest.0.get() else {
+            return Ok(());
+        };
+        encode_host(&mut encoder, &snapshot)?;
+        encode_gpus(&mut encoder, &snapshot.gpus, &self.hostname)
+    }
+}
+
+fn encode_host(encoder: &mut DescriptorEncoder, snapshot: &Snapshot) -> std::fmt::Result {
+    let cpu = &snapshot.cpu;
+    // node_exporter's counter, named without `_total`: the encoder appends it.
+    family(
+        encoder,
+        "node_cpu_seconds",
+        "Seconds the CPUs spent in each mode.",
+        cpu.seconds_by_mode.iter().flat_map(|m| {
+            [
+                ("user", m.user),
+                ("nice", m.nice),
+                ("system", m.system),
+                ("idle", m.idle),
+                ("iowait", m.iowait),
+                ("irq", m.irq),
+                ("softirq", m.softirq),
+                ("steal", m.steal),
+            ]
+            .map(|(mode, seconds)| {
+                (
+                    vec![("cpu", m.cpu.to_string()), ("mode", mode.to_owned())],
+                    counter(seconds),
+                )
+            })
+        }),
+    )?;
+    for (name, value) in [
+        ("node_load1", cpu.load_average.one),
+        ("node_load5", cpu.load_average.five),
+        ("node_load15", cpu.load_average.fifteen),
+    ] {
+        family(encoder, name, "Load average.", [(vec![], gauge(value))])?;
+    }
+    let memory = &snapshot.memory;
+    for (name, help, bytes) in [
+        (
+            "node_memory_MemTotal_bytes",
+            "Memory information field MemTotal_bytes.",
+            memory.ram_total_bytes,
+        ),
+        (
+            "node_memory_MemAvailable_bytes",
+            "Memory information field MemAvailable_bytes.",
+            memory.ram_available_bytes,
+        ),
+        (
+            "node_memory_SwapTotal_bytes",
+            "Memory information field SwapTotal_bytes.",
+            memory.swap_total_bytes,
+        ),
+        (
+            "node_memory_SwapFree_bytes",
+            "Memory information field SwapFree_bytes.",
+            memory
+                .swap_total_bytes
+                .saturating_sub(memory.swap_used_bytes),
+        ),
+    ] {
+        family(encoder, name, help, [(vec![], gauge(bytes as f64))])?;
+    }
+    let devices = &snapshot.disk.devices;
+    let by_device = |name: &str| vec![("device", name.to_owned())];
+    family(
+        encoder,
+        "node_disk_read_bytes",
+        "The total number of bytes read successfully.",
+        devices
+            .iter()
+            .map(|d| (by_device(&d.name), counter(d.read_bytes_total as f64))),
+    )?;
+    family(
+        encoder,
+        "node_disk_written_bytes",
+        "The total number of bytes written successfully.",
+        devices
+            .iter()
+            .map(|d| (by_device(&d.name), counter(d.written_bytes_total as f64))),
+    )?;
+    let interfaces = &snapshot.network.interfaces;
+    family(
+        encoder,
+        "node_network_receive_bytes",
+        "Network device statistic receive_bytes.",
+        interfaces
+            .iter()
+            .map(|i| (by_device(&i.name), counter(i.rx_bytes_total as f64))),
+    )?;
+    family(
+        encoder,
+        "node_network_transmit_bytes",
+        "Network device statistic transmit_bytes.",
+        interfaces
+            .iter()
+            .map(|i| (by_device(&i.name), counter(i.tx_bytes_total as f64))),
+    )?;
+    let filesystems = &snapshot.disk.filesystems;
+    let fs_labels = |f: &crate::wire::Filesystem| {
+        vec![
+            ("device", f.device.clone()),
+            ("fstype", f.fs_type.clone()),
+            ("mountpoint", f.mount_point.clone()),
+        ]
+    };
+    family(
+        encoder,
+        "node_filesystem_size_bytes",
+        "Filesystem size in bytes.",
+        filesystems
+            .iter()
+            .map(|f| (fs_labels(f), gauge(f.total_bytes as f64))),
+    )?;
+    family(
+        encoder,
+        "node_filesystem_avail_bytes",
+        "Filesystem space available to non-root users in bytes.",
+        filesystems
+            .iter()
+            .map(|f| (fs_labels(f), gauge(f.available_bytes as f64))),
+    )
+}
+
+/// dcgm-exporter's names, labels and units (MiB for framebuffer memory, W, MHz, °C, %).
+fn encode_gpus(
+    encoder: &mut DescriptorEncoder,
+    gpus: &[GpuMetrics],
+    hostname: &str,
+) -> std::fmt::Result {
+    let readable: Vec<&GpuMetrics> = gpus.iter().filter(|g| g.available).collect();
+    let labels = |gpu: &GpuMetrics| {
+        vec![
+            ("gpu", gpu.index.to_string()),
+            ("UUID", gpu.uuid.clone()),
+            ("device", format!("nvidia{}", gpu.index)),
+            ("modelName", gpu.name.clone()),
+            ("Hostname", hostname.to_owned()),
+        ]
+    };
+    let fields: [(&str, &str, fn(&GpuMetrics) -> Option<f64>); 8] = [
+        ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", |g| {
+            g.utilization_percent.map(f64::from)
+        }),
+        (
+            "DCGM_FI_DEV_MEM_COPY_UTIL",
+            "Memory utilization (in %).",
+            |g| g.memory_utilization_percent.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_FB_USED",
+            "Framebuffer memory used (in MiB).",
+            |g| {
+                g.memory_used_bytes
+                    .map(|b| (b as f64 / BYTES_PER_MIB).round())
+            },
+        ),
+        (
+            "DCGM_FI_DEV_FB_FREE",
+            "Framebuffer memory free (in MiB).",
+            |g| {
+                Some(
+                    (g.memory_total_bytes?.saturating_sub(g.memory_used_bytes?) as f64
+                        / BYTES_PER_MIB)
+                        .round(),
+                )
+            },
+        ),
+        ("DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", |g| {
+            g.temperature_celsius.map(f64::from)
+        }),
+        ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", |g| {
+            g.power_watts
+        }),
+        (
+            "DCGM_FI_DEV_SM_CLOCK",
+            "SM clock frequency (in MHz).",
+            |g| g.sm_clock_mhz.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_MEM_CLOCK",
+            "Memory clock frequency (in MHz).",
+            |g| g.memory_clock_mhz.map(f64::from),
+        ),
+    ];
+    for (name, help, read) in fields {
+        // A field a GPU does not support is left out, never exported as zero.
+        family(
+            encoder,
+            name,
+            help,
+            readable
+                .iter()
+                .filter_map(|g| Some((labels(g), gauge(read(g)?)))),
+        )?;
+    }
+    family(
+        encoder,
+        "vitals_gpu_processes",
+        "Processes running on the GPU.",
+        readable
+            .iter()
+            .map(|g| (labels(g), gauge(g.processes.len() as f64))),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{CpuModeSeconds, GpuProcess, GpuProcessKind, MemoryMetrics};
+
+    fn encoded(snapshot: Snapshot, openmetrics: bool) -> String {
+        let latest = Latest::default();
+        latest.set(Arc::new(snapshot));
+        let registry = registry(latest, "box".into());
+        let mut out = String::new();
+        if openmetrics {
+            prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
+        } else {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &registry).unwrap();
+        }
+        out
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut snapshot = Snapshot::default();
+        snapshot.cpu.seconds_by_mode = vec![CpuModeSeconds {
+            cpu: 0,
+            user: 12.5,
+            idle: 100.0,
+            ..Default::default()
+        }];
+        snapshot.memory = MemoryMetrics {
+            ram_total_bytes: 8 << 30,
+            ram_available_bytes: 6 << 30,
+            ..Default::default()
+        };
+        snapshot.gpus = vec![GpuMetrics {
+            index: 0,
+            uuid: "GPU-1".into(),
+            name: "Fake H100".into(),
+            available: true,
+            utilization_percent: Some(37),
+            memory_used_bytes: Some(2 << 30),
+            memory_total_bytes: Some(80 << 30),
+            power_watts: Some(123.5),
+            processes: vec![GpuProcess {
+                pid: 1,
+                name: "python".into(),
+                user: None,
+                used_memory_bytes: None,
+                kind: GpuProcessKind::Compute,
+                command_line: None,
+            }],
+            ..Default::default()
+        }];
+        snapshot
+    }
+
+    #[test]
+    fn node_exporter_and_dcgm_names_and_units() {
+        let text = encoded(snapshot(), false);
+        assert!(
+            text.contains("# TYPE node_cpu_seconds_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"node_cpu_seconds_total{cpu="0",mode="user"} 12.5"#),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE node_memory_MemTotal_bytes gauge"));
+        assert!(text.contains("node_memory_MemTotal_bytes 8589934592"));
+        assert!(text.contains(
+            r#"DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1",device="nvidia0",modelName="Fake H100",Hostname="box"} 37"#
+        ));
+        assert!(
+            text.contains(r#"DCGM_FI_DEV_FB_USED{gpu="0""#) && text.contains("} 2048.0\n"),
+            "MiB, as dcgm-exporter"
+        );
+        assert!(text.contains(r#"DCGM_FI_DEV_FB_FREE{gpu="0""#) && text.contains("} 79872.0\n"));
+        assert!(text.contains("} 123.5\n"), "power in W");
+        assert!(
+            !text.contains("DCGM_FI_DEV_GPU_TEMP"),
+            "an unsupported field is absent, not zero"
+        );
+        assert!(text.contains(r#"vitals_gpu_processes{gpu="0""#));
+        assert!(text.contains(r#"vitals_build_info{version=""#));
+    }
+
+    #[test]
+    fn openmetrics_is_offered_too() {
+        let text = encoded(snapshot(), true);
+        assert!(text.contains("# TYPE node_cpu_seconds counter"));
+        assert!(text.trim_end().ends_with("# EOF"));
+    }
+}
