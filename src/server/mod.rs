@@ -150,7 +150,13 @@ pub fn router(state: AppState) -> Router {
 
 impl Running {
     pub async fn serve(self) -> Result<(), StartError> {
-        axum::serve(self.listener, self.router)
+        use axum::serve::ListenerExt;
+        // Small frames must leave at once: with Nagle's algorithm a tick's later frames can wait
+        // ~40 ms for a delayed ACK.
+        let listener = self.listener.tap_io(|stream| {
+            let _ = stream.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(StartError::Serve)

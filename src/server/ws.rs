@@ -11,11 +11,13 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use chrono::Utc;
+use futures_util::SinkExt;
 use std::time::Duration;
 use tokio::time::{Instant, interval};
 
 /// Largest message a client may send; subscriptions are tiny.
 pub const MAX_INBOUND_BYTES: usize = 64 * 1024;
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 const PING_EVERY: Duration = Duration::from_secs(20);
 /// A client that has said nothing (not even a pong) for this long is gone.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -45,7 +47,10 @@ pub async fn upgrade(
             ),
         );
     };
-    ws.max_message_size(MAX_INBOUND_BYTES)
+    // Clients send only small control messages: a small read buffer keeps each socket's memory
+    // low (tungstenite's default is 128 KiB a connection).
+    ws.read_buffer_size(READ_BUFFER_BYTES)
+        .max_message_size(MAX_INBOUND_BYTES)
         .max_frame_size(MAX_INBOUND_BYTES)
         .on_upgrade(move |socket| serve(socket, subscriber, app))
 }
@@ -105,7 +110,16 @@ async fn serve(mut socket: WebSocket, mut subscriber: Subscriber, app: AppState)
             }
             frame = subscriber.frames.recv() => match frame {
                 Some(frame) => {
-                    if socket.send(Message::Text(frame)).await.is_err() {
+                    // A tick's frames for this client go out in one write, not one system call each.
+                    if socket.feed(Message::Text(frame)).await.is_err() {
+                        return;
+                    }
+                    while let Ok(more) = subscriber.frames.try_recv() {
+                        if socket.feed(Message::Text(more)).await.is_err() {
+                            return;
+                        }
+                    }
+                    if socket.flush().await.is_err() {
                         return;
                     }
                 }
