@@ -239,6 +239,9 @@ fn encode_host(encoder: &mut DescriptorEncoder, snapshot: &Snapshot) -> std::fmt
     )
 }
 
+/// A dcgm-exporter field: its name, help, and how to read it from a GPU (None: not supported).
+type GpuField = (&'static str, &'static str, fn(&GpuMetrics) -> Option<f64>);
+
 /// dcgm-exporter's names, labels and units (MiB for framebuffer memory, W, MHz, °C, %).
 fn encode_gpus(
     encoder: &mut DescriptorEncoder,
@@ -255,7 +258,7 @@ fn encode_gpus(
             ("Hostname", hostname.to_owned()),
         ]
     };
-    let fields: [(&str, &str, fn(&GpuMetrics) -> Option<f64>); 8] = [
+    let fields: [GpuField; 8] = [
         ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", |g| {
             g.utilization_percent.map(f64::from)
         }),
