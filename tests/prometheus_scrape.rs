@@ -82,16 +82,15 @@ async fn query(prometheus: &Prometheus, promql: &str) -> Vec<Value> {
             .query(&[("query", promql)])
             .send()
             .await;
-        if let Ok(response) = response {
-            if let Ok(body) = response.json::<Value>().await {
-                let result = body["data"]["result"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                if !result.is_empty() {
-                    return result;
-                }
-            }
+        let body = match response {
+            Ok(response) => response.json::<Value>().await.ok(),
+            Err(_) => None,
+        };
+        let result = body
+            .and_then(|b| b["data"]["result"].as_array().cloned())
+            .unwrap_or_default();
+        if !result.is_empty() {
+            return result;
         }
         assert!(
             Instant::now() < deadline,
