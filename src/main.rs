@@ -11,6 +11,10 @@ async fn main() -> std::process::ExitCode {
         )
         .init();
     let cli = vitals::server::config::Cli::parse();
+    if cli.command == Some(vitals::server::config::Command::Token) {
+        println!("{}", vitals::server::token::random_token());
+        return std::process::ExitCode::SUCCESS;
+    }
     let running = match vitals::server::start(cli).await {
         Ok(running) => running,
         Err(e) => {

@@ -21,7 +21,11 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1024;
     about = "A live, light dashboard for this machine's vital signs."
 )]
 pub struct Cli {
-    /// Address to serve on. Default 127.0.0.1:3000 (Leptos.toml's site-addr).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Address to serve on. Default 127.0.0.1:3000 (Leptos.toml's site-addr). Any address other
+    /// than loopback needs an access token (--token-file or VITALS_TOKEN).
+    #[arg(long, env = "VITALS_BIND")]
     #[arg(long, env = "VITALS_BIND")]
     pub bind: Option<SocketAddr>,
     /// Seconds between samples, 0.25–60 (config key `system_monitor_interval_seconds`). Default 2.
@@ -47,6 +51,17 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// File holding the access token every route then requires (mode 0600: readable by its owner only).
+    #[arg(long, env = "VITALS_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
+    /// The access token itself (prefer --token-file: an environment is easier to leak).
+    #[arg(
+        long = "token",
+        env = "VITALS_TOKEN",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub token: Option<String>,
     /// Bearer token for POST /api/internal/ws/emit. Default: generated at start into --emit-token-file.
     #[arg(long, env = "VITALS_EMIT_TOKEN", hide_env_values = true)]
     pub emit_token: Option<String>,
@@ -67,11 +82,18 @@ pub struct Cli {
     pub config: Option<PathBuf>,
 }
 
+#[derive(clap::Subcommand, Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Print a new random access token (e.g. `vitals token > ~/.vitals-token && chmod 600 ~/.vitals-token`).
+    Token,
+}
+
 /// The optional configuration file.
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     pub bind: Option<SocketAddr>,
+    pub token_file: Option<PathBuf>,
     pub system_monitor_interval_seconds: Option<f64>,
     pub history_seconds: Option<u64>,
     pub max_clients: Option<usize>,
@@ -96,6 +118,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     pub emit_token: Option<String>,
     pub emit_token_file: PathBuf,
+    /// When set, every route but the emit endpoint requires it (header or session cookie).
+    pub access_token: Option<String>,
     pub nvml_library: Option<PathBuf>,
     pub show_command_lines: bool,
     pub prefill_history: bool,
@@ -119,6 +143,16 @@ pub enum ConfigError {
     MaxClients(usize),
     #[error("the emit token must be at least 16 characters long")]
     ShortEmitToken,
+    #[error(
+        "refusing to serve on {0} without an access token: anyone who can reach it could read this machine. Create one with `vitals token > ~/.vitals-token && chmod 600 ~/.vitals-token` and start with --token-file ~/.vitals-token (or set VITALS_TOKEN), or bind 127.0.0.1 and use an SSH tunnel"
+    )]
+    WideBindWithoutToken(SocketAddr),
+    #[error("access token file {path}: {reason}")]
+    TokenFile { path: String, reason: String },
+    #[error(
+        "the access token must be at least 16 characters long (`vitals token` prints a good one)"
+    )]
+    ShortAccessToken,
 }
 
 impl Config {
@@ -158,8 +192,21 @@ impl Config {
         {
             return Err(ConfigError::ShortEmitToken);
         }
+        let token_file = cli.token_file.or(file.token_file);
+        let access_token = match (&token_file, cli.token) {
+            (Some(path), _) => Some(read_token_file(path)?),
+            (None, token) => token.map(|t| t.trim().to_owned()),
+        };
+        if access_token.as_ref().is_some_and(|token| token.len() < 16) {
+            return Err(ConfigError::ShortAccessToken);
+        }
+        let bind = cli.bind.or(file.bind).unwrap_or(default_bind);
+        if !bind.ip().is_loopback() && access_token.is_none() {
+            return Err(ConfigError::WideBindWithoutToken(bind));
+        }
         Ok(Config {
-            bind: cli.bind.or(file.bind).unwrap_or(default_bind),
+            bind,
+            access_token,
             interval: Duration::from_secs_f64(interval),
             history: Duration::from_secs(history),
             max_clients,
@@ -187,6 +234,28 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
         path: shown,
         reason: e.to_string(),
     })
+}
+
+/// Reads a token file that only its owner may read.
+fn read_token_file(path: &Path) -> Result<String, ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display().to_string();
+    let fail = |reason: String| ConfigError::TokenFile {
+        path: shown.clone(),
+        reason,
+    };
+    let mode = std::fs::metadata(path)
+        .map_err(|e| fail(e.to_string()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(fail(format!(
+            "it can be read by others (mode {:o}); run `chmod 600 {shown}`",
+            mode & 0o777
+        )));
+    }
+    let token = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    Ok(token.trim().to_owned())
 }
 
 /// `$XDG_RUNTIME_DIR/vitals/emit-token`, else `~/.local/state/vitals/emit-token`.
@@ -271,10 +340,61 @@ mod tests {
     }
 
     #[test]
+    fn a_wide_bind_needs_a_token() {
+        let wide: SocketAddr = "0.0.0.0:3000".parse().unwrap();
+        let cli = Cli {
+            bind: Some(wide),
+            ..Default::default()
+        };
+        let err = Config::resolve(cli, default_bind()).unwrap_err();
+        assert_eq!(err, ConfigError::WideBindWithoutToken(wide));
+        assert!(err.to_string().contains("--token-file"));
+        let cli = Cli {
+            bind: Some(wide),
+            token: Some("0123456789abcdef0123".into()),
+            ..Default::default()
+        };
+        assert!(
+            Config::resolve(cli, default_bind())
+                .unwrap()
+                .access_token
+                .is_some()
+        );
+        let cli = Cli {
+            token: Some("short".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::resolve(cli, default_bind()).unwrap_err(),
+            ConfigError::ShortAccessToken
+        );
+    }
+
+    #[test]
+    fn token_files_must_be_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = std::env::temp_dir().join(format!("vitals-token-file-{}", std::process::id()));
+        std::fs::write(&path, "0123456789abcdef0123\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let cli = Cli {
+            token_file: Some(path.clone()),
+            ..Default::default()
+        };
+        let err = Config::resolve(cli.clone(), default_bind()).unwrap_err();
+        assert!(err.to_string().contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let config = Config::resolve(cli, default_bind()).unwrap();
+        assert_eq!(config.access_token.as_deref(), Some("0123456789abcdef0123"));
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
     fn cli_parses_flags() {
         let cli =
             Cli::try_parse_from(["vitals", "--interval", "1", "--bind", "127.0.0.1:0"]).unwrap();
         assert_eq!(cli.interval, Some(1.0));
         assert!(Cli::try_parse_from(["vitals", "--interval", "fast"]).is_err());
+        let cli = Cli::try_parse_from(["vitals", "token"]).unwrap();
+        assert_eq!(cli.command, Some(Command::Token));
     }
 }

@@ -1,6 +1,7 @@
 //! The server side: collectors, the sampler loop, the channel hub and the routes that serve them.
 
 pub mod api;
+pub mod auth;
 pub mod collect;
 pub mod config;
 pub mod emit;
@@ -114,6 +115,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         emit_token: emit_token.into(),
         hostname,
         bound_ip,
+        guard: Default::default(),
     };
     Ok(Running {
         addr,
@@ -138,6 +140,11 @@ pub fn router(state: AppState) -> Router {
             shell(page_options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Layers run bottom-up: the Host check first, then the token.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             guard::check_host,
@@ -156,7 +163,10 @@ impl Running {
         let listener = self.listener.tap_io(|stream| {
             let _ = stream.set_nodelay(true);
         });
-        axum::serve(listener, self.router)
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(StartError::Serve)

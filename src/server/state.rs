@@ -19,6 +19,8 @@ pub struct AppState {
     pub bound_ip: Option<String>,
     /// What `/metrics` encodes: a collector over `latest`.
     pub metrics_registry: Arc<prometheus_client::registry::Registry>,
+    /// Browser sessions and failed sign-ins, when an access token is configured.
+    pub guard: Arc<super::auth::Guard>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
