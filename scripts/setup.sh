@@ -63,6 +63,11 @@ ensure_prometheus() {
         { step "Installing Debian's Prometheus for the /metrics tests"; apt_install prometheus; }
 }
 
+ensure_tls_proxy_tools() {
+    command -v nginx >/dev/null && command -v openssl >/dev/null && command -v curl >/dev/null ||
+        { step "Installing nginx, openssl and curl for the TLS proxy test"; apt_install nginx-light openssl curl; }
+}
+
 build_release() {
     step "Building Vitals (release: server and WebAssembly)"
     cargo leptos build --release

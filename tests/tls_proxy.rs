@@ -1,0 +1,208 @@
+//! The README's TLS recipe, tested: nginx (Debian's nginx-light) terminates TLS in front of Vitals on
+//! 127.0.0.1 with an access token; the browser flow (sign-in link, Secure cookie, WebSocket upgrade)
+//! works through it. curl plays the browser.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::server::TestServer;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "tls-proxy-token-0123456789";
+
+struct Nginx {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn run(command: &mut Command) -> Output {
+    let output = command.output().expect("the command runs");
+    assert!(
+        output.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stderr(Stdio::null()));
+    let d = dir.display();
+    // The location block is the README's, with test paths and ports.
+    let config = format!(
+        "daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;\n\
+         events {{}}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/tmp; proxy_temp_path {d}/tmp; fastcgi_temp_path {d}/tmp;\n  \
+         uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n  \
+         server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
+         location / {{\n      proxy_pass http://{upstream};\n      proxy_set_header Host {upstream};\n      \
+         proxy_set_header X-Forwarded-Proto https;\n      proxy_http_version 1.1;\n      \
+         proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection \"upgrade\";\n    }}\n  }}\n}}\n"
+    );
+    std::fs::write(dir.join("nginx.conf"), config).unwrap();
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx (Debian package nginx-light; scripts/test installs it)");
+    Nginx {
+        child,
+        dir: dir.to_path_buf(),
+    }
+}
+
+fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["-sk", "--http1.1", "-D", "-", "--max-time", "3"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn the_readme_nginx_recipe_serves_vitals_over_tls() {
+    let port = free_port();
+    let origin = format!("https://localhost:{port}");
+    let allowed = origin.clone();
+    let server = TestServer::start(move |cli| {
+        cli.token = Some(TOKEN.into());
+        cli.allowed_origins = vec![allowed];
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("vitals-nginx-{}", std::process::id()));
+    let _nginx = start_nginx(&dir, port, &server.addr.to_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListenerProbe::closed(port) {
+        assert!(
+            Instant::now() < deadline,
+            "nginx did not start: {:?}",
+            std::fs::read_to_string(dir.join("error.log"))
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let anonymous = tokio::task::spawn_blocking({
+        let url = format!("{origin}/api/system/metrics");
+        move || curl(&[&url])
+    })
+    .await
+    .unwrap();
+    assert!(anonymous.starts_with("HTTP/1.1 401"), "{anonymous}");
+
+    let sign_in = format!("{origin}/?token={TOKEN}");
+    let signed = tokio::task::spawn_blocking(move || curl(&[&sign_in]))
+        .await
+        .unwrap();
+    assert!(signed.starts_with("HTTP/1.1 303"), "{signed}");
+    let cookie_line = signed
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .expect("a cookie");
+    assert!(
+        cookie_line.contains("; Secure") && cookie_line.contains("HttpOnly"),
+        "{cookie_line}"
+    );
+    let session = cookie_line
+        .split_once(':')
+        .unwrap()
+        .1
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (page_url, ws_url, cookie, ws_origin) = (
+        format!("{origin}/api/system/metrics"),
+        format!("{origin}/ws"),
+        session.clone(),
+        origin.clone(),
+    );
+    let (metrics, upgrade) = tokio::task::spawn_blocking(move || {
+        let header = format!("Cookie: {cookie}");
+        let metrics = curl(&["-H", &header, &page_url]);
+        let origin_header = format!("Origin: {ws_origin}");
+        let upgrade = curl(&[
+            "-N",
+            "-H",
+            &header,
+            "-H",
+            &origin_header,
+            "-H",
+            "Connection: Upgrade",
+            "-H",
+            "Upgrade: websocket",
+            "-H",
+            "Sec-WebSocket-Version: 13",
+            "-H",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            &ws_url,
+        ]);
+        (metrics, upgrade)
+    })
+    .await
+    .unwrap();
+    assert!(
+        metrics.starts_with("HTTP/1.1 200") && metrics.contains("\"system/cpu\""),
+        "{metrics}"
+    );
+    assert!(
+        upgrade.starts_with("HTTP/1.1 101"),
+        "the WebSocket upgrades through the proxy: {upgrade}"
+    );
+    assert!(
+        upgrade.contains("\"type\":\"hello\""),
+        "and the hello comes through: {upgrade}"
+    );
+}
+
+/// Whether nothing listens on the port yet.
+struct TcpListenerProbe;
+
+impl TcpListenerProbe {
+    fn closed(port: u16) -> bool {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    }
+}
