@@ -4,10 +4,10 @@
 mod common;
 
 use common::fake_nvml::FakeNvml;
+use common::process::{Spawned, free_port, scratch_dir};
 use common::server::TestServer;
 use serde_json::Value;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const GPUS: &str = "driver 550.54.15\ncuda 12040\n\
@@ -15,37 +15,12 @@ const GPUS: &str = "driver 550.54.15\ncuda 12040\n\
     temp=55 power_mw=123500 limit_mw=700000 fan=40 sm_clock=1980 mem_clock=2619 procs=1:1048576:compute\n";
 
 struct Prometheus {
-    child: Child,
+    _process: Spawned,
     url: String,
-    _dir: TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct TempDir(std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn start_prometheus(target: &str) -> Prometheus {
-    let dir = std::env::temp_dir().join(format!("vitals-prometheus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("prometheus");
     let config = dir.join("prometheus.yml");
     std::fs::write(
         &config,
@@ -67,9 +42,8 @@ fn start_prometheus(target: &str) -> Prometheus {
         .spawn()
         .expect("the `prometheus` binary (Debian package prometheus; scripts/test installs it)");
     Prometheus {
-        child,
+        _process: Spawned { child, dir },
         url: format!("http://127.0.0.1:{port}"),
-        _dir: TempDir(dir),
     }
 }
 

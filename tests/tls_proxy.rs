@@ -5,34 +5,13 @@
 
 mod common;
 
+use common::process::{Spawned, free_port, scratch_dir};
 use common::server::TestServer;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "tls-proxy-token-0123456789";
-
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn run(command: &mut Command) -> Output {
     let output = command.output().expect("the command runs");
@@ -44,7 +23,7 @@ fn run(command: &mut Command) -> Output {
     output
 }
 
-fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
+fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Spawned {
     std::fs::create_dir_all(dir.join("tmp")).unwrap();
     run(Command::new("openssl")
         .args([
@@ -85,7 +64,7 @@ fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Nginx {
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx (Debian package nginx-light; scripts/test installs it)");
-    Nginx {
+    Spawned {
         child,
         dir: dir.to_path_buf(),
     }
@@ -110,7 +89,7 @@ async fn the_readme_nginx_recipe_serves_vitals_over_tls() {
         cli.allowed_origins = vec![allowed];
     })
     .await;
-    let dir = std::env::temp_dir().join(format!("vitals-nginx-{}", std::process::id()));
+    let dir = scratch_dir("nginx");
     let _nginx = start_nginx(&dir, port, &server.addr.to_string());
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpListenerProbe::closed(port) {

@@ -71,6 +71,15 @@ fn base(window: TimeWindow) -> Chart {
         )
 }
 
+/// A 0–100 % value axis.
+fn percent_axis() -> Axis {
+    Axis::new()
+        .type_(AxisType::Value)
+        .min(0)
+        .max(100)
+        .axis_label(AxisLabel::new().formatter("{value} %"))
+}
+
 /// Utilization (0–100 %) on the left axis, temperature (°C) on the right one.
 pub fn utilization_chart(
     window: TimeWindow,
@@ -78,24 +87,15 @@ pub fn utilization_chart(
     temperature: &[LineSeries<'_>],
 ) -> Chart {
     // Both axes split into five steps, so their grid lines coincide (0–100 % against 0–125 °C).
-    let mut chart = base(window)
-        .y_axis(
-            Axis::new()
-                .type_(AxisType::Value)
-                .min(0)
-                .max(100)
-                .interval(20)
-                .axis_label(AxisLabel::new().formatter("{value} %")),
-        )
-        .y_axis(
-            Axis::new()
-                .type_(AxisType::Value)
-                .min(0)
-                .max(125)
-                .interval(25)
-                .split_line(SplitLine::new().show(false))
-                .axis_label(AxisLabel::new().formatter("{value} °C")),
-        );
+    let mut chart = base(window).y_axis(percent_axis().interval(20)).y_axis(
+        Axis::new()
+            .type_(AxisType::Value)
+            .min(0)
+            .max(125)
+            .interval(25)
+            .split_line(SplitLine::new().show(false))
+            .axis_label(AxisLabel::new().formatter("{value} °C")),
+    );
     for series in utilization {
         chart = chart.series(line(series.name, series.points, 1.0));
     }
@@ -181,13 +181,7 @@ pub fn memory_chart(bars: &[MemoryBar]) -> Chart {
                 .bottom(8)
                 .contain_label(true),
         )
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Value)
-                .min(0)
-                .max(100)
-                .axis_label(AxisLabel::new().formatter("{value} %")),
-        )
+        .x_axis(percent_axis())
         .y_axis(
             Axis::new()
                 .type_(AxisType::Category)
@@ -221,13 +215,7 @@ pub fn per_core_chart(per_core_percent: &[f32]) -> Chart {
         )
         .grid(Grid::new().left(40).right(8).top(8).bottom(24))
         .x_axis(Axis::new().type_(AxisType::Category).data(names))
-        .y_axis(
-            Axis::new()
-                .type_(AxisType::Value)
-                .min(0)
-                .max(100)
-                .axis_label(AxisLabel::new().formatter("{value} %")),
-        )
+        .y_axis(percent_axis())
         .series(Bar::new().name("core").data(values))
 }
 

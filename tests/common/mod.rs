@@ -4,4 +4,5 @@
 #![allow(dead_code)]
 
 pub mod fake_nvml;
+pub mod process;
 pub mod server;
