@@ -270,6 +270,9 @@ pub struct Hello {
     pub history_seconds: u64,
     pub server_time: DateTime<Utc>,
     pub hostname: String,
+    /// When the machine booted, for the uptime the header shows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_time: Option<DateTime<Utc>>,
     pub channels: Vec<String>,
     pub gpu_status: GpuStatus,
 }

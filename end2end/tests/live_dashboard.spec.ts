@@ -13,6 +13,8 @@ test('a person opens the dashboard and sees live values and drawn charts', async
   // One sample a second: the value must move on by itself.
   await expect(lastUpdate).not.toHaveText(first!, { timeout: 10_000 });
   await expect(page.getByTestId('cpu-usage')).toHaveText(/\d+\.\d %/);
+  await expect(page.getByTestId('uptime')).toHaveText(/^up \d+(m|h \d+m|d \d+h)$/);
+  await expect(page.getByTestId('hostname')).not.toBeEmpty();
 
   // Every chart is drawn by ECharts into a canvas.
   for (const id of ['chart-cpu', 'chart-cores', 'chart-memory', 'chart-io']) {
@@ -51,4 +53,8 @@ test('GPU cards and the process table show on the fake NVML library', async ({ p
   await expect(cards.nth(1)).toContainText(/Fan\s*n\/a/);
   await expect(page.getByTestId('no-gpu')).toHaveCount(0);
   await expect(page.locator('#chart-gpu-0 canvas')).toHaveCount(1);
+  // Power draw is drawn against the power limit, with watts in the tooltip.
+  const seriesNames = await page.evaluate(() =>
+    (window as any).echarts.getInstanceByDom(document.getElementById('chart-gpu-0')).getOption().series.map((s: any) => s.name));
+  expect(seriesNames).toEqual(['GPU %', 'Memory controller %', 'Temperature °C', 'Power W']);
 });

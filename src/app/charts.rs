@@ -105,6 +105,20 @@ pub fn utilization_chart(
     chart
 }
 
+/// Adds power draw to a utilization chart on a hidden third axis that runs up to the power limit,
+/// so the line reads as "share of the limit" beside utilization while its tooltip shows watts.
+pub fn with_power(chart: Chart, points: &[(Millis, f64)], limit_watts: f64) -> Chart {
+    chart
+        .y_axis(
+            Axis::new()
+                .type_(AxisType::Value)
+                .show(false)
+                .min(0)
+                .max(limit_watts),
+        )
+        .series(line("Power W", points, 1.0).y_axis_index(2))
+}
+
 /// The unit that reads best for the largest rate shown, and its size in bytes per second.
 pub fn rate_unit(max_bytes_per_sec: f64) -> (&'static str, f64) {
     if max_bytes_per_sec >= 1e9 {
@@ -264,6 +278,22 @@ mod tests {
         assert!(v["series"][0].get("yAxisIndex").is_none());
         assert_eq!(v["series"][1]["yAxisIndex"], 1.0);
         assert_eq!(v["series"][1]["showSymbol"], false);
+    }
+
+    #[test]
+    fn power_rides_a_hidden_axis_up_to_the_limit() {
+        let window = TimeWindow::ending_at(1_000, 60_000);
+        let chart = with_power(
+            utilization_chart(window, &[], &[]),
+            &[(1_000, 300.0)],
+            700.0,
+        );
+        let v = json(&chart);
+        assert_eq!(v["yAxis"][2]["show"], false);
+        assert_eq!(v["yAxis"][2]["max"], 700.0);
+        assert_eq!(v["series"][0]["name"], "Power W");
+        assert_eq!(v["series"][0]["yAxisIndex"], 2.0);
+        assert_eq!(v["series"][0]["data"], json!([[1000.0, 300.0]]));
     }
 
     #[test]

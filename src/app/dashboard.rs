@@ -3,6 +3,7 @@
 use super::chart_view::{DarkCharts, EChart};
 use super::charts::{
     LineSeries, MemoryBar, TimeWindow, io_chart, memory_chart, per_core_chart, utilization_chart,
+    with_power,
 };
 use super::connection::ConnectionState;
 use super::format;
@@ -16,25 +17,37 @@ const RANGES_MINUTES: [i64; 3] = [5, 15, 60];
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
+    // One store for the page, there for every component that wants it.
     let live = use_live();
+    provide_context(live);
     let range_ms = RwSignal::new(15 * 60 * 1000 as Millis);
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
     view! {
-        <Header live range_ms />
+        <Header range_ms />
         <main class="grid">
-            <CpuPanels live range_ms />
-            <MemoryPanel live />
-            <IoPanel live range_ms />
-            <GpuPanels live range_ms />
+            <CpuPanels range_ms />
+            <MemoryPanel />
+            <IoPanel range_ms />
+            <GpuPanels range_ms />
         </main>
     }
 }
 
 #[component]
-fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
+    let live = expect_context::<Live>();
     let hostname = move || {
         live.hello
             .with(|h| h.as_ref().map(|h| h.hostname.clone()).unwrap_or_default())
+    };
+    let uptime = move || {
+        let boot = live.hello.with(|h| h.as_ref().and_then(|h| h.boot_time))?;
+        let now = live
+            .store
+            .with(|s| s.last_message_ms)
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let seconds = (now - boot.timestamp_millis()).max(0) / 1000;
+        Some(format!("up {}", format::uptime(seconds as u64)))
     };
     let state = move || live.state.get();
     let label = move || match state() {
@@ -70,7 +83,8 @@ fn Header(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
     };
     view! {
         <header class="top">
-            <h1>"Vitals" <span class="host" data-testid="hostname">{hostname}</span></h1>
+            <h1>"Vitals" <span class="host" data-testid="hostname">{hostname}</span>
+                <span class="uptime" data-testid="uptime">{uptime}</span></h1>
             <div class="controls">
                 <span class="connection" data-testid="connection" data-state=move || state().label() title=last_update>
                     <span class="dot"></span>
@@ -129,7 +143,8 @@ fn window(store: &MetricsStore, range_ms: Millis) -> TimeWindow {
 }
 
 #[component]
-fn CpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+fn CpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
+    let live = expect_context::<Live>();
     let chart = Signal::derive(move || {
         let range = range_ms.get();
         live.store.with(|s| {
@@ -199,7 +214,8 @@ fn CpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
 }
 
 #[component]
-fn MemoryPanel(live: Live) -> impl IntoView {
+fn MemoryPanel() -> impl IntoView {
+    let live = expect_context::<Live>();
     let chart = Signal::derive(move || {
         live.store.with(|s| {
             let mut bars = Vec::new();
@@ -247,7 +263,8 @@ fn MemoryPanel(live: Live) -> impl IntoView {
 }
 
 #[component]
-fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+fn IoPanel(range_ms: RwSignal<Millis>) -> impl IntoView {
+    let live = expect_context::<Live>();
     let chart = Signal::derive(move || {
         let range = range_ms.get();
         live.store.with(|s| {
@@ -327,7 +344,8 @@ fn IoPanel(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
 }
 
 #[component]
-fn GpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
+fn GpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
+    let live = expect_context::<Live>();
     let status = move || {
         live.hello
             .with(|h| h.as_ref().map(|h| h.gpu_status.clone()))
@@ -350,13 +368,14 @@ fn GpuPanels(live: Live, range_ms: RwSignal<Millis>) -> impl IntoView {
             _ => ().into_any(),
         }}
         <For each=indices key=|index| *index let:index>
-            <GpuCard live range_ms index />
+            <GpuCard range_ms index />
         </For>
     }
 }
 
 #[component]
-fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView {
+fn GpuCard(range_ms: RwSignal<Millis>, index: u32) -> impl IntoView {
+    let live = expect_context::<Live>();
     let gpu = move || live.store.with(|s| s.gpus.get(&index).cloned());
     let chart = Signal::derive(move || {
         let range = range_ms.get();
@@ -365,7 +384,7 @@ fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView 
             let util = recent(s, &gpu_series(&key, "utilization"), range);
             let mem = recent(s, &gpu_series(&key, "memory_utilization"), range);
             let temp = recent(s, &gpu_series(&key, "temperature"), range);
-            utilization_chart(
+            let chart = utilization_chart(
                 window(s, range),
                 &[
                     LineSeries {
@@ -381,7 +400,12 @@ fn GpuCard(live: Live, range_ms: RwSignal<Millis>, index: u32) -> impl IntoView 
                     name: "Temperature °C",
                     points: &temp,
                 }],
-            )
+            );
+            let power = recent(s, &gpu_series(&key, "power"), range);
+            match s.gpus.get(&index).and_then(|g| g.power_limit_watts) {
+                Some(limit) if !power.is_empty() => with_power(chart, &power, limit),
+                _ => chart,
+            }
         })
     });
     view! {

@@ -71,6 +71,7 @@ pub fn hello(app: &AppState) -> Hello {
         history_seconds: app.hub.history_window().as_secs(),
         server_time: Utc::now(),
         hostname: app.hostname.to_string(),
+        boot_time: chrono::DateTime::from_timestamp(sysinfo::System::boot_time() as i64, 0),
         channels,
         gpu_status: app.latest.gpu_status(),
     }
