@@ -31,11 +31,11 @@ ensure_rust_tools() {
         rustup target add wasm32-unknown-unknown
     fi
     if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-        step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about 12 minutes on 2 cores)"
+        step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about 18 minutes on 2 cores)"
         cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
     fi
     if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about 2 minutes)"
+        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about 3 minutes)"
         # Its own lockfile pins a crate the index cannot select, so --locked fails for this version.
         cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
     fi
