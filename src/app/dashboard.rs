@@ -298,33 +298,19 @@ fn IoPanel(range_ms: RwSignal<Millis>) -> impl IntoView {
     let details = move || {
         live.store.with(|s| {
             let disks = s.disk.as_ref().map(|d| {
-                d.devices
-                    .iter()
-                    .map(|dev| {
-                        format!(
-                            "{} ↓{} ↑{}",
-                            dev.name,
-                            format::rate(dev.read_bytes_per_sec),
-                            format::rate(dev.write_bytes_per_sec)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" · ")
+                rate_list(
+                    d.devices
+                        .iter()
+                        .map(|dev| (&dev.name, dev.read_bytes_per_sec, dev.write_bytes_per_sec)),
+                )
             });
             let nets = s.network.as_ref().map(|n| {
-                n.interfaces
-                    .iter()
-                    .filter(|i| !i.loopback)
-                    .map(|i| {
-                        format!(
-                            "{} ↓{} ↑{}",
-                            i.name,
-                            format::rate(i.rx_bytes_per_sec),
-                            format::rate(i.tx_bytes_per_sec)
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" · ")
+                rate_list(
+                    n.interfaces
+                        .iter()
+                        .filter(|i| !i.loopback)
+                        .map(|i| (&i.name, i.rx_bytes_per_sec, i.tx_bytes_per_sec)),
+                )
             });
             [disks, nets]
                 .into_iter()
@@ -341,6 +327,14 @@ fn IoPanel(range_ms: RwSignal<Millis>) -> impl IntoView {
             <EChart id="chart-io".into() chart />
         </section>
     }
+}
+
+/// `name ↓rate ↑rate` for each device, joined: the per-device detail of the I/O card.
+fn rate_list<'a>(items: impl Iterator<Item = (&'a String, f64, f64)>) -> String {
+    items
+        .map(|(name, down, up)| format!("{name} ↓{} ↑{}", format::rate(down), format::rate(up)))
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 #[component]
