@@ -46,11 +46,32 @@ for (const size of sizes) {
 test('charts keep drawing new data over time', async ({ page }) => {
   await openLive(page, GPUS);
   for (const id of ['chart-cpu', 'chart-io', 'chart-gpu-0']) {
+    // Charts out of view are not redrawn (see the test below), so look at each one.
+    await page.locator(`#${id}`).scrollIntoViewIfNeeded();
     const before = await chartPoints(page, id);
-    await expect.poll(() => chartPoints(page, id), { timeout: 5_000 }).toBeGreaterThan(before);
+    // A time chart redraws once per display bucket (3.75 s at the default 15 min).
+    await expect.poll(() => chartPoints(page, id), { timeout: 10_000 }).toBeGreaterThan(before);
   }
   await expect(page.locator('#chart-memory canvas')).toHaveCount(1);
   await expect(page.locator('#chart-cores canvas')).toHaveCount(1);
+});
+
+test('a chart out of view waits, and catches up when scrolled to', async ({ page }) => {
+  await page.setViewportSize({ width: 390, height: 844 });
+  await openLive(page, GPUS);
+  const end = (id: string) =>
+    page.evaluate((id) => (window as any).echarts.getInstanceByDom(document.getElementById(id)).getOption().xAxis[0].max, id);
+  // At 5 min a time chart redraws on every sample (one a second here).
+  await page.getByTestId('range-5').click();
+  await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(5 * 60_000);
+  const hidden = await end('chart-gpu-1');
+  const shown = await end('chart-cpu');
+  await page.waitForTimeout(3_500);
+  expect(await end('chart-cpu')).toBeGreaterThan(shown);
+  expect(await end('chart-gpu-1')).toBe(hidden);
+  await page.locator('#chart-gpu-1').scrollIntoViewIfNeeded();
+  await expect.poll(() => chartSpanMs(page, 'chart-gpu-1'), { timeout: 5_000 }).toBe(5 * 60_000);
+  await expect.poll(() => end('chart-gpu-1'), { timeout: 5_000 }).toBeGreaterThan(hidden);
 });
 
 test('the time range changes how much history is drawn', async ({ page }) => {
@@ -59,6 +80,7 @@ test('the time range changes how much history is drawn', async ({ page }) => {
   await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(5 * 60_000);
   await page.getByTestId('range-60').click();
   await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(60 * 60_000);
+  await page.locator('#chart-gpu-0').scrollIntoViewIfNeeded();
   await expect.poll(() => chartSpanMs(page, 'chart-gpu-0')).toBe(60 * 60_000);
   await expect(page.getByTestId('range-60')).toHaveClass(/active/);
 });

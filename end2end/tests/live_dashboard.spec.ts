@@ -15,6 +15,8 @@ test('a person opens the dashboard and sees live values and drawn charts', async
   await expect(page.getByTestId('cpu-usage')).toHaveText(/\d+\.\d %/);
   await expect(page.getByTestId('uptime')).toHaveText(/^up \d+(m|h \d+m|d \d+h)$/);
   await expect(page.getByTestId('hostname')).not.toBeEmpty();
+  // Beside the time of the last update, its age, kept current by the page's own clock.
+  await expect(page.getByTestId('update-age')).toHaveText(/^· \d+ s ago$/);
 
   // Every chart is drawn by ECharts into a canvas.
   for (const id of ['chart-cpu', 'chart-cores', 'chart-memory', 'chart-io']) {
@@ -57,4 +59,16 @@ test('GPU cards and the process table show on the fake NVML library', async ({ p
   const seriesNames = await page.evaluate(() =>
     (window as any).echarts.getInstanceByDom(document.getElementById('chart-gpu-0')).getOption().series.map((s: any) => s.name));
   expect(seriesNames).toEqual(['GPU %', 'Memory controller %', 'Temperature °C', 'Power W']);
+});
+
+test('the first paint already shows values, before any script runs', async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(PLAIN + '/');
+  await expect(page.getByTestId('cpu-usage')).toHaveText(/^\d+\.\d %$/);
+  await expect(page.getByTestId('memory-summary')).toHaveText(/^\d+\.\d GiB of \d+\.\d GiB used$/);
+  await expect(page.getByTestId('hostname')).not.toBeEmpty();
+  await expect(page.getByTestId('uptime')).toHaveText(/^up /);
+  await expect(page.getByTestId('no-gpu')).toContainText(/NVIDIA driver not found/i);
+  await context.close();
 });

@@ -1,9 +1,19 @@
 //! Server functions: the REST routes the page calls too, so both share one implementation.
 
 use super::store::MetricsStore;
-use crate::wire::{CurrentMetrics, GpuList};
+use crate::wire::{CurrentMetrics, GpuList, Hello};
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
+use serde::{Deserialize, Serialize};
+
+/// What a page starts from: the server's hello (host, uptime, GPU status) and its history as a
+/// ready store. The server renders the page from it and sends it along, so values show at first
+/// paint and the charts draw as soon as the page is live.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PageSeed {
+    pub hello: Hello,
+    pub history: MetricsStore,
+}
 
 /// `GET /api/system/metrics`: the latest sample of every channel (what the page polls while its
 /// socket is down). Read from memory: a request never triggers a collection.
@@ -24,12 +34,12 @@ pub async fn fetch_gpu_list() -> Result<GpuList, ServerFnError> {
     Ok(crate::server::api::gpus(&app))
 }
 
-/// `GET /api/system/seed`: the server's history as a ready store, so a page that opens mid-run
-/// shows the last hour at once instead of empty charts.
+/// `GET /api/system/seed`: the page's seed, so a page that opens mid-run shows the last hour at
+/// once instead of empty charts.
 #[server(prefix = "/api/system", endpoint = "seed", input = GetUrl)]
-pub async fn fetch_seed() -> Result<MetricsStore, ServerFnError> {
+pub async fn fetch_seed() -> Result<PageSeed, ServerFnError> {
     use crate::server::state::AppState;
     let app =
         use_context::<AppState>().ok_or_else(|| ServerFnError::new("server state missing"))?;
-    Ok(crate::server::api::seed(&app))
+    Ok(crate::server::api::page_seed(&app))
 }

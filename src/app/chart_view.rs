@@ -1,6 +1,7 @@
 //! The `<EChart>` component: creates its ECharts instance once, updates it in place on every change,
 //! resizes it with its cell and disposes of it on unmount. A theme change is the one time it is
-//! created again (ECharts themes are fixed at init).
+//! created again (ECharts themes are fixed at init). A chart out of view (scrolled away, or the tab
+//! hidden) is not updated; it catches up with the newest options when it comes back.
 
 use charming::Chart;
 use leptos::prelude::*;
@@ -8,6 +9,10 @@ use leptos::prelude::*;
 /// Whether charts are drawn for a dark page; provided by the dashboard, read by every chart.
 #[derive(Clone, Copy)]
 pub struct DarkCharts(pub RwSignal<bool>);
+
+/// Whether the page is visible (not a background tab); provided by the dashboard.
+#[derive(Clone, Copy)]
+pub struct PageVisible(pub RwSignal<bool>);
 
 #[component]
 pub fn EChart(
@@ -17,7 +22,12 @@ pub fn EChart(
     chart: Signal<Chart>,
 ) -> impl IntoView {
     #[cfg(feature = "hydrate")]
-    browser::mount(id.clone(), chart, use_context::<DarkCharts>().map(|d| d.0));
+    browser::mount(
+        id.clone(),
+        chart,
+        use_context::<DarkCharts>().map(|d| d.0),
+        use_context::<PageVisible>().map(|v| v.0),
+    );
     #[cfg(not(feature = "hydrate"))]
     let _ = chart;
     view! { <div id=id class="chart" data-testid="chart"></div> }
@@ -42,20 +52,36 @@ mod browser {
     struct Mounted {
         echarts: Echarts,
         dark: bool,
-        observer: web_sys::ResizeObserver,
+        resize_observer: web_sys::ResizeObserver,
         _on_resize: Closure<dyn FnMut()>,
+        view_observer: Option<web_sys::IntersectionObserver>,
+        _on_view: Option<Closure<dyn FnMut(js_sys::Array)>>,
     }
 
     impl Mounted {
         fn dispose(self) {
-            self.observer.disconnect();
+            self.resize_observer.disconnect();
+            if let Some(observer) = &self.view_observer {
+                observer.disconnect();
+            }
             self.echarts.unchecked_ref::<Disposable>().dispose();
         }
     }
 
-    pub fn mount(id: String, chart: Signal<Chart>, dark: Option<RwSignal<bool>>) {
+    pub fn mount(
+        id: String,
+        chart: Signal<Chart>,
+        dark: Option<RwSignal<bool>>,
+        page_visible: Option<RwSignal<bool>>,
+    ) {
         let mounted = StoredValue::new_local(None::<Mounted>);
+        // Assumed in view until the observer says otherwise, so the chart is drawn at once.
+        let in_view = RwSignal::new(true);
         Effect::new(move |_| {
+            // Out of view, the chart's options are not even read, so nothing is built for it.
+            if !in_view.get() || !page_visible.is_none_or(|v| v.get()) {
+                return;
+            }
             let options = chart.get();
             let dark = dark.map(|d| d.get()).unwrap_or(false);
             mounted.update_value(|slot| match slot {
@@ -66,7 +92,7 @@ mod browser {
                     if let Some(old) = slot.take() {
                         old.dispose();
                     }
-                    *slot = create(&id, &options, dark);
+                    *slot = create(&id, &options, dark, in_view);
                 }
             });
         });
@@ -79,7 +105,7 @@ mod browser {
         });
     }
 
-    fn create(id: &str, options: &Chart, dark: bool) -> Option<Mounted> {
+    fn create(id: &str, options: &Chart, dark: bool, in_view: RwSignal<bool>) -> Option<Mounted> {
         let theme = if dark { Theme::Dark } else { Theme::Default };
         let echarts = WasmRenderer::new_opt(None, None)
             .theme(theme)
@@ -88,13 +114,31 @@ mod browser {
         let element = web_sys::window()?.document()?.get_element_by_id(id)?;
         let resized: Echarts = echarts.clone().unchecked_into();
         let on_resize = Closure::<dyn FnMut()>::new(move || resized.resize(JsValue::UNDEFINED));
-        let observer = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
-        observer.observe(&element);
+        let resize_observer =
+            web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
+        resize_observer.observe(&element);
+        // Without IntersectionObserver the chart simply counts as always in view.
+        let on_view = Closure::<dyn FnMut(js_sys::Array)>::new(move |entries: js_sys::Array| {
+            if let Some(entry) = entries
+                .iter()
+                .last()
+                .and_then(|e| e.dyn_into::<web_sys::IntersectionObserverEntry>().ok())
+            {
+                in_view.set(entry.is_intersecting());
+            }
+        });
+        let view_observer =
+            web_sys::IntersectionObserver::new(on_view.as_ref().unchecked_ref()).ok();
+        if let Some(observer) = &view_observer {
+            observer.observe(&element);
+        }
         Some(Mounted {
             echarts,
             dark,
-            observer,
+            resize_observer,
             _on_resize: on_resize,
+            view_observer,
+            _on_view: Some(on_view),
         })
     }
 }

@@ -154,30 +154,43 @@ pub struct MemoryBar {
     pub total_bytes: u64,
 }
 
-/// RAM, swap and each GPU's memory as horizontal bars of percent used, labelled with GiB.
-pub fn memory_chart(bars: &[MemoryBar]) -> Chart {
+/// One row of the memory chart as drawn: its label with GiB, and percent used. Rows that read the
+/// same are equal, so the chart redraws only when what it shows changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemoryRow {
+    pub category: String,
+    pub percent: f64,
+}
+
+/// The memory chart's rows: used against total in GiB (one decimal) and percent (one decimal).
+pub fn memory_rows(bars: &[MemoryBar]) -> Vec<MemoryRow> {
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
-    let categories: Vec<String> = bars
-        .iter()
-        .map(|bar| {
-            format!(
-                "{} {:.1} / {:.1} GiB",
-                bar.label,
-                gib(bar.used_bytes),
-                gib(bar.total_bytes)
-            )
-        })
-        .collect();
-    let percents: Vec<DataPoint> = bars
-        .iter()
+    bars.iter()
         .map(|bar| {
             let percent = if bar.total_bytes == 0 {
                 0.0
             } else {
                 bar.used_bytes as f64 * 100.0 / bar.total_bytes as f64
             };
-            DataPoint::from((percent * 10.0).round() / 10.0)
+            MemoryRow {
+                category: format!(
+                    "{} {:.1} / {:.1} GiB",
+                    bar.label,
+                    gib(bar.used_bytes),
+                    gib(bar.total_bytes)
+                ),
+                percent: (percent * 10.0).round() / 10.0,
+            }
         })
+        .collect()
+}
+
+/// RAM, swap and each GPU's memory as horizontal bars of percent used, labelled with GiB.
+pub fn memory_chart(rows: &[MemoryRow]) -> Chart {
+    let categories: Vec<String> = rows.iter().map(|row| row.category.clone()).collect();
+    let percents: Vec<DataPoint> = rows
+        .iter()
+        .map(|row| DataPoint::from(row.percent))
         .collect();
     Chart::new()
         .background_color("transparent")
@@ -212,13 +225,19 @@ pub fn memory_chart(bars: &[MemoryBar]) -> Chart {
         )
 }
 
-/// Every core's current utilization as a bar: readable from 2 to 128 cores.
-pub fn per_core_chart(per_core_percent: &[f32]) -> Chart {
-    let names: Vec<String> = (0..per_core_percent.len()).map(|i| i.to_string()).collect();
-    let values: Vec<DataPoint> = per_core_percent
+/// Every core's utilization in whole percent, as the per-core chart draws it: a bar cannot show
+/// finer, and cores that read the same leave the chart alone.
+pub fn core_percents(per_core_percent: &[f32]) -> Vec<f64> {
+    per_core_percent
         .iter()
-        .map(|&p| DataPoint::from((p as f64 * 10.0).round() / 10.0))
-        .collect();
+        .map(|&p| (p as f64).round().clamp(0.0, 100.0))
+        .collect()
+}
+
+/// Every core's current utilization as a bar: readable from 2 to 128 cores.
+pub fn per_core_chart(percents: &[f64]) -> Chart {
+    let names: Vec<String> = (0..percents.len()).map(|i| i.to_string()).collect();
+    let values: Vec<DataPoint> = percents.iter().map(|&p| DataPoint::from(p)).collect();
     Chart::new()
         .background_color("transparent")
         .animation(false)
@@ -316,7 +335,7 @@ mod tests {
 
     #[test]
     fn memory_bars_show_percent_and_gib() {
-        let v = json(&memory_chart(&[
+        let v = json(&memory_chart(&memory_rows(&[
             MemoryBar {
                 label: "RAM".into(),
                 used_bytes: 6 << 30,
@@ -327,19 +346,37 @@ mod tests {
                 used_bytes: 0,
                 total_bytes: 0,
             },
-        ]));
+        ])));
         assert_eq!(
             v["yAxis"]["data"],
             json!(["RAM 6.0 / 24.0 GiB", "Swap 0.0 / 0.0 GiB"])
         );
         assert_eq!(v["series"][0]["data"], json!([25.0, 0.0]));
         assert_eq!(v["series"][0]["label"]["formatter"], "{c} %");
+        let ram = |used_bytes| {
+            memory_rows(&[MemoryBar {
+                label: "RAM".into(),
+                used_bytes,
+                total_bytes: 24 << 30,
+            }])
+        };
+        assert_eq!(
+            ram(6 << 30),
+            ram((6 << 30) + 1_000_000),
+            "a megabyte more reads the same"
+        );
+        assert_ne!(ram(6 << 30), ram(7 << 30));
     }
 
     #[test]
     fn per_core_has_one_bar_per_core() {
-        let v = json(&per_core_chart(&[1.0, 99.94, 50.0]));
+        let v = json(&per_core_chart(&core_percents(&[1.0, 99.94, 50.4])));
         assert_eq!(v["xAxis"]["data"], json!(["0", "1", "2"]));
-        assert_eq!(v["series"][0]["data"], json!([1.0, 99.9, 50.0]));
+        assert_eq!(v["series"][0]["data"], json!([1.0, 100.0, 50.0]));
+        assert_eq!(
+            core_percents(&[0.4, 0.3, 100.2]),
+            [0.0, 0.0, 100.0],
+            "readings that draw the same compare equal"
+        );
     }
 }

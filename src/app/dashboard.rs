@@ -1,14 +1,15 @@
 //! The dashboard page: header with the connection indicator, and the grid of charts and GPU cards.
 
-use super::chart_view::{DarkCharts, EChart};
+use super::chart_view::{DarkCharts, EChart, PageVisible};
 use super::charts::{
-    LineSeries, MemoryBar, TimeWindow, io_chart, memory_chart, per_core_chart, utilization_chart,
-    with_power,
+    LineSeries, MemoryBar, TimeWindow, core_percents, io_chart, memory_chart, memory_rows,
+    per_core_chart, utilization_chart, with_power,
 };
 use super::connection::ConnectionState;
 use super::format;
 use super::live::{Live, use_live};
-use super::store::{MetricsStore, Millis, gpu_key, gpu_series, series};
+use super::seed::page_seed;
+use super::store::{MetricsStore, Millis, display_bucket_ms, gpu_key, gpu_series, series};
 use crate::wire::{GpuMetrics, GpuStatus};
 use leptos::prelude::*;
 
@@ -17,19 +18,46 @@ const RANGES_MINUTES: [i64; 3] = [5, 15, 60];
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    // One store for the page, there for every component that wants it.
-    let live = use_live();
+    // One store for the page, there for every component that wants it, started from the seed the
+    // page carries: values at first paint, and no request before the charts can draw.
+    let live = use_live(page_seed());
     provide_context(live);
     let range_ms = RwSignal::new(15 * 60 * 1000 as Millis);
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
+    provide_context(PageVisible(live.page_visible));
+    let frame = Memo::new(move |_| {
+        let range_ms = range_ms.get();
+        live.store.with(|s| DrawFrame::of(s, range_ms))
+    });
     view! {
         <Header range_ms />
         <main class="grid">
-            <CpuPanels range_ms />
+            <CpuPanels frame />
             <MemoryPanel />
-            <IoPanel range_ms />
-            <GpuPanels range_ms />
+            <IoPanel frame />
+            <GpuPanels frame />
         </main>
+    }
+}
+
+/// When the time charts redraw: on a new range, when the newest sample starts a new display bucket
+/// (within one bucket a chart moves by less than a pixel, so redrawing on every sample would cost
+/// the browser CPU and show nothing new), and when history changed under them (a seed, a backfill).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct DrawFrame {
+    range_ms: Millis,
+    bucket: Option<Millis>,
+    history_revision: u64,
+}
+
+impl DrawFrame {
+    fn of(store: &MetricsStore, range_ms: Millis) -> DrawFrame {
+        let bucket_ms = display_bucket_ms(range_ms, DRAWN_POINTS);
+        DrawFrame {
+            range_ms,
+            bucket: store.last_message_ms.map(|t| t.div_euclid(bucket_ms)),
+            history_revision: store.history_revision,
+        }
     }
 }
 
@@ -59,6 +87,15 @@ fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
             .with(|s| s.last_message_ms)
             .and_then(chrono::DateTime::from_timestamp_millis)
             .map(|t| format!("last update {}", t.format("%H:%M:%S UTC")))
+    };
+    // Only in the browser (the clock starts there), so the server's render and hydration agree.
+    let age = move || {
+        let now = live.now_ms.get()?;
+        let received = live.received_ms.get()?;
+        Some(format!(
+            "· {}",
+            format::age(((now - received).max(0.0) / 1000.0) as u64)
+        ))
     };
     let theme = RwSignal::new(None::<&'static str>);
     let dark_charts = use_context::<DarkCharts>();
@@ -91,6 +128,7 @@ fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
                     {label}
                 </span>
                 <span class="last-update" data-testid="last-update">{last_update}</span>
+                <span class="last-update" data-testid="update-age">{age}</span>
                 <div class="ranges" role="group" aria-label="Time range">
                     {RANGES_MINUTES
                         .map(|minutes| {
@@ -143,11 +181,11 @@ fn window(store: &MetricsStore, range_ms: Millis) -> TimeWindow {
 }
 
 #[component]
-fn CpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
+fn CpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
     let live = expect_context::<Live>();
     let chart = Signal::derive(move || {
-        let range = range_ms.get();
-        live.store.with(|s| {
+        let range = frame.get().range_ms;
+        live.store.with_untracked(|s| {
             let usage = recent(s, series::CPU_USAGE, range);
             let temperature = recent(s, series::CPU_TEMPERATURE, range);
             let temps: Vec<LineSeries> = if temperature.is_empty() {
@@ -168,9 +206,10 @@ fn CpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
             )
         })
     });
-    let cores = Signal::derive(move || {
+    // Redrawn only when a bar would change.
+    let percents = Memo::new(move |_| {
         live.store.with(|s| {
-            per_core_chart(
+            core_percents(
                 s.cpu
                     .as_ref()
                     .map(|c| c.per_core_percent.as_slice())
@@ -178,6 +217,7 @@ fn CpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
             )
         })
     });
+    let cores = Signal::derive(move || percents.with(|p| per_core_chart(p)));
     let usage = move || {
         live.store.with(|s| {
             s.cpu
@@ -216,7 +256,8 @@ fn CpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
 #[component]
 fn MemoryPanel() -> impl IntoView {
     let live = expect_context::<Live>();
-    let chart = Signal::derive(move || {
+    // Redrawn only when a row would read differently.
+    let rows = Memo::new(move |_| {
         live.store.with(|s| {
             let mut bars = Vec::new();
             if let Some(m) = &s.memory {
@@ -240,9 +281,10 @@ fn MemoryPanel() -> impl IntoView {
                     });
                 }
             }
-            memory_chart(&bars)
+            memory_rows(&bars)
         })
     });
+    let chart = Signal::derive(move || rows.with(|r| memory_chart(r)));
     let summary = move || {
         live.store.with(|s| {
             s.memory.as_ref().map(|m| {
@@ -263,11 +305,11 @@ fn MemoryPanel() -> impl IntoView {
 }
 
 #[component]
-fn IoPanel(range_ms: RwSignal<Millis>) -> impl IntoView {
+fn IoPanel(frame: Memo<DrawFrame>) -> impl IntoView {
     let live = expect_context::<Live>();
     let chart = Signal::derive(move || {
-        let range = range_ms.get();
-        live.store.with(|s| {
+        let range = frame.get().range_ms;
+        live.store.with_untracked(|s| {
             let read = recent(s, series::DISK_READ, range);
             let write = recent(s, series::DISK_WRITE, range);
             let rx = recent(s, series::NET_RX, range);
@@ -338,7 +380,7 @@ fn rate_list<'a>(items: impl Iterator<Item = (&'a String, f64, f64)>) -> String 
 }
 
 #[component]
-fn GpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
+fn GpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
     let live = expect_context::<Live>();
     let status = move || {
         live.hello
@@ -362,18 +404,18 @@ fn GpuPanels(range_ms: RwSignal<Millis>) -> impl IntoView {
             _ => ().into_any(),
         }}
         <For each=indices key=|index| *index let:index>
-            <GpuCard range_ms index />
+            <GpuCard frame index />
         </For>
     }
 }
 
 #[component]
-fn GpuCard(range_ms: RwSignal<Millis>, index: u32) -> impl IntoView {
+fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
     let live = expect_context::<Live>();
     let gpu = move || live.store.with(|s| s.gpus.get(&index).cloned());
     let chart = Signal::derive(move || {
-        let range = range_ms.get();
-        live.store.with(|s| {
+        let range = frame.get().range_ms;
+        live.store.with_untracked(|s| {
             let key = s.gpus.get(&index).map(gpu_key).unwrap_or_default();
             let util = recent(s, &gpu_series(&key, "utilization"), range);
             let mem = recent(s, &gpu_series(&key, "memory_utilization"), range);
@@ -481,4 +523,35 @@ fn ProcessTable(gpu: GpuMetrics) -> impl IntoView {
         </table>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::store::DEFAULT_WINDOW_MS;
+
+    #[test]
+    fn time_charts_redraw_once_per_display_bucket_or_when_history_changes() {
+        let range_ms = 15 * 60 * 1000;
+        let bucket_ms = display_bucket_ms(range_ms, DRAWN_POINTS);
+        assert_eq!(bucket_ms, 3_750, "15 minutes over {DRAWN_POINTS} points");
+        let at = |last_ms: Millis, history_revision: u64| {
+            let store = MetricsStore {
+                last_message_ms: Some(last_ms),
+                history_revision,
+                ..MetricsStore::new(DEFAULT_WINDOW_MS)
+            };
+            DrawFrame::of(&store, range_ms)
+        };
+        let start = 1_700_000_002_500;
+        assert_eq!(at(start, 0), at(start + 1_000, 0), "same bucket: no redraw");
+        assert_ne!(at(start, 0), at(start + bucket_ms, 0), "new bucket: redraw");
+        assert_ne!(at(start, 0), at(start, 1), "a seed or backfill: redraw");
+        let empty = MetricsStore::new(DEFAULT_WINDOW_MS);
+        assert_ne!(
+            DrawFrame::of(&empty, range_ms),
+            DrawFrame::of(&empty, 60 * 60 * 1000),
+            "a new range: redraw"
+        );
+    }
 }

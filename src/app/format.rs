@@ -35,9 +35,26 @@ pub fn uptime(seconds: u64) -> String {
     }
 }
 
+/// How long ago something happened: `3 s ago`, `4 min ago`, `2 h ago`.
+pub fn age(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s ago"),
+        60..3600 => format!("{} min ago", seconds / 60),
+        _ => format!("{} h ago", seconds / 3600),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages_read_in_the_largest_whole_unit() {
+        assert_eq!(age(0), "0 s ago");
+        assert_eq!(age(59), "59 s ago");
+        assert_eq!(age(61), "1 min ago");
+        assert_eq!(age(7300), "2 h ago");
+    }
 
     #[test]
     fn rates_scale_to_readable_units() {

@@ -1,6 +1,7 @@
 //! The live connection hook: WebSocket with resync, dead-connection watchdog, backoff with jitter,
 //! and REST polling while the socket is down. The decisions live in `connection` and `store`.
 
+use super::api::PageSeed;
 use super::connection::ConnectionState;
 use super::store::{DEFAULT_WINDOW_MS, MetricsStore};
 use crate::wire::Hello;
@@ -12,14 +13,27 @@ pub struct Live {
     pub store: RwSignal<MetricsStore>,
     pub state: RwSignal<ConnectionState>,
     pub hello: RwSignal<Option<Hello>>,
+    /// False while the page is a background tab: charts then skip their redraws.
+    pub page_visible: RwSignal<bool>,
+    /// The browser's clock (ms) when new data last reached the store.
+    pub received_ms: RwSignal<Option<f64>>,
+    /// The browser's clock (ms), ticked every second: what the age of the data is measured against.
+    pub now_ms: RwSignal<Option<f64>>,
 }
 
-/// Starts the live connection (in the browser only) and returns its signals.
-pub fn use_live() -> Live {
+/// Starts the live connection (in the browser only) from the page's seed and returns its signals.
+pub fn use_live(seed: Option<PageSeed>) -> Live {
+    let (hello, store) = match seed {
+        Some(seed) => (Some(seed.hello), seed.history),
+        None => (None, MetricsStore::new(DEFAULT_WINDOW_MS)),
+    };
     let live = Live {
-        store: RwSignal::new(MetricsStore::new(DEFAULT_WINDOW_MS)),
+        store: RwSignal::new(store),
         state: RwSignal::new(ConnectionState::Connecting),
-        hello: RwSignal::new(None),
+        hello: RwSignal::new(hello),
+        page_visible: RwSignal::new(true),
+        received_ms: RwSignal::new(None),
+        now_ms: RwSignal::new(None),
     };
     #[cfg(feature = "hydrate")]
     browser::start(live);
@@ -29,11 +43,12 @@ pub fn use_live() -> Live {
 #[cfg(feature = "hydrate")]
 mod browser {
     use super::Live;
-    use crate::app::api::{fetch_current_metrics, fetch_seed};
+    use crate::app::api::fetch_current_metrics;
     use crate::app::connection::{
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
     };
+    use crate::app::store::Applied;
     use crate::wire::Envelope;
     use crate::wire::{
         CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, HOST_CHANNELS, ServerMessage,
@@ -90,6 +105,15 @@ mod browser {
     }
 
     pub fn start(live: Live) {
+        // The seed was as old as the server says when the page was rendered: measured on the
+        // server's clock, so a browser whose clock is off still shows the right age.
+        let seed_age_ms = live.hello.with_untracked(|h| {
+            let rendered = h.as_ref()?.server_time.timestamp_millis();
+            let newest = live.store.with_untracked(|s| s.last_message_ms)?;
+            Some((rendered - newest).max(0) as f64)
+        });
+        live.received_ms.set(seed_age_ms.map(|age| now_ms() - age));
+        // `now_ms` stays unset until the first tick, after hydration: the server rendered no age.
         let inner: Shared = Rc::new(RefCell::new(Inner {
             generation: 0,
             close: None,
@@ -102,12 +126,6 @@ mod browser {
             pending: Vec::new(),
             flush: None,
         }));
-        // The server's history fills the charts at once, while the socket opens.
-        spawn_local(async move {
-            if let Ok(seed) = fetch_seed().await {
-                live.store.update(|s| s.merge(seed));
-            }
-        });
         connect(live, inner.clone());
 
         // The watchdog: silence of ~3 intervals on an open socket means it is dead even if the
@@ -115,6 +133,7 @@ mod browser {
         // socket that never says hello.
         let watched = inner.clone();
         let watchdog = Interval::new(1_000, move || {
+            live.now_ms.set(Some(now_ms()));
             let (socket_open, silent, interval) = {
                 let state = watched.borrow();
                 (
@@ -129,9 +148,12 @@ mod browser {
         });
         inner.borrow_mut().watchdog = Some(watchdog);
 
-        // Back in view: retry at once instead of waiting out the backoff.
+        // Back in view: charts catch up, and a lost socket is retried at once instead of waiting
+        // out the backoff.
         let visible = inner.clone();
+        live.page_visible.set(!page_hidden());
         let on_visible = Closure::<dyn FnMut()>::new(move || {
+            live.page_visible.set(!page_hidden());
             if !page_hidden()
                 && live.state.get_untracked() != ConnectionState::Live
                 && !visible.borrow().disposed
@@ -267,12 +289,21 @@ mod browser {
                 state.flush = None;
                 std::mem::take(&mut state.pending)
             };
-            live.store.update(|s| {
-                for envelope in &pending {
-                    s.apply(envelope);
-                }
-            });
+            apply_live(live, &pending);
         }));
+    }
+
+    /// Applies new messages in one store update and notes when new data arrived.
+    fn apply_live(live: Live, envelopes: &[Envelope]) {
+        let mut stored = false;
+        live.store.update(|s| {
+            for envelope in envelopes {
+                stored |= s.apply(envelope) == Applied::Stored;
+            }
+        });
+        if stored {
+            live.received_ms.set(Some(now_ms()));
+        }
     }
 
     fn opened(live: Live, inner: &Shared) {
@@ -343,13 +374,11 @@ mod browser {
             if !live.state.get_untracked().polls() {
                 break;
             }
+            // A restarted server's seqs start again: set_epoch forgets the old ones.
             live.store.update(|s| {
-                // A restarted server's seqs start again: set_epoch forgets the old ones.
                 s.set_epoch(current.epoch);
-                for envelope in &current.channels {
-                    s.apply(envelope);
-                }
             });
+            apply_live(live, &current.channels);
         }
         inner.borrow_mut().polling = false;
     }

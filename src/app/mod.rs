@@ -7,6 +7,7 @@ pub mod connection;
 pub mod dashboard;
 pub mod format;
 pub mod live;
+pub mod seed;
 pub mod store;
 
 use leptos::prelude::*;
@@ -16,6 +17,10 @@ use leptos_meta::{MetaTags, Title, provide_meta_context};
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_security_policy();
+    #[cfg(feature = "ssr")]
+    let seed_json = provide_page_seed();
+    #[cfg(not(feature = "ssr"))]
+    let seed_json: Option<String> = None;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -30,12 +35,26 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
+                {seed_json.map(|json| view! {
+                    <script type="application/json" id=seed::SEED_ELEMENT_ID inner_html=json></script>
+                })}
             </head>
             <body>
                 <App />
             </body>
         </html>
     }
+}
+
+/// Computes this request's seed once: the dashboard renders from it (context) and the page carries
+/// it to the browser (the returned JSON).
+#[cfg(feature = "ssr")]
+fn provide_page_seed() -> Option<String> {
+    let app = use_context::<crate::server::state::AppState>()?;
+    let page_seed = crate::server::api::page_seed(&app);
+    let json = seed::embeddable_json(&page_seed);
+    provide_context(page_seed);
+    json
 }
 
 /// Pages get a Content-Security-Policy naming the nonce of their one inline bootstrap script.

@@ -60,6 +60,10 @@ pub struct MetricsStore {
     pub series: BTreeMap<String, Series>,
     /// Time of the newest message applied.
     pub last_message_ms: Option<Millis>,
+    /// Bumped when history changes other than by a new live point (a seed, a backfill, a reset), so
+    /// charts that redraw once per display bucket know to redraw now.
+    #[serde(skip)]
+    pub history_revision: u64,
 }
 
 /// What applying a message did.
@@ -86,6 +90,7 @@ impl MetricsStore {
         if changed {
             self.epoch = Some(epoch);
             self.last_seq.clear();
+            self.history_revision += 1;
         }
         changed
     }
@@ -93,6 +98,7 @@ impl MetricsStore {
     /// Forgets a channel's seq, so the next message of it is taken whatever its number.
     pub fn reset_channel(&mut self, channel: &str) {
         self.last_seq.remove(channel);
+        self.history_revision += 1;
     }
 
     /// Applies a live (or replayed) message, once: a seq already held is a duplicate.
@@ -110,6 +116,7 @@ impl MetricsStore {
     /// Fills history from the server's ring after a reset: points are placed by time (a point at a
     /// time already held is skipped), whatever their seq, and the current values are left alone.
     pub fn backfill(&mut self, envelope: &Envelope) -> Applied {
+        self.history_revision += 1;
         let newest = self.last_message_ms;
         let current = (
             self.cpu.clone(),
@@ -252,21 +259,25 @@ impl MetricsStore {
         points.range(start..).copied().collect()
     }
 
-    /// A series' points within the last `range_ms`, thinned to at most `max_points` for drawing:
-    /// the range is cut into equal time buckets and each keeps its highest point, so a short spike
-    /// still shows however long the range.
+    /// A series' points within the last `range_ms`, thinned to about `max_points` for drawing:
+    /// time is cut into buckets of `display_bucket_ms` and each keeps its highest point, so a short
+    /// spike still shows however long the range.
     pub fn recent_for_display(
         &self,
         name: &str,
         range_ms: Millis,
         max_points: usize,
     ) -> Vec<(Millis, f64)> {
-        downsample_max(&self.recent(name, range_ms), max_points)
+        downsample_max(
+            &self.recent(name, range_ms),
+            display_bucket_ms(range_ms, max_points),
+        )
     }
 
     /// Takes in a seed (the server's history) without losing or duplicating what arrived live:
     /// points are placed by time, the newer current values win, and seqs only move forward.
     pub fn merge(&mut self, seed: MetricsStore) {
+        self.history_revision += 1;
         let same_epoch = self.epoch.is_none() || self.epoch == seed.epoch;
         if self.epoch.is_none() {
             self.epoch = seed.epoch;
@@ -321,17 +332,19 @@ impl MetricsStore {
     }
 }
 
-/// At most `max_points` points: per equal time bucket, the one with the highest value.
-pub fn downsample_max(points: &[(Millis, f64)], max_points: usize) -> Vec<(Millis, f64)> {
-    if points.len() <= max_points || max_points == 0 {
-        return points.to_vec();
-    }
-    let (first, last) = (points[0].0, points[points.len() - 1].0);
-    let width = ((last - first) as f64 / max_points as f64).max(1.0);
-    let mut out: Vec<(Millis, f64)> = Vec::with_capacity(max_points + 1);
+/// The time one drawn point stands for when `range_ms` is drawn with about `max_points` points.
+pub fn display_bucket_ms(range_ms: Millis, max_points: usize) -> Millis {
+    (range_ms / max_points.max(1) as Millis).max(1)
+}
+
+/// One point per `bucket_ms` of time, the highest of that bucket. Buckets are aligned to the epoch,
+/// not to the first point, so a point once drawn stays put as the chart moves on.
+pub fn downsample_max(points: &[(Millis, f64)], bucket_ms: Millis) -> Vec<(Millis, f64)> {
+    let bucket_ms = bucket_ms.max(1);
+    let mut out: Vec<(Millis, f64)> = Vec::new();
     let mut current_bucket = None;
     for &(t, v) in points {
-        let bucket = (((t - first) as f64 / width) as usize).min(max_points - 1);
+        let bucket = t.div_euclid(bucket_ms);
         match out.last_mut() {
             Some(kept) if current_bucket == Some(bucket) => {
                 if v > kept.1 {
@@ -548,8 +561,8 @@ mod tests {
     fn downsampling_keeps_spikes_and_bounds_the_count() {
         let mut points: Vec<(Millis, f64)> = (0..3600).map(|i| (i * 1000, 1.0)).collect();
         points[1234].1 = 99.0;
-        let thin = downsample_max(&points, 300);
-        assert!(thin.len() <= 300, "{}", thin.len());
+        let thin = downsample_max(&points, display_bucket_ms(3_600_000, 300));
+        assert!(thin.len() <= 301, "{}", thin.len());
         assert!(
             thin.iter().any(|&(t, v)| t == 1_234_000 && v == 99.0),
             "the spike survives"
@@ -559,9 +572,45 @@ mod tests {
             "still in time order"
         );
         assert_eq!(
-            downsample_max(&points[..10], 300).len(),
+            downsample_max(&points[..10], 1_000).len(),
             10,
-            "short series are untouched"
+            "series no denser than the bucket are untouched"
+        );
+    }
+
+    #[test]
+    fn downsampled_points_stay_put_as_new_points_arrive() {
+        let points: Vec<(Millis, f64)> = (0..600).map(|i| (i * 1000, (i % 7) as f64)).collect();
+        let before = downsample_max(&points[..500], 4_000);
+        let after = downsample_max(&points[1..], 4_000);
+        let common: Vec<_> = before.iter().filter(|p| p.0 >= 4_000).collect();
+        assert!(
+            common.iter().all(|p| after.contains(p)),
+            "complete buckets keep the same point when the range moves"
+        );
+    }
+
+    #[test]
+    fn history_revision_moves_on_seed_backfill_and_reset_but_not_on_live_points() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        store.apply(&cpu(1, 0, 1.0));
+        store.apply(&cpu(2, 1, 2.0));
+        assert_eq!(
+            store.history_revision, 0,
+            "live points alone redraw by time"
+        );
+        store.merge(MetricsStore::new(DEFAULT_WINDOW_MS));
+        assert_eq!(store.history_revision, 1);
+        store.backfill(&cpu(3, 2, 3.0));
+        assert_eq!(store.history_revision, 2);
+        store.reset_channel(CHANNEL_CPU);
+        assert_eq!(store.history_revision, 3);
+        store.set_epoch(7);
+        assert_eq!(store.history_revision, 4);
+        store.set_epoch(7);
+        assert_eq!(
+            store.history_revision, 4,
+            "the same epoch again changes nothing"
         );
     }
 

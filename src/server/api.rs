@@ -2,6 +2,7 @@
 
 use super::guard::error;
 use super::state::AppState;
+use crate::app::api::PageSeed;
 use crate::app::store::MetricsStore;
 use crate::wire::ServerMessage;
 use crate::wire::{
@@ -41,6 +42,14 @@ pub fn gpus(app: &AppState) -> GpuList {
 /// Full resolution for this long before the newest point, one point per `SEED_STEP_MS` before it.
 const SEED_RECENT_MS: i64 = 15 * 60 * 1000;
 const SEED_STEP_MS: i64 = 10 * 1000;
+
+/// What a page starts from: the hello and the history.
+pub fn page_seed(app: &AppState) -> PageSeed {
+    PageSeed {
+        hello: super::ws::hello(app),
+        history: seed(app),
+    }
+}
 
 /// The history ring replayed into a browser store, thinned so a page loads it quickly.
 pub fn seed(app: &AppState) -> MetricsStore {
