@@ -4,7 +4,8 @@
 //   - main-thread task time over 60 s from the DevTools Protocol (Performance.getMetrics),
 //   - CPU time of all Chromium processes over the same 60 s (from /proc),
 //   - the .wasm size, raw and gzip.
-// Run from the repository root after a release build: node bench/browser.mjs [--seconds 60]
+// Run from the repository root after a release build: node bench/browser.mjs [--seconds 60] [--gpus]
+// --gpus serves two GPUs from the fake NVML library (build it as scripts/test does) instead of none.
 import { spawn, execSync } from 'child_process';
 import { readFileSync, readdirSync } from 'fs';
 import { gzipSync } from 'zlib';
@@ -30,10 +31,15 @@ function chromiumCpuSeconds() {
   return ticks / ticksPerSecond;
 }
 
+const withGpus = process.argv.includes('--gpus');
+const nvml = withGpus ? 'target/fake-nvml/release/libfake_nvml.so' : '/nonexistent/libnvidia-ml.so.1';
 const server = spawn('target/release/vitals', [
   '--bind', `127.0.0.1:${port}`, '--interval', '1', '--prefill-history',
-  '--nvml-library', '/nonexistent/libnvidia-ml.so.1', '--emit-token', 'bench-emit-token-0123456789',
-], { stdio: 'ignore' });
+  '--nvml-library', nvml, '--emit-token', 'bench-emit-token-0123456789',
+], {
+  stdio: 'ignore',
+  env: { ...process.env, FAKE_NVML_SCRIPT: 'end2end/fixtures/two-gpus.nvml' },
+});
 try {
   for (let i = 0; i < 100; i++) {
     try { if ((await fetch(origin + '/api/system/metrics')).ok) break; } catch {}
@@ -69,6 +75,7 @@ try {
   const wasm = readFileSync('target/site/pkg/vitals.wasm');
   const result = {
     seconds,
+    gpus: withGpus ? 2 : 0,
     history_points_cpu_chart: points,
     first_chart_ms: firstChartMs,
     main_thread_task_seconds: +(after.TaskDuration - before.TaskDuration).toFixed(3),
