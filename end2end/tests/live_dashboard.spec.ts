@@ -59,6 +59,15 @@ test('GPU cards and the process table show on the fake NVML library', async ({ p
   const seriesNames = await page.evaluate(() =>
     (window as any).echarts.getInstanceByDom(document.getElementById('chart-gpu-0')).getOption().series.map((s: any) => s.name));
   expect(seriesNames).toEqual(['GPU %', 'Memory controller %', 'Temperature °C', 'Power W']);
+  // Facts and processes are updated in place, not rebuilt every sample (a selection would be lost).
+  const util = await cards.nth(0).getByTestId('gpu-util').elementHandle();
+  const row = await table.locator('tbody tr').first().elementHandle();
+  const lastUpdate = page.getByTestId('last-update');
+  const before = await lastUpdate.textContent();
+  await expect(lastUpdate).not.toHaveText(before!, { timeout: 5_000 });
+  await page.waitForTimeout(1_200);
+  expect(await util!.evaluate((el) => el.isConnected)).toBe(true);
+  expect(await row!.evaluate((el) => el.isConnected)).toBe(true);
 });
 
 test('the first paint already shows values, before any script runs', async ({ browser }) => {

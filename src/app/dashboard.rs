@@ -412,7 +412,7 @@ fn GpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
 #[component]
 fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
     let live = expect_context::<Live>();
-    let gpu = move || live.store.with(|s| s.gpus.get(&index).cloned());
+    let gpu = Memo::new(move |_| live.store.with(|s| s.gpus.get(&index).cloned()));
     let chart = Signal::derive(move || {
         let range = frame.get().range_ms;
         live.store.with_untracked(|s| {
@@ -446,9 +446,9 @@ fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
     });
     view! {
         <section class="card gpu" data-testid="gpu-card">
-            {move || gpu().map(|g| view! { <GpuFacts gpu=g /> })}
+            <GpuFacts gpu />
             <EChart id=format!("chart-gpu-{index}") chart />
-            {move || gpu().map(|g| view! { <ProcessTable gpu=g /> })}
+            <ProcessTable gpu />
         </section>
     }
 }
@@ -459,70 +459,84 @@ fn optional<T: std::fmt::Display>(value: Option<T>, unit: &str) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// The GPU's facts. Each value is its own text node, updated in place: the block is not rebuilt
+/// every sample, so a person can select and copy from it.
 #[component]
-fn GpuFacts(gpu: GpuMetrics) -> impl IntoView {
-    let power = match (gpu.power_watts, gpu.power_limit_watts) {
-        (Some(p), Some(l)) => format!("{p:.0} / {l:.0} W"),
-        (Some(p), None) => format!("{p:.0} W"),
-        _ => "n/a".into(),
+fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
+    let fact = move |read: fn(&GpuMetrics) -> String| {
+        move || gpu.with(|g| g.as_ref().map(read).unwrap_or_default())
     };
-    let memory = match (gpu.memory_used_bytes, gpu.memory_total_bytes) {
-        (Some(u), Some(t)) => format!("{} / {}", format::gib(u), format::gib(t)),
-        _ => "n/a".into(),
-    };
+    let title = fact(|g| format!("GPU {} · {}", g.index, g.name));
+    let unavailable = move || gpu.with(|g| g.as_ref().is_some_and(|g| !g.available));
+    let error = move || gpu.with(|g| g.as_ref().and_then(|g| g.error.clone()));
     view! {
         <h2>
-            {format!("GPU {} · {}", gpu.index, gpu.name)}
-            {(!gpu.available).then(|| view! { <span class="badge warn">"unavailable"</span> })}
+            {title}
+            <Show when=unavailable>
+                <span class="badge warn">"unavailable"</span>
+            </Show>
         </h2>
-        {gpu.error.clone().map(|e| view! { <p class="error">{e}</p> })}
+        {move || error().map(|e| view! { <p class="error">{e}</p> })}
         <dl class="facts" data-testid="gpu-facts">
-            <dt>"Utilization"</dt><dd data-testid="gpu-util">{optional(gpu.utilization_percent, " %")}</dd>
-            <dt>"Memory"</dt><dd>{memory}</dd>
-            <dt>"Temperature"</dt><dd>{optional(gpu.temperature_celsius, " °C")}</dd>
-            <dt>"Power"</dt><dd>{power}</dd>
-            <dt>"Fan"</dt><dd>{optional(gpu.fan_percent, " %")}</dd>
-            <dt>"Clocks"</dt><dd>{format!("SM {} · mem {}", optional(gpu.sm_clock_mhz, " MHz"), optional(gpu.memory_clock_mhz, " MHz"))}</dd>
+            <dt>"Utilization"</dt><dd data-testid="gpu-util">{fact(|g| optional(g.utilization_percent, " %"))}</dd>
+            <dt>"Memory"</dt><dd>{fact(|g| match (g.memory_used_bytes, g.memory_total_bytes) {
+                (Some(u), Some(t)) => format!("{} / {}", format::gib(u), format::gib(t)),
+                _ => "n/a".into(),
+            })}</dd>
+            <dt>"Temperature"</dt><dd>{fact(|g| optional(g.temperature_celsius, " °C"))}</dd>
+            <dt>"Power"</dt><dd>{fact(|g| match (g.power_watts, g.power_limit_watts) {
+                (Some(p), Some(l)) => format!("{p:.0} / {l:.0} W"),
+                (Some(p), None) => format!("{p:.0} W"),
+                _ => "n/a".into(),
+            })}</dd>
+            <dt>"Fan"</dt><dd>{fact(|g| optional(g.fan_percent, " %"))}</dd>
+            <dt>"Clocks"</dt><dd>{fact(|g| format!("SM {} · mem {}", optional(g.sm_clock_mhz, " MHz"), optional(g.memory_clock_mhz, " MHz")))}</dd>
         </dl>
     }
 }
 
+/// The processes on a GPU; rebuilt only when the list or a process in it changes.
 #[component]
-fn ProcessTable(gpu: GpuMetrics) -> impl IntoView {
-    if gpu.processes.is_empty() {
-        return view! { <p class="details">"No processes on this GPU."</p> }.into_any();
+fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
+    let processes = Memo::new(move |_| {
+        gpu.with(|g| g.as_ref().map(|g| g.processes.clone()).unwrap_or_default())
+    });
+    move || {
+        let processes = processes.get();
+        if processes.is_empty() {
+            return view! { <p class="details">"No processes on this GPU."</p> }.into_any();
+        }
+        let show_command = processes.iter().any(|p| p.command_line.is_some());
+        view! {
+            <table class="processes" data-testid="gpu-processes">
+                <thead>
+                    <tr>
+                        <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"Type"</th>
+                        {show_command.then(|| view! { <th>"Command"</th> })}
+                    </tr>
+                </thead>
+                <tbody>
+                    {processes
+                        .into_iter()
+                        .map(|p| {
+                            // Text nodes only: process names and command lines are never parsed as HTML.
+                            view! {
+                                <tr>
+                                    <td>{p.pid}</td>
+                                    <td>{p.user.unwrap_or_default()}</td>
+                                    <td>{p.name}</td>
+                                    <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
+                                    <td>{format!("{:?}", p.kind).to_lowercase()}</td>
+                                    {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
     }
-    let show_command = gpu.processes.iter().any(|p| p.command_line.is_some());
-    view! {
-        <table class="processes" data-testid="gpu-processes">
-            <thead>
-                <tr>
-                    <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"Type"</th>
-                    {show_command.then(|| view! { <th>"Command"</th> })}
-                </tr>
-            </thead>
-            <tbody>
-                {gpu
-                    .processes
-                    .into_iter()
-                    .map(|p| {
-                        // Text nodes only: process names and command lines are never parsed as HTML.
-                        view! {
-                            <tr>
-                                <td>{p.pid}</td>
-                                <td>{p.user.unwrap_or_default()}</td>
-                                <td>{p.name}</td>
-                                <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
-                                <td>{format!("{:?}", p.kind).to_lowercase()}</td>
-                                {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
-                            </tr>
-                        }
-                    })
-                    .collect_view()}
-            </tbody>
-        </table>
-    }
-    .into_any()
 }
 
 #[cfg(test)]
