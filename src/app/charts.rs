@@ -15,10 +15,12 @@ pub struct LineSeries<'a> {
     pub points: &'a [(Millis, f64)],
 }
 
+/// Points as `[time, value]`, the value in the chart's unit and rounded to two decimals: tooltips
+/// show it as it is, and a reading that came in as f32 would otherwise read 12.300000190734863.
 fn time_points(points: &[(Millis, f64)], scale: f64) -> Vec<DataPoint> {
     points
         .iter()
-        .map(|&(t, v)| DataPoint::from(vec![t as f64, v / scale]))
+        .map(|&(t, v)| DataPoint::from(vec![t as f64, (v / scale * 100.0).round() / 100.0]))
         .collect()
 }
 
@@ -263,7 +265,8 @@ mod tests {
 
     #[test]
     fn utilization_has_two_axes_and_temperature_on_the_right() {
-        let usage = [(1_000, 12.5), (2_000, 50.0)];
+        // As the store holds it: an f32 reading widened to f64.
+        let usage = [(1_000, 12.3_f32 as f64), (2_000, 50.0)];
         let temp = [(1_000, 40.0), (2_000, 42.0)];
         let chart = utilization_chart(
             TimeWindow::ending_at(2_000, 60_000),
@@ -292,7 +295,7 @@ mod tests {
         assert_eq!(v["series"][0]["name"], "CPU %");
         assert_eq!(
             v["series"][0]["data"],
-            json!([[1000.0, 12.5], [2000.0, 50.0]])
+            json!([[1000.0, 12.3], [2000.0, 50.0]])
         );
         assert!(v["series"][0].get("yAxisIndex").is_none());
         assert_eq!(v["series"][1]["yAxisIndex"], 1.0);
@@ -320,7 +323,7 @@ mod tests {
         assert_eq!(rate_unit(500.0), ("KB/s", 1e3));
         assert_eq!(rate_unit(12e6), ("MB/s", 1e6));
         assert_eq!(rate_unit(3e9), ("GB/s", 1e9));
-        let read = [(0, 2_000_000.0), (1_000, 4_000_000.0)];
+        let read = [(0, 2_000_000.0), (1_000, 4_004_567.0)];
         let v = json(&io_chart(
             TimeWindow::ending_at(1_000, 60_000),
             &[LineSeries {
@@ -330,7 +333,11 @@ mod tests {
         ));
         assert_eq!(v["yAxis"]["axisLabel"]["formatter"], "{value} MB/s");
         assert_eq!(v["series"][0]["name"], "Disk read (MB/s)");
-        assert_eq!(v["series"][0]["data"], json!([[0.0, 2.0], [1000.0, 4.0]]));
+        assert_eq!(
+            v["series"][0]["data"],
+            json!([[0.0, 2.0], [1000.0, 4.0]]),
+            "tooltips read two decimals in the chart's unit"
+        );
     }
 
     #[test]
