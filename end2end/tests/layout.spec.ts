@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { chartPoints, chartSpanMs, GPUS, openLive } from './helpers';
+import { chartPoints, chartSpanMs, GPUS, openLive, PLAIN } from './helpers';
 
 const sizes = [
   { name: 'phone', width: 390, height: 844, columns: 1 },
@@ -72,6 +72,29 @@ test('a chart out of view waits, and catches up when scrolled to', async ({ page
   await page.locator('#chart-gpu-1').scrollIntoViewIfNeeded();
   await expect.poll(() => chartSpanMs(page, 'chart-gpu-1'), { timeout: 5_000 }).toBe(5 * 60_000);
   await expect.poll(() => end('chart-gpu-1'), { timeout: 5_000 }).toBeGreaterThan(hidden);
+});
+
+test('a background tab does not redraw, and catches up when shown again', async ({ page }) => {
+  await openLive(page, PLAIN);
+  const end = () =>
+    page.evaluate(() => (window as any).echarts.getInstanceByDom(document.getElementById('chart-cpu')).getOption().xAxis[0].max);
+  await page.getByTestId('range-5').click();
+  await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(5 * 60_000);
+  const setHidden = (hidden: boolean) =>
+    page.evaluate((hidden) => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (hidden ? 'hidden' : 'visible') });
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => hidden });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+  await setHidden(true);
+  const hidden = await end();
+  const lastUpdate = page.getByTestId('last-update');
+  const before = await lastUpdate.textContent();
+  await expect(lastUpdate).not.toHaveText(before!, { timeout: 5_000 });
+  await page.waitForTimeout(2_000);
+  expect(await end()).toBe(hidden);
+  await setHidden(false);
+  await expect.poll(end, { timeout: 5_000 }).toBeGreaterThan(hidden);
 });
 
 test('the time range changes how much history is drawn', async ({ page }) => {
