@@ -85,8 +85,7 @@ fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
     let last_update = move || {
         live.store
             .with(|s| s.last_message_ms)
-            .and_then(chrono::DateTime::from_timestamp_millis)
-            .map(|t| format!("last update {}", t.format("%H:%M:%S UTC")))
+            .map(|t| format!("last update {}", format::clock_utc(t)))
     };
     // Only in the browser (the clock starts there), so the server's render and hydration agree.
     let age = move || {

@@ -35,6 +35,18 @@ pub fn uptime(seconds: u64) -> String {
     }
 }
 
+/// The UTC time of day of a Unix time in milliseconds: `09:41:07 UTC`. Plain arithmetic, so the
+/// browser bundle carries no date-formatting machinery.
+pub fn clock_utc(unix_ms: i64) -> String {
+    let seconds = unix_ms.div_euclid(1000).rem_euclid(86_400);
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
 /// How long ago something happened: `3 s ago`, `4 min ago`, `2 h ago`.
 pub fn age(seconds: u64) -> String {
     match seconds {
@@ -47,6 +59,17 @@ pub fn age(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clock_times_match_chrono() {
+        for ms in [0, 1_700_000_000_123, 1_795_943_560_922, -1_500] {
+            let expected = chrono::DateTime::from_timestamp_millis(ms)
+                .unwrap()
+                .format("%H:%M:%S UTC")
+                .to_string();
+            assert_eq!(clock_utc(ms), expected, "{ms}");
+        }
+    }
 
     #[test]
     fn ages_read_in_the_largest_whole_unit() {
