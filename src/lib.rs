@@ -1,4 +1,6 @@
 //! Vitals: one crate built twice — the server (`ssr`) and the hydrated browser app (`hydrate`).
+// The page shell's view type (two documents behind one `AnyView`) is deeper than the default allows.
+#![recursion_limit = "256"]
 pub mod app;
 pub mod wire;
 

@@ -59,3 +59,21 @@ async fn the_first_paint_already_shows_the_current_values() {
     let no_gpu = text_of(&html, "no-gpu").unwrap();
     assert!(no_gpu.contains("NVIDIA driver not found"), "{no_gpu:?}");
 }
+
+#[tokio::test]
+async fn other_paths_get_a_small_not_found_page_without_the_dashboard() {
+    let server = TestServer::start(|_| {}).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for path in ["/nonexistent", "/pkg/missing.js"] {
+        let response = reqwest::get(server.url(path)).await.unwrap();
+        assert_eq!(response.status(), 404, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(text_of(&html, "not-found").is_some(), "{path}: {html}");
+        assert!(!html.contains("vitals-seed"), "{path} carries no seed");
+        assert!(
+            !html.contains("vitals.js") && !html.contains("echarts"),
+            "{path} loads no app"
+        );
+        assert!(html.len() < 2_000, "{path}: {} bytes", html.len());
+    }
+}

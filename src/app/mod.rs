@@ -13,10 +13,15 @@ pub mod store;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 
-/// The HTML document around the app, rendered on the server.
+/// The HTML document around the app, rendered on the server. The dashboard lives at `/` only; any
+/// other path that is not a file gets a small "not found" page, not the dashboard and its seed.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
     set_page_security_policy();
+    #[cfg(feature = "ssr")]
+    if !is_dashboard_request() {
+        return not_found().into_any();
+    }
     #[cfg(feature = "ssr")]
     let seed_json = provide_page_seed();
     #[cfg(not(feature = "ssr"))]
@@ -41,6 +46,35 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </head>
             <body>
                 <App />
+            </body>
+        </html>
+    }
+    .into_any()
+}
+
+#[cfg(feature = "ssr")]
+fn is_dashboard_request() -> bool {
+    use_context::<axum::http::request::Parts>().is_none_or(|parts| parts.uri.path() == "/")
+}
+
+/// No app, no data: a missing asset or a mistyped path costs next to nothing.
+#[cfg(feature = "ssr")]
+fn not_found() -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <title>"Not found · Vitals"</title>
+                <link rel="stylesheet" href="/pkg/vitals.css" />
+            </head>
+            <body>
+                <main class="not-found" data-testid="not-found">
+                    <h1>"Not found"</h1>
+                    <p>"There is nothing at this address. " <a href="/">"Open the dashboard"</a></p>
+                </main>
             </body>
         </html>
     }
