@@ -44,6 +44,7 @@ pub fn use_live(seed: Option<PageSeed>) -> Live {
 mod browser {
     use super::Live;
     use crate::app::api::fetch_current_metrics;
+    use crate::app::json::from_text;
     use crate::app::connection::{
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
@@ -226,7 +227,7 @@ mod browser {
                     break;
                 };
                 inner.borrow_mut().last_heard_ms = now_ms();
-                let Ok(message) = serde_json::from_str::<ServerMessage>(&text) else {
+                let Some(message) = from_text::<ServerMessage>(&text) else {
                     continue;
                 };
                 match message {
@@ -398,7 +399,12 @@ mod browser {
         let Ok(response) = gloo_net::http::Request::get(&url).send().await else {
             return;
         };
-        let Ok(history) = response.json::<ChannelHistory>().await else {
+        let Some(history) = response
+            .text()
+            .await
+            .ok()
+            .and_then(|text| from_text::<ChannelHistory>(&text))
+        else {
             return;
         };
         live.store.update(|s| {

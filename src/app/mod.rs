@@ -6,6 +6,7 @@ pub mod charts;
 pub mod connection;
 pub mod dashboard;
 pub mod format;
+pub mod json;
 pub mod live;
 pub mod seed;
 pub mod store;

@@ -361,7 +361,7 @@ pub fn downsample_max(points: &[(Millis, f64)], bucket_ms: Millis) -> Vec<(Milli
 }
 
 fn parse<T: DeserializeOwned>(data: &serde_json::Value) -> Option<T> {
-    T::deserialize(data).ok()
+    super::json::from_value(data)
 }
 
 #[cfg(test)]
