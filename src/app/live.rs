@@ -44,11 +44,11 @@ pub fn use_live(seed: Option<PageSeed>) -> Live {
 mod browser {
     use super::Live;
     use crate::app::api::fetch_current_metrics;
-    use crate::app::json::from_text;
     use crate::app::connection::{
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
     };
+    use crate::app::json::from_text;
     use crate::app::store::Applied;
     use crate::wire::Envelope;
     use crate::wire::{
