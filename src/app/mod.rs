@@ -31,11 +31,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8" />
-                <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <meta name="color-scheme" content="light dark" />
-                <link rel="icon" href="data:," />
-                <link rel="stylesheet" href="/pkg/vitals.css" />
+                {shared_head()}
                 // ECharts, served from our own origin: charming drives it as the global `echarts`.
                 <script src="/vendor/echarts.min.js"></script>
                 <AutoReload options=options.clone() />
@@ -53,6 +49,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     .into_any()
 }
 
+/// What the head of every document the server renders starts with.
+fn shared_head() -> impl IntoView {
+    view! {
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <meta name="color-scheme" content="light dark" />
+        <link rel="icon" href="data:," />
+        <link rel="stylesheet" href="/pkg/vitals.css" />
+    }
+}
+
 #[cfg(feature = "ssr")]
 fn is_dashboard_request() -> bool {
     use_context::<axum::http::request::Parts>().is_none_or(|parts| parts.uri.path() == "/")
@@ -65,11 +72,8 @@ fn not_found() -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8" />
-                <meta name="viewport" content="width=device-width, initial-scale=1" />
-                <meta name="color-scheme" content="light dark" />
+                {shared_head()}
                 <title>"Not found · Vitals"</title>
-                <link rel="stylesheet" href="/pkg/vitals.css" />
             </head>
             <body>
                 <main class="not-found" data-testid="not-found">
