@@ -34,8 +34,8 @@ pub async fn fetch_gpu_list() -> Result<GpuList, ServerFnError> {
     Ok(crate::server::api::gpus(&app))
 }
 
-/// `GET /api/system/seed`: the page's seed, so a page that opens mid-run shows the last hour at
-/// once instead of empty charts.
+/// `GET /api/system/seed`: the same seed the page carries inside it (`seed.rs`), for other clients
+/// that want the hello and the last hour in one request.
 #[server(prefix = "/api/system", endpoint = "seed", input = GetUrl)]
 pub async fn fetch_seed() -> Result<PageSeed, ServerFnError> {
     use crate::server::state::AppState;

@@ -55,7 +55,7 @@ mod browser {
         resize_observer: web_sys::ResizeObserver,
         _on_resize: Closure<dyn FnMut()>,
         view_observer: Option<web_sys::IntersectionObserver>,
-        _on_view: Option<Closure<dyn FnMut(js_sys::Array)>>,
+        _on_view: Closure<dyn FnMut(js_sys::Array)>,
     }
 
     impl Mounted {
@@ -138,7 +138,7 @@ mod browser {
             resize_observer,
             _on_resize: on_resize,
             view_observer,
-            _on_view: Some(on_view),
+            _on_view: on_view,
         })
     }
 }

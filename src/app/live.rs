@@ -290,14 +290,19 @@ mod browser {
                 state.flush = None;
                 std::mem::take(&mut state.pending)
             };
-            apply_live(live, &pending);
+            apply_live(live, None, &pending);
         }));
     }
 
-    /// Applies new messages in one store update and notes when new data arrived.
-    fn apply_live(live: Live, envelopes: &[Envelope]) {
+    /// Applies new messages (of `epoch`, when known) in one store update and notes when new data
+    /// arrived.
+    fn apply_live(live: Live, epoch: Option<u64>, envelopes: &[Envelope]) {
         let mut stored = false;
         live.store.update(|s| {
+            // A restarted server's seqs start again: set_epoch forgets the old ones.
+            if let Some(epoch) = epoch {
+                s.set_epoch(epoch);
+            }
             for envelope in envelopes {
                 stored |= s.apply(envelope) == Applied::Stored;
             }
@@ -375,11 +380,7 @@ mod browser {
             if !live.state.get_untracked().polls() {
                 break;
             }
-            // A restarted server's seqs start again: set_epoch forgets the old ones.
-            live.store.update(|s| {
-                s.set_epoch(current.epoch);
-            });
-            apply_live(live, &current.channels);
+            apply_live(live, Some(current.epoch), &current.channels);
         }
         inner.borrow_mut().polling = false;
     }
