@@ -1,36 +1,40 @@
 //! The `vitals` server binary.
 
-#[cfg(feature = "ssr")]
+use clap::Parser;
+use std::process::ExitCode;
+use vitals::server::config::{Cli, Command};
+
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
-    use clap::Parser;
+async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("VITALS_LOG")
                 .unwrap_or_else(|_| "warn".into()),
         )
         .init();
-    let cli = vitals::server::config::Cli::parse();
-    if cli.command == Some(vitals::server::config::Command::Token) {
+    let cli = Cli::parse();
+    if cli.command == Some(Command::Token) {
         println!("{}", vitals::server::token::random_token());
-        return std::process::ExitCode::SUCCESS;
+        return ExitCode::SUCCESS;
     }
     let running = match vitals::server::start(cli).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("vitals: {e}");
-            return std::process::ExitCode::FAILURE;
+            return ExitCode::FAILURE;
         }
     };
     println!("Vitals is serving on http://{}", running.addr);
+    println!(
+        "vitals: open-files limit {}; at most {} connections at once",
+        running.open_files_limit,
+        running.connections.cap()
+    );
     match running.serve().await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("vitals: {e}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
-
-#[cfg(not(feature = "ssr"))]
-fn main() {}

@@ -63,23 +63,6 @@ pub struct CpuMetrics {
     pub temperature_celsius: Option<f32>,
     pub model: String,
     pub core_count: usize,
-    /// Cumulative seconds per mode since boot, summed over cores (for Prometheus counters).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub seconds_by_mode: Vec<CpuModeSeconds>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-pub struct CpuModeSeconds {
-    /// Logical core index.
-    pub cpu: usize,
-    pub user: f64,
-    pub nice: f64,
-    pub system: f64,
-    pub idle: f64,
-    pub iowait: f64,
-    pub irq: f64,
-    pub softirq: f64,
-    pub steal: f64,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
@@ -236,18 +219,6 @@ impl Default for GpuStatus {
     }
 }
 
-/// Everything one sampler tick saw.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
-pub struct Snapshot {
-    pub timestamp: DateTime<Utc>,
-    pub cpu: CpuMetrics,
-    pub memory: MemoryMetrics,
-    pub disk: DiskMetrics,
-    pub network: NetworkMetrics,
-    pub gpus: Vec<GpuMetrics>,
-    pub gpu_status: GpuStatus,
-}
-
 /// One message on one channel: a metrics sample or an event a local process emitted.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Envelope {
@@ -322,6 +293,39 @@ pub enum ClientMessage {
     Ping,
 }
 
+/// One point of a series: milliseconds since the Unix epoch (UTC) and the value.
+pub type Point = (i64, f64);
+
+/// A browser store as it travels: what the page's seed carries so the dashboard starts with the
+/// server's history (thinned) and current values.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct StoreSeed {
+    /// How much history the store keeps, in milliseconds.
+    pub window_ms: i64,
+    /// The server epoch the sequence numbers belong to.
+    pub epoch: Option<u64>,
+    /// The last seq held per channel: where the socket's replay continues from.
+    pub last_seq: BTreeMap<String, u64>,
+    pub cpu: Option<CpuMetrics>,
+    pub memory: Option<MemoryMetrics>,
+    pub disk: Option<DiskMetrics>,
+    pub network: Option<NetworkMetrics>,
+    pub gpus: BTreeMap<u32, GpuMetrics>,
+    /// Every series by name, oldest point first.
+    pub series: BTreeMap<String, Vec<Point>>,
+    /// Time (ms) of the newest message held.
+    pub last_message_ms: Option<i64>,
+}
+
+/// What a page starts from: the server's hello (host, uptime, GPU status) and its history as a
+/// ready store. The page carries it (and `GET /api/system/seed` serves it), so values show at first
+/// paint and the charts draw without a request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PageSeed {
+    pub hello: Hello,
+    pub history: StoreSeed,
+}
+
 /// `GET /api/system/metrics`: the latest sample of every channel.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct CurrentMetrics {
@@ -381,6 +385,24 @@ pub struct EmitRequest {
 pub struct EmitResponse {
     pub delivered: usize,
     pub seq: u64,
+}
+
+/// Why a server function (`/api/system/metrics`, `/gpus`, `/seed`) failed, as the page reads it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub enum ServerFnFailure {
+    /// The server answered but could not produce the value (its state was missing).
+    Server(String),
+    /// The request or its answer did not get through (network, encoding).
+    Request(String),
+}
+
+impl std::fmt::Display for ServerFnFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerFnFailure::Server(message) => write!(f, "the server failed: {message}"),
+            ServerFnFailure::Request(message) => write!(f, "the request failed: {message}"),
+        }
+    }
 }
 
 /// Every JSON error body: one sentence a person can act on.

@@ -66,9 +66,10 @@ fn a_real_sample_is_complete_and_sane() {
     );
     assert!(!cpu.model.is_empty());
     assert!(cpu.load_average.one >= 0.0 && cpu.load_average.fifteen >= 0.0);
-    assert_eq!(cpu.seconds_by_mode.len(), online_cpus());
+    assert_eq!(snapshot.cpu_seconds_by_mode.len(), online_cpus());
     assert!(
-        cpu.seconds_by_mode
+        snapshot
+            .cpu_seconds_by_mode
             .iter()
             .all(|m| m.idle + m.user + m.system > 0.0)
     );

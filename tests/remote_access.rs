@@ -1,4 +1,5 @@
-//! The server bound to a non-loopback address of this machine, with an access token.
+//! The server bound to every address (0.0.0.0) with an access token, reached through 127.0.0.1:
+//! no test traffic leaves loopback.
 #![cfg(feature = "ssr")]
 
 mod common;
@@ -16,35 +17,10 @@ use vitals::server::config::{Cli, Config, ConfigError};
 const TOKEN: &str = "remote-access-token-0123456789";
 const GPU: &str = "gpu name=\"Fake L4\" uuid=GPU-remote util=5 procs=1:1048576:compute\n";
 
-/// The first non-loopback IPv4 address of this machine (the server binds it; nothing leaves the host).
-fn machine_address() -> Ipv4Addr {
-    let mut found = None;
-    // SAFETY: getifaddrs fills a list we walk read-only and free once.
-    unsafe {
-        let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
-        assert_eq!(libc::getifaddrs(&mut list), 0);
-        let mut entry = list;
-        while !entry.is_null() {
-            let address = (*entry).ifa_addr;
-            if !address.is_null() && (*address).sa_family as i32 == libc::AF_INET {
-                let v4 = &*(address as *const libc::sockaddr_in);
-                let ip = Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr));
-                if !ip.is_loopback() && found.is_none() {
-                    found = Some(ip);
-                }
-            }
-            entry = (*entry).ifa_next;
-        }
-        libc::freeifaddrs(list);
-    }
-    found.expect("this machine has a non-loopback IPv4 address")
-}
-
 async fn remote_server(show_command_lines: bool, fake: &FakeNvml) -> TestServer {
-    let ip = machine_address();
     let library = fake.library().to_path_buf();
     TestServer::start(move |cli| {
-        cli.bind = Some((IpAddr::V4(ip), 0).into());
+        cli.bind = Some((IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0).into());
         cli.token = Some(TOKEN.into());
         cli.nvml_library = Some(library);
         cli.show_command_lines = show_command_lines;
@@ -83,7 +59,7 @@ fn a_wide_bind_without_a_token_is_refused_at_start() {
 async fn every_route_and_the_socket_need_the_token() {
     let fake = FakeNvml::start(GPU);
     let server = remote_server(false, &fake).await;
-    assert!(!server.addr.ip().is_loopback());
+    assert!(server.addr.ip().is_unspecified());
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     let http = client();
     for route in ROUTES {
@@ -112,7 +88,7 @@ async fn every_route_and_the_socket_need_the_token() {
     assert!(body["error"].as_str().unwrap().contains("token"));
 
     // The socket too.
-    let url = format!("ws://{}/ws", server.addr);
+    let url = server.ws_url();
     match connect_async(url.as_str()).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
             assert_eq!(response.status(), 401)
@@ -173,15 +149,13 @@ async fn a_browser_signs_in_once_and_then_uses_its_cookie() {
             .unwrap();
         assert_eq!(response.status(), 200, "{route} with the session cookie");
     }
-    let mut request = format!("ws://{}/ws", server.addr)
-        .into_client_request()
-        .unwrap();
+    let mut request = server.ws_url().into_client_request().unwrap();
     request
         .headers_mut()
         .insert("cookie", HeaderValue::from_str(&session).unwrap());
     request.headers_mut().insert(
         "origin",
-        HeaderValue::from_str(&format!("http://{}", server.addr)).unwrap(),
+        HeaderValue::from_str(&format!("http://{}", server.authority())).unwrap(),
     );
     assert!(
         connect_async(request).await.is_ok(),
@@ -214,34 +188,128 @@ async fn a_browser_signs_in_once_and_then_uses_its_cookie() {
     assert_eq!(forged.status(), 401);
 }
 
+async fn status_with(http: &reqwest::Client, server: &TestServer, bearer: &str) -> u16 {
+    http.get(server.url("/api/system/metrics"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 #[tokio::test]
-async fn failed_attempts_are_rate_limited() {
+async fn wrong_tokens_are_limited_but_the_right_one_is_always_served() {
     let fake = FakeNvml::start(GPU);
     let server = remote_server(false, &fake).await;
     let http = client();
     let mut statuses = Vec::new();
     for _ in 0..7 {
-        let response = http
-            .get(server.url("/api/system/metrics"))
-            .bearer_auth("wrong-token-000000000")
-            .send()
-            .await
-            .unwrap();
-        statuses.push(response.status().as_u16());
+        statuses.push(status_with(&http, &server, "wrong-token-000000000").await);
     }
     assert_eq!(statuses[..5], [401; 5]);
-    assert_eq!(statuses[5..], [429, 429]);
-    let right = http
-        .get(server.url("/api/system/metrics"))
-        .bearer_auth(TOKEN)
+    assert_eq!(statuses[5..], [429, 429], "wrong tries wait a minute");
+    assert_eq!(
+        status_with(&http, &server, TOKEN).await,
+        200,
+        "the right token is served whatever came before from this address"
+    );
+    let signed = http
+        .get(server.url(&format!("/?token={TOKEN}")))
         .send()
         .await
         .unwrap();
+    assert_eq!(signed.status(), 303, "and so is the sign-in link");
+    let form = http
+        .post(server.url("/sign-in"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), 303, "and the sign-in form");
+}
+
+#[tokio::test]
+async fn a_stale_session_cookie_is_not_a_wrong_token() {
+    let fake = FakeNvml::start(GPU);
+    let server = remote_server(false, &fake).await;
+    let http = client();
+    for _ in 0..10 {
+        // What an open tab sends after the server restarted.
+        let stale = http
+            .get(server.url("/api/system/metrics"))
+            .header("cookie", "vitals_session=from-before-the-restart")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stale.status(), 401);
+        let body: Value = stale.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("sign in again"));
+    }
+    let page = http
+        .get(server.url("/"))
+        .header("cookie", "vitals_session=from-before-the-restart")
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 401);
+    assert!(page.text().await.unwrap().contains("action=\"/sign-in\""));
     assert_eq!(
-        right.status(),
-        429,
-        "the address waits, even with the right token"
+        status_with(&http, &server, "wrong-token-000000000").await,
+        401,
+        "none of those counted as a failure"
     );
+}
+
+#[tokio::test]
+async fn the_right_token_in_a_query_string_is_never_a_failure() {
+    let fake = FakeNvml::start(GPU);
+    let server = remote_server(false, &fake).await;
+    let http = client();
+    for _ in 0..6 {
+        let post = http
+            .post(server.url(&format!("/api/system/metrics?token={TOKEN}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(post.status(), 400);
+        let body: Value = post.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("Authorization"));
+    }
+    let head = http
+        .head(server.url(&format!("/?token={TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 303, "HEAD signs in like GET");
+    assert_eq!(
+        status_with(&http, &server, "wrong-token-000000000").await,
+        401,
+        "not one of them counted"
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_redirect_never_leaves_this_server() {
+    let fake = FakeNvml::start(GPU);
+    let server = remote_server(false, &fake).await;
+    let http = client();
+    for path in ["//evil.example/", "/\\evil.example/", "///evil.example/x"] {
+        let response = http
+            .get(server.url(&format!("{path}?token={TOKEN}&a=1")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 303, "{path}");
+        let location = response.headers()["location"].to_str().unwrap();
+        assert!(
+            location.starts_with('/') && !location.starts_with("//") && !location.contains('\\'),
+            "{path} redirected to {location}"
+        );
+        assert!(location.ends_with("?a=1"), "{location}");
+    }
 }
 
 #[tokio::test]

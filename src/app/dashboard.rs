@@ -9,7 +9,10 @@ use super::connection::ConnectionState;
 use super::format;
 use super::live::{Live, use_live};
 use super::seed::page_seed;
-use super::store::{MetricsStore, Millis, display_bucket_ms, gpu_key, gpu_series, series};
+use super::store::{
+    MetricsStore, Millis, display_bucket_ms, gpu_key, gpu_metric, gpu_series, series,
+};
+use super::theme::{ThemeToggle, prefers_dark};
 use crate::wire::{GpuMetrics, GpuStatus};
 use leptos::prelude::*;
 
@@ -96,27 +99,6 @@ fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
             format::age(((now - received).max(0.0) / 1000.0) as u64)
         ))
     };
-    let theme = RwSignal::new(None::<&'static str>);
-    let dark_charts = use_context::<DarkCharts>();
-    let toggle_theme = move |_| {
-        let next = match theme.get_untracked() {
-            Some("dark") => "light",
-            Some("light") => "dark",
-            _ if prefers_dark() => "light",
-            _ => "dark",
-        };
-        theme.set(Some(next));
-        if let Some(DarkCharts(dark)) = dark_charts {
-            dark.set(next == "dark");
-        }
-        #[cfg(feature = "hydrate")]
-        if let Some(root) = web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.document_element())
-        {
-            let _ = root.set_attribute("data-theme", next);
-        }
-    };
     view! {
         <header class="top">
             <h1>"Vitals" <span class="host" data-testid="hostname">{hostname}</span>
@@ -144,23 +126,10 @@ fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
                         })
                         .collect_view()}
                 </div>
-                <button class="theme" data-testid="theme-toggle" on:click=toggle_theme aria-label="Toggle light or dark theme">
-                    "◐"
-                </button>
+                <ThemeToggle />
             </div>
         </header>
     }
-}
-
-fn prefers_dark() -> bool {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::window()
-            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-            .is_some_and(|m| m.matches())
-    }
-    #[cfg(not(feature = "hydrate"))]
-    false
 }
 
 /// Points drawn per series: enough for a wide chart (peaks kept by `downsample_max`). More would cost the browser
@@ -362,7 +331,7 @@ fn IoPanel(frame: Memo<DrawFrame>) -> impl IntoView {
         })
     };
     view! {
-        <section class="card wide" data-testid="io-card">
+        <section class="card" data-testid="io-card">
             <h2>"Disk and network"</h2>
             <p class="details" data-testid="io-details">{details}</p>
             <EChart id="chart-io".into() chart />
@@ -416,9 +385,9 @@ fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
         let range = frame.get().range_ms;
         live.store.with_untracked(|s| {
             let key = s.gpus.get(&index).map(gpu_key).unwrap_or_default();
-            let util = recent(s, &gpu_series(&key, "utilization"), range);
-            let mem = recent(s, &gpu_series(&key, "memory_utilization"), range);
-            let temp = recent(s, &gpu_series(&key, "temperature"), range);
+            let util = recent(s, &gpu_series(&key, gpu_metric::UTILIZATION), range);
+            let mem = recent(s, &gpu_series(&key, gpu_metric::MEMORY_UTILIZATION), range);
+            let temp = recent(s, &gpu_series(&key, gpu_metric::TEMPERATURE), range);
             let chart = utilization_chart(
                 window(s, range),
                 &[
@@ -436,7 +405,7 @@ fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
                     points: &temp,
                 }],
             );
-            let power = recent(s, &gpu_series(&key, "power"), range);
+            let power = recent(s, &gpu_series(&key, gpu_metric::POWER), range);
             match s.gpus.get(&index).and_then(|g| g.power_limit_watts) {
                 Some(limit) if !power.is_empty() => with_power(chart, &power, limit),
                 _ => chart,

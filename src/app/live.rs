@@ -1,10 +1,9 @@
 //! The live connection hook: WebSocket with resync, dead-connection watchdog, backoff with jitter,
 //! and REST polling while the socket is down. The decisions live in `connection` and `store`.
 
-use super::api::PageSeed;
 use super::connection::ConnectionState;
 use super::store::{DEFAULT_WINDOW_MS, MetricsStore};
-use crate::wire::Hello;
+use crate::wire::{Hello, PageSeed};
 use leptos::prelude::*;
 
 /// What the hook gives the page: the store, the connection state and the server's hello.
@@ -24,7 +23,7 @@ pub struct Live {
 /// Starts the live connection (in the browser only) from the page's seed and returns its signals.
 pub fn use_live(seed: Option<PageSeed>) -> Live {
     let (hello, store) = match seed {
-        Some(seed) => (Some(seed.hello), seed.history),
+        Some(seed) => (Some(seed.hello), MetricsStore::from(seed.history)),
         None => (None, MetricsStore::new(DEFAULT_WINDOW_MS)),
     };
     let live = Live {
@@ -59,8 +58,6 @@ mod browser {
     use gloo_timers::callback::{Interval, Timeout};
     use leptos::prelude::*;
     use leptos::task::spawn_local;
-    use std::cell::RefCell;
-    use std::rc::Rc;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::closure::Closure;
 
@@ -79,11 +76,15 @@ mod browser {
         /// Messages waiting for the next batched store update.
         pending: Vec<Envelope>,
         flush: Option<Timeout>,
+        /// The page's visibility listener, removed when the page goes.
+        on_visible: Option<Closure<dyn FnMut()>>,
     }
 
     const BATCH_MS: u32 = 50;
 
-    type Shared = Rc<RefCell<Inner>>;
+    /// The connection's state, owned by the page like its signals; every callback reads it with
+    /// the `try_` accessors, which do nothing once the page is gone.
+    type Shared = StoredValue<Inner, LocalStorage>;
 
     fn now_ms() -> f64 {
         js_sys::Date::now()
@@ -115,7 +116,7 @@ mod browser {
         });
         live.received_ms.set(seed_age_ms.map(|age| now_ms() - age));
         // `now_ms` stays unset until the first tick, after hydration: the server rendered no age.
-        let inner: Shared = Rc::new(RefCell::new(Inner {
+        let inner: Shared = StoredValue::new_local(Inner {
             generation: 0,
             close: None,
             last_heard_ms: now_ms(),
@@ -126,40 +127,33 @@ mod browser {
             disposed: false,
             pending: Vec::new(),
             flush: None,
-        }));
-        connect(live, inner.clone());
+            on_visible: None,
+        });
+        connect(live, inner);
 
         // The watchdog: silence of ~3 intervals on an open socket means it is dead even if the
         // browser has not noticed (a sleeping laptop, a dropped NAT mapping), and so does a new
         // socket that never says hello.
-        let watched = inner.clone();
         let watchdog = Interval::new(1_000, move || {
             live.now_ms.set(Some(now_ms()));
-            let (socket_open, silent, interval) = {
-                let state = watched.borrow();
-                (
-                    state.close.is_some(),
-                    now_ms() - state.last_heard_ms,
-                    state.interval_seconds,
-                )
-            };
-            if socket_open && is_dead(silent, interval) {
-                lost(live, watched.clone());
+            let dead = inner.try_with_value(|state| {
+                state.close.is_some()
+                    && is_dead(now_ms() - state.last_heard_ms, state.interval_seconds)
+            });
+            if dead == Some(true) {
+                lost(live, inner);
             }
         });
-        inner.borrow_mut().watchdog = Some(watchdog);
+        inner.update_value(|state| state.watchdog = Some(watchdog));
 
         // Back in view: charts catch up, and a lost socket is retried at once instead of waiting
         // out the backoff.
-        let visible = inner.clone();
         live.page_visible.set(!page_hidden());
         let on_visible = Closure::<dyn FnMut()>::new(move || {
             live.page_visible.set(!page_hidden());
-            if !page_hidden()
-                && live.state.get_untracked() != ConnectionState::Live
-                && !visible.borrow().disposed
-            {
-                connect(live, visible.clone());
+            let disposed = inner.try_with_value(|state| state.disposed).unwrap_or(true);
+            if !page_hidden() && live.state.get_untracked() != ConnectionState::Live && !disposed {
+                connect(live, inner);
             }
         });
         if let Some(document) = web_sys::window().and_then(|w| w.document()) {
@@ -168,37 +162,43 @@ mod browser {
                 on_visible.as_ref().unchecked_ref(),
             );
         }
-        let on_visible = send_wrapper::SendWrapper::new(on_visible);
+        inner.update_value(|state| state.on_visible = Some(on_visible));
 
-        let cleanup = send_wrapper::SendWrapper::new(inner);
+        // Cleanups run before the page's values are dropped: stop everything, then unhook the
+        // listener while its closure is still alive. Dropping the rest ends timers and socket.
         on_cleanup(move || {
-            let inner = cleanup.take();
-            let mut inner = inner.borrow_mut();
-            inner.disposed = true;
-            inner.generation += 1;
-            inner.close.take();
-            inner.retry.take();
-            inner.watchdog.take();
-            inner.flush.take();
-            if let Some(document) = web_sys::window().and_then(|w| w.document()) {
-                let _ = document.remove_event_listener_with_callback(
-                    "visibilitychange",
-                    on_visible.as_ref().unchecked_ref(),
-                );
-            }
+            inner.try_update_value(|state| {
+                state.disposed = true;
+                state.generation += 1;
+                state.close.take();
+                state.retry.take();
+                state.watchdog.take();
+                state.flush.take();
+                if let (Some(document), Some(on_visible)) = (
+                    web_sys::window().and_then(|w| w.document()),
+                    state.on_visible.take(),
+                ) {
+                    let _ = document.remove_event_listener_with_callback(
+                        "visibilitychange",
+                        on_visible.as_ref().unchecked_ref(),
+                    );
+                }
+            });
         });
     }
 
     fn connect(live: Live, inner: Shared) {
-        let generation = {
-            let mut state = inner.borrow_mut();
+        let generation = inner.try_update_value(|state| {
             if state.disposed {
-                return;
+                return None;
             }
             state.generation += 1;
             state.retry.take();
             state.close.take();
-            state.generation
+            Some(state.generation)
+        });
+        let Some(Some(generation)) = generation else {
+            return;
         };
         let Some(url) = socket_url() else { return };
         let socket = match WebSocket::open(&url) {
@@ -206,33 +206,35 @@ mod browser {
             Err(_) => return lost(live, inner),
         };
         let (close_tx, mut close_rx) = mpsc::unbounded::<()>();
-        {
-            let mut state = inner.borrow_mut();
+        inner.try_update_value(|state| {
             state.close = Some(close_tx);
             // The handshake gets as long as a live socket's silence before it counts as dead.
             state.last_heard_ms = now_ms();
-        }
+        });
         let (mut sink, stream) = socket.split();
         let mut stream = stream.fuse();
+        let current = move || inner.try_with_value(|s| s.generation) == Some(generation);
         spawn_local(async move {
             loop {
                 let message = futures::select! {
                     message = stream.next() => message,
                     _ = close_rx.next() => None,
                 };
-                if inner.borrow().generation != generation {
+                if !current() {
                     return;
                 }
                 let Some(Ok(Message::Text(text))) = message else {
                     break;
                 };
-                inner.borrow_mut().last_heard_ms = now_ms();
+                inner.try_update_value(|state| state.last_heard_ms = now_ms());
                 let Some(message) = from_text::<ServerMessage>(&text) else {
                     continue;
                 };
                 match message {
                     ServerMessage::Hello(hello) => {
-                        inner.borrow_mut().interval_seconds = hello.interval_seconds;
+                        inner.try_update_value(|state| {
+                            state.interval_seconds = hello.interval_seconds
+                        });
                         // Ask for what we missed in the epoch our seqs belong to; a new epoch
                         // makes the server reset those channels.
                         let (since, epoch) =
@@ -255,9 +257,9 @@ mod browser {
                             s.set_epoch(hello.epoch);
                         });
                         live.hello.set(Some(hello));
-                        opened(live, &inner);
+                        opened(live, inner);
                     }
-                    ServerMessage::Message(envelope) => queue(live, &inner, envelope),
+                    ServerMessage::Message(envelope) => queue(live, inner, envelope),
                     ServerMessage::Reset { channel, .. } => {
                         let since = live.store.with_untracked(|s| s.last_message_ms);
                         live.store.update(|s| s.reset_channel(&channel));
@@ -269,7 +271,7 @@ mod browser {
                     _ => {}
                 }
             }
-            if inner.borrow().generation == generation {
+            if current() {
                 lost(live, inner);
             }
         });
@@ -277,21 +279,20 @@ mod browser {
 
     /// Messages of one tick arrive within milliseconds of each other: apply them together, so the
     /// charts redraw once per tick rather than once per channel.
-    fn queue(live: Live, inner: &Shared, envelope: Envelope) {
-        let mut state = inner.borrow_mut();
-        state.pending.push(envelope);
-        if state.flush.is_some() {
-            return;
-        }
-        let flushed = inner.clone();
-        state.flush = Some(Timeout::new(BATCH_MS, move || {
-            let pending = {
-                let mut state = flushed.borrow_mut();
-                state.flush = None;
-                std::mem::take(&mut state.pending)
-            };
-            apply_live(live, None, &pending);
-        }));
+    fn queue(live: Live, inner: Shared, envelope: Envelope) {
+        inner.try_update_value(|state| {
+            state.pending.push(envelope);
+            if state.flush.is_some() {
+                return;
+            }
+            state.flush = Some(Timeout::new(BATCH_MS, move || {
+                let pending = inner.try_update_value(|state| {
+                    state.flush = None;
+                    std::mem::take(&mut state.pending)
+                });
+                apply_live(live, None, &pending.unwrap_or_default());
+            }));
+        });
     }
 
     /// Applies new messages (of `epoch`, when known) in one store update and notes when new data
@@ -312,23 +313,27 @@ mod browser {
         }
     }
 
-    fn opened(live: Live, inner: &Shared) {
-        let mut state = inner.borrow_mut();
-        state.polling = false;
-        state.retry.take();
+    fn opened(live: Live, inner: Shared) {
+        inner.try_update_value(|state| {
+            state.polling = false;
+            state.retry.take();
+        });
         live.state
             .update(|s| *s = next_state(*s, ConnectionEvent::Opened));
     }
 
     /// The socket is gone: count the attempt, start polling if due, and schedule a reconnect.
     fn lost(live: Live, inner: Shared) {
-        {
-            let mut state = inner.borrow_mut();
+        let alive = inner.try_update_value(|state| {
             if state.disposed {
-                return;
+                return false;
             }
             state.generation += 1;
             state.close.take();
+            true
+        });
+        if alive != Some(true) {
+            return;
         }
         live.state
             .update(|s| *s = next_state(*s, ConnectionEvent::Lost));
@@ -339,9 +344,10 @@ mod browser {
             }
             _ => 1,
         };
-        if state.polls() && !inner.borrow().polling {
-            inner.borrow_mut().polling = true;
-            spawn_local(poll(live, inner.clone()));
+        let start_polling = state.polls()
+            && inner.try_update_value(|s| !std::mem::replace(&mut s.polling, true)) == Some(true);
+        if start_polling {
+            spawn_local(poll(live, inner));
         }
         // While hidden, wait the longest delay; becoming visible retries at once.
         let delay = if page_hidden() {
@@ -354,21 +360,24 @@ mod browser {
                 js_sys::Math::random(),
             )
         };
-        let retry_inner = inner.clone();
         let retry = Timeout::new(delay as u32, move || {
             live.state
                 .update(|s| *s = next_state(*s, ConnectionEvent::Retrying));
-            connect(live, retry_inner);
+            connect(live, inner);
         });
-        inner.borrow_mut().retry = Some(retry);
+        inner.try_update_value(|state| state.retry = Some(retry));
     }
 
     /// Polls the current snapshot at the sample interval until the socket is live again.
     async fn poll(live: Live, inner: Shared) {
         loop {
-            let interval_ms = (inner.borrow().interval_seconds * 1000.0) as u32;
+            let Some(interval_seconds) = inner.try_with_value(|s| s.interval_seconds) else {
+                return;
+            };
+            let interval_ms = (interval_seconds * 1000.0) as u32;
             gloo_timers::future::TimeoutFuture::new(interval_ms.max(250)).await;
-            if !live.state.get_untracked().polls() || inner.borrow().disposed {
+            let disposed = inner.try_with_value(|s| s.disposed).unwrap_or(true);
+            if !live.state.get_untracked().polls() || disposed {
                 break;
             }
             if page_hidden() {
@@ -382,7 +391,7 @@ mod browser {
             }
             apply_live(live, Some(current.epoch), &current.channels);
         }
-        inner.borrow_mut().polling = false;
+        inner.try_update_value(|s| s.polling = false);
     }
 
     /// Refills a channel's history from the server's ring after a reset.

@@ -9,108 +9,15 @@ pub mod format;
 pub mod json;
 pub mod live;
 pub mod seed;
+#[cfg(feature = "ssr")]
+mod shell;
 pub mod store;
+pub mod theme;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Title, provide_meta_context};
-
-/// The HTML document around the app, rendered on the server. The dashboard lives at `/` only; any
-/// other path that is not a file gets a small "not found" page, not the dashboard and its seed.
-pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    set_page_security_policy();
-    #[cfg(feature = "ssr")]
-    if !is_dashboard_request() {
-        return not_found().into_any();
-    }
-    #[cfg(feature = "ssr")]
-    let seed_json = provide_page_seed();
-    #[cfg(not(feature = "ssr"))]
-    let seed_json: Option<String> = None;
-    view! {
-        <!DOCTYPE html>
-        <html lang="en">
-            <head>
-                {shared_head()}
-                // ECharts, served from our own origin: charming drives it as the global `echarts`.
-                <script src="/vendor/echarts.min.js"></script>
-                <AutoReload options=options.clone() />
-                <HydrationScripts options />
-                <MetaTags />
-                {seed_json.map(|json| view! {
-                    <script type="application/json" id=seed::SEED_ELEMENT_ID inner_html=json></script>
-                })}
-            </head>
-            <body>
-                <App />
-            </body>
-        </html>
-    }
-    .into_any()
-}
-
-/// What the head of every document the server renders starts with.
-fn shared_head() -> impl IntoView {
-    view! {
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="color-scheme" content="light dark" />
-        <link rel="icon" href="data:," />
-        <link rel="stylesheet" href="/pkg/vitals.css" />
-    }
-}
-
+use leptos_meta::{Title, provide_meta_context};
 #[cfg(feature = "ssr")]
-fn is_dashboard_request() -> bool {
-    use_context::<axum::http::request::Parts>().is_none_or(|parts| parts.uri.path() == "/")
-}
-
-/// No app, no data: a missing asset or a mistyped path costs next to nothing.
-#[cfg(feature = "ssr")]
-fn not_found() -> impl IntoView {
-    view! {
-        <!DOCTYPE html>
-        <html lang="en">
-            <head>
-                {shared_head()}
-                <title>"Not found · Vitals"</title>
-            </head>
-            <body>
-                <main class="not-found" data-testid="not-found">
-                    <h1>"Not found"</h1>
-                    <p>"There is nothing at this address. " <a href="/">"Open the dashboard"</a></p>
-                </main>
-            </body>
-        </html>
-    }
-}
-
-/// Computes this request's seed once: the dashboard renders from it (context) and the page carries
-/// it to the browser (the returned JSON).
-#[cfg(feature = "ssr")]
-fn provide_page_seed() -> Option<String> {
-    let app = use_context::<crate::server::state::AppState>()?;
-    let page_seed = crate::server::api::page_seed(&app);
-    let json = seed::embeddable_json(&page_seed);
-    provide_context(page_seed);
-    json
-}
-
-/// Pages get a Content-Security-Policy naming the nonce of their one inline bootstrap script.
-#[cfg(feature = "ssr")]
-fn set_page_security_policy() {
-    use axum::http::{HeaderValue, header};
-    leptos::nonce::provide_nonce();
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    if let Ok(value) = HeaderValue::from_str(&crate::server::guard::page_csp(&nonce)) {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
-    }
-}
+pub use shell::shell;
 
 #[component]
 pub fn App() -> impl IntoView {

@@ -2,7 +2,7 @@
 //! (never executed, so the page's script policy is untouched) and the browser reads it back before
 //! the dashboard hydrates. Both sides then start from the same store and render the same values.
 
-use super::api::PageSeed;
+use crate::wire::PageSeed;
 
 /// The id of the `<script type="application/json">` element holding the seed.
 pub const SEED_ELEMENT_ID: &str = "vitals-seed";
@@ -36,8 +36,7 @@ pub fn page_seed() -> Option<PageSeed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::store::MetricsStore;
-    use crate::wire::{GpuStatus, Hello};
+    use crate::wire::{GpuStatus, Hello, StoreSeed};
 
     #[test]
     fn embedded_json_cannot_close_its_script_and_reads_back_the_same() {
@@ -58,7 +57,10 @@ mod tests {
                     count: 0,
                 },
             },
-            history: MetricsStore::new(60_000),
+            history: StoreSeed {
+                window_ms: 60_000,
+                ..Default::default()
+            },
         };
         let json = embeddable_json(&seed).unwrap();
         assert!(!json.contains('<'), "{json}");

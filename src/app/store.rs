@@ -4,10 +4,9 @@
 
 use crate::wire::{
     CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, CpuMetrics, DiskMetrics,
-    EVENT_METRICS, Envelope, GpuMetrics, MemoryMetrics, NetworkMetrics, gpu_index_of,
+    EVENT_METRICS, Envelope, GpuMetrics, MemoryMetrics, NetworkMetrics, StoreSeed, gpu_index_of,
 };
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Milliseconds since the Unix epoch (UTC).
@@ -27,6 +26,15 @@ pub mod series {
     pub const NET_TX: &str = "network.tx";
 }
 
+/// The metrics of each GPU's series: what the store records and the GPU cards draw.
+pub mod gpu_metric {
+    pub const UTILIZATION: &str = "utilization";
+    pub const MEMORY_UTILIZATION: &str = "memory_utilization";
+    pub const TEMPERATURE: &str = "temperature";
+    pub const POWER: &str = "power";
+    pub const MEMORY_USED: &str = "memory_used";
+}
+
 /// The per-GPU series, keyed by the GPU's UUID so a GPU that disappears and returns keeps its own.
 pub fn gpu_series(gpu_key: &str, metric: &str) -> String {
     format!("gpu/{gpu_key}/{metric}")
@@ -44,8 +52,35 @@ pub fn gpu_key(gpu: &GpuMetrics) -> String {
 /// One series' points, oldest first.
 pub type Series = VecDeque<(Millis, f64)>;
 
-/// Also the page's seed: the server fills one from its history ring and sends it when the page loads.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// One channel's metrics sample, read from its message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sample {
+    Cpu(CpuMetrics),
+    Memory(MemoryMetrics),
+    Disk(DiskMetrics),
+    Network(NetworkMetrics),
+    Gpu(GpuMetrics),
+}
+
+impl Sample {
+    /// The sample a message carries, if it is a metrics message of a known channel that parses.
+    pub fn of(envelope: &Envelope) -> Option<Sample> {
+        if envelope.event != EVENT_METRICS {
+            return None;
+        }
+        let data = &envelope.data;
+        match envelope.channel.as_str() {
+            CHANNEL_CPU => parse(data).map(Sample::Cpu),
+            CHANNEL_MEMORY => parse(data).map(Sample::Memory),
+            CHANNEL_DISK => parse(data).map(Sample::Disk),
+            CHANNEL_NETWORK => parse(data).map(Sample::Network),
+            other => gpu_index_of(other).and(parse(data).map(Sample::Gpu)),
+        }
+    }
+}
+
+/// The page's store; the server keeps one too, from which every page's seed is cut.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MetricsStore {
     pub window_ms: Millis,
     /// The server epoch the sequence numbers belong to.
@@ -62,8 +97,29 @@ pub struct MetricsStore {
     pub last_message_ms: Option<Millis>,
     /// Bumped when history changes other than by a new live point (a seed, a backfill, a reset), so
     /// charts that redraw once per display bucket know to redraw now.
-    #[serde(skip)]
     pub history_revision: u64,
+}
+
+impl From<StoreSeed> for MetricsStore {
+    fn from(seed: StoreSeed) -> Self {
+        MetricsStore {
+            window_ms: seed.window_ms,
+            epoch: seed.epoch,
+            last_seq: seed.last_seq,
+            cpu: seed.cpu,
+            memory: seed.memory,
+            disk: seed.disk,
+            network: seed.network,
+            gpus: seed.gpus,
+            series: seed
+                .series
+                .into_iter()
+                .map(|(name, points)| (name, points.into()))
+                .collect(),
+            last_message_ms: seed.last_message_ms,
+            history_revision: 0,
+        }
+    }
 }
 
 /// What applying a message did.
@@ -114,117 +170,107 @@ impl MetricsStore {
     }
 
     /// Fills history from the server's ring after a reset: points are placed by time (a point at a
-    /// time already held is skipped), whatever their seq, and the current values are left alone.
+    /// time already held is skipped), whatever their seq; a message older than the newest held only
+    /// adds its points, so the current values stay the newest.
     pub fn backfill(&mut self, envelope: &Envelope) -> Applied {
         self.history_revision += 1;
-        let newest = self.last_message_ms;
-        let current = (
-            self.cpu.clone(),
-            self.memory.clone(),
-            self.disk.clone(),
-            self.network.clone(),
-            self.gpus.clone(),
-        );
-        let seq = self.last_seq.get(&envelope.channel).copied();
-        let applied = self.apply_unchecked(envelope);
-        if newest.is_some_and(|n| envelope.timestamp.timestamp_millis() < n) {
-            (self.cpu, self.memory, self.disk, self.network, self.gpus) = current;
-            self.last_message_ms = newest;
-        }
-        if let Some(seq) = seq {
-            let last = self.last_seq.entry(envelope.channel.clone()).or_default();
-            *last = (*last).max(seq);
-        }
-        applied
-    }
-
-    fn apply_unchecked(&mut self, envelope: &Envelope) -> Applied {
-        if envelope.event != EVENT_METRICS {
+        let Some(sample) = Sample::of(envelope) else {
             return Applied::Ignored;
-        }
-        let at = envelope.timestamp.timestamp_millis();
-        let stored = match envelope.channel.as_str() {
-            CHANNEL_CPU => self.apply_cpu(&envelope.data, at),
-            CHANNEL_MEMORY => self.apply_memory(&envelope.data, at),
-            CHANNEL_DISK => self.apply_disk(&envelope.data, at),
-            CHANNEL_NETWORK => self.apply_network(&envelope.data, at),
-            other => match gpu_index_of(other) {
-                Some(_) => self.apply_gpu(&envelope.data, at),
-                None => false,
-            },
         };
-        if !stored {
-            return Applied::Ignored;
+        let at = envelope.timestamp.timestamp_millis();
+        self.append(&sample, at);
+        if self.last_message_ms.is_none_or(|newest| at >= newest) {
+            self.set_current(sample, at);
         }
-        self.last_seq.insert(envelope.channel.clone(), envelope.seq);
-        self.last_message_ms = Some(self.last_message_ms.map_or(at, |last| last.max(at)));
+        let last = self.last_seq.entry(envelope.channel.clone()).or_default();
+        *last = (*last).max(envelope.seq);
         Applied::Stored
     }
 
-    fn apply_cpu(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(cpu) = parse::<CpuMetrics>(data) else {
-            return false;
+    fn apply_unchecked(&mut self, envelope: &Envelope) -> Applied {
+        let Some(sample) = Sample::of(envelope) else {
+            return Applied::Ignored;
         };
+        let at = envelope.timestamp.timestamp_millis();
+        self.append(&sample, at);
+        self.set_current(sample, at);
+        self.last_seq.insert(envelope.channel.clone(), envelope.seq);
+        Applied::Stored
+    }
+
+    /// Appends a sample's points to its series.
+    pub fn append(&mut self, sample: &Sample, at: Millis) {
+        match sample {
+            Sample::Cpu(cpu) => self.append_cpu(cpu, at),
+            Sample::Memory(memory) => self.append_memory(memory, at),
+            Sample::Disk(disk) => self.append_disk(disk, at),
+            Sample::Network(network) => self.append_network(network, at),
+            Sample::Gpu(gpu) => self.append_gpu(gpu, at),
+        }
+    }
+
+    /// Makes a sample the current value of its kind, as of `at`.
+    pub fn set_current(&mut self, sample: Sample, at: Millis) {
+        match sample {
+            Sample::Cpu(cpu) => self.cpu = Some(cpu),
+            Sample::Memory(memory) => self.memory = Some(memory),
+            Sample::Disk(disk) => self.disk = Some(disk),
+            Sample::Network(network) => self.network = Some(network),
+            Sample::Gpu(gpu) => {
+                self.gpus.insert(gpu.index, gpu);
+            }
+        }
+        self.last_message_ms = Some(self.last_message_ms.map_or(at, |last| last.max(at)));
+    }
+
+    pub fn append_cpu(&mut self, cpu: &CpuMetrics, at: Millis) {
         self.push(series::CPU_USAGE, at, cpu.usage_percent as f64);
         if let Some(t) = cpu.temperature_celsius {
             self.push(series::CPU_TEMPERATURE, at, t as f64);
         }
-        self.cpu = Some(cpu);
-        true
     }
 
-    fn apply_memory(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(memory) = parse::<MemoryMetrics>(data) else {
-            return false;
-        };
+    pub fn append_memory(&mut self, memory: &MemoryMetrics, at: Millis) {
         self.push(series::RAM_PERCENT, at, memory.ram_percent as f64);
         self.push(series::SWAP_PERCENT, at, memory.swap_percent as f64);
-        self.memory = Some(memory);
-        true
     }
 
-    fn apply_disk(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(disk) = parse::<DiskMetrics>(data) else {
-            return false;
-        };
+    pub fn append_disk(&mut self, disk: &DiskMetrics, at: Millis) {
         self.push(series::DISK_READ, at, disk.read_bytes_per_sec);
         self.push(series::DISK_WRITE, at, disk.write_bytes_per_sec);
-        self.disk = Some(disk);
-        true
     }
 
-    fn apply_network(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(network) = parse::<NetworkMetrics>(data) else {
-            return false;
-        };
+    pub fn append_network(&mut self, network: &NetworkMetrics, at: Millis) {
         self.push(series::NET_RX, at, network.rx_bytes_per_sec);
         self.push(series::NET_TX, at, network.tx_bytes_per_sec);
-        self.network = Some(network);
-        true
     }
 
-    fn apply_gpu(&mut self, data: &serde_json::Value, at: Millis) -> bool {
-        let Some(gpu) = parse::<GpuMetrics>(data) else {
-            return false;
-        };
-        let key = gpu_key(&gpu);
+    pub fn append_gpu(&mut self, gpu: &GpuMetrics, at: Millis) {
+        let key = gpu_key(gpu);
         let values = [
-            ("utilization", gpu.utilization_percent.map(f64::from)),
             (
-                "memory_utilization",
+                gpu_metric::UTILIZATION,
+                gpu.utilization_percent.map(f64::from),
+            ),
+            (
+                gpu_metric::MEMORY_UTILIZATION,
                 gpu.memory_utilization_percent.map(f64::from),
             ),
-            ("temperature", gpu.temperature_celsius.map(f64::from)),
-            ("power", gpu.power_watts),
-            ("memory_used", gpu.memory_used_bytes.map(|b| b as f64)),
+            (
+                gpu_metric::TEMPERATURE,
+                gpu.temperature_celsius.map(f64::from),
+            ),
+            (gpu_metric::POWER, gpu.power_watts),
+            (
+                gpu_metric::MEMORY_USED,
+                gpu.memory_used_bytes.map(|b| b as f64),
+            ),
         ];
         for (metric, value) in values {
             if let Some(value) = value {
                 self.push(&gpu_series(&key, metric), at, value);
             }
         }
-        self.gpus.insert(gpu.index, gpu);
-        true
     }
 
     /// Appends a point and drops those older than the window, measured from this point's time.
@@ -274,56 +320,64 @@ impl MetricsStore {
         )
     }
 
-    /// Takes in a seed (the server's history) without losing or duplicating what arrived live:
-    /// points are placed by time, the newer current values win, and seqs only move forward.
-    pub fn merge(&mut self, seed: MetricsStore) {
-        self.history_revision += 1;
-        let same_epoch = self.epoch.is_none() || self.epoch == seed.epoch;
-        if self.epoch.is_none() {
-            self.epoch = seed.epoch;
-        }
-        let seed_is_newer = seed.last_message_ms > self.last_message_ms;
-        for (name, points) in seed.series {
-            for (at, value) in points {
-                self.push(&name, at, value);
-            }
-        }
-        if same_epoch {
-            for (channel, seq) in seed.last_seq {
-                let last = self.last_seq.entry(channel).or_default();
-                *last = (*last).max(seq);
-            }
-        }
-        if seed_is_newer || self.cpu.is_none() {
-            self.cpu = seed.cpu.or(self.cpu.take());
-            self.memory = seed.memory.or(self.memory.take());
-            self.disk = seed.disk.or(self.disk.take());
-            self.network = seed.network.or(self.network.take());
-            for (index, gpu) in seed.gpus {
-                self.gpus.entry(index).or_insert(gpu);
-            }
-            self.last_message_ms = self.last_message_ms.max(seed.last_message_ms);
-        }
-    }
-
-    /// A lighter copy to send to a page: every point of the last `recent_ms`, and one point per
-    /// `step_ms` before that.
-    pub fn thinned(mut self, recent_ms: Millis, step_ms: Millis) -> MetricsStore {
+    /// Thins history in place, by age: `tiers` lists (age, bucket) pairs from the youngest; a point
+    /// at least `age` older than its series' newest point shares its bucket (aligned to the epoch,
+    /// as when drawn) with its neighbours, and each bucket keeps its highest point, so a spike
+    /// survives. Points younger than the first tier all stay.
+    pub fn thin(&mut self, tiers: &[(Millis, Millis)]) {
         for points in self.series.values_mut() {
             let Some(&(newest, _)) = points.back() else {
                 continue;
             };
-            let recent_from = newest - recent_ms;
-            let mut last_kept: Option<Millis> = None;
-            points.retain(|&(t, _)| {
-                let keep = t >= recent_from || last_kept.is_none_or(|kept| t - kept >= step_ms);
-                if keep {
-                    last_kept = Some(t);
+            let bucket_of = |t: Millis| {
+                let bucket_ms = tiers
+                    .iter()
+                    .rev()
+                    .find(|(age, _)| newest - t >= *age)
+                    .map(|(_, bucket)| (*bucket).max(1))?;
+                Some((bucket_ms, t.div_euclid(bucket_ms)))
+            };
+            let mut kept: VecDeque<(Millis, f64)> = VecDeque::with_capacity(points.len());
+            let mut kept_bucket = None;
+            for &(t, v) in points.iter() {
+                let bucket = bucket_of(t);
+                match kept.back_mut() {
+                    Some(last) if bucket.is_some() && bucket == kept_bucket => {
+                        if v > last.1 {
+                            *last = (t, v);
+                        }
+                    }
+                    _ => {
+                        kept.push_back((t, v));
+                        kept_bucket = bucket;
+                    }
                 }
-                keep
-            });
+            }
+            *points = kept;
         }
-        self
+    }
+
+    /// The store as it travels to a page.
+    pub fn to_seed(&self) -> StoreSeed {
+        StoreSeed {
+            window_ms: self.window_ms,
+            epoch: self.epoch,
+            last_seq: self.last_seq.clone(),
+            cpu: self.cpu.clone(),
+            memory: self.memory.clone(),
+            disk: self.disk.clone(),
+            network: self.network.clone(),
+            gpus: self.gpus.clone(),
+            series: self
+                .series
+                .iter()
+                .map(|(name, points)| {
+                    let travelling = points.iter().map(|&(t, v)| (t, significant(v, 4)));
+                    (name.clone(), travelling.collect())
+                })
+                .collect(),
+            last_message_ms: self.last_message_ms,
+        }
     }
 
     /// Total points held, for the store benchmark.
@@ -358,6 +412,16 @@ pub fn downsample_max(points: &[(Millis, f64)], bucket_ms: Millis) -> Vec<(Milli
         }
     }
     out
+}
+
+/// `value` to `digits` significant digits: more than a chart can show, and far fewer bytes on the
+/// wire than a widened f32's seventeen.
+pub fn significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(digits - 1 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
 }
 
 fn parse<T: DeserializeOwned>(data: &serde_json::Value) -> Option<T> {
@@ -521,40 +585,82 @@ mod tests {
     }
 
     #[test]
-    fn merging_a_seed_keeps_live_points_and_fills_history() {
-        let mut seed = MetricsStore::new(DEFAULT_WINDOW_MS);
-        seed.set_epoch(7);
+    fn a_store_travels_as_its_seed_and_back() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        store.set_epoch(7);
         for i in 0..5 {
-            seed.apply(&cpu(i + 1, i as i64, i as f32));
+            store.apply(&cpu(i + 1, i as i64, i as f32));
         }
-        let mut page = MetricsStore::new(DEFAULT_WINDOW_MS);
-        page.set_epoch(7);
-        page.apply(&cpu(5, 4, 4.0));
-        page.apply(&cpu(6, 5, 5.0));
-        page.merge(seed);
-        let values: Vec<f64> = page.series[series::CPU_USAGE].iter().map(|p| p.1).collect();
-        assert_eq!(values, [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
-        assert_eq!(page.last_seq[CHANNEL_CPU], 6);
-        assert_eq!(
-            page.cpu.as_ref().unwrap().usage_percent,
-            5.0,
-            "the live value is newer than the seed"
-        );
+        store.apply(&gpu(0, "GPU-a", 1, 4, 30));
+        let json = serde_json::to_string(&store.to_seed()).unwrap();
+        let back = MetricsStore::from(serde_json::from_str::<StoreSeed>(&json).unwrap());
+        assert_eq!(back.series, store.series);
+        assert_eq!(back.last_seq, store.last_seq);
+        assert_eq!(back.cpu, store.cpu);
+        assert_eq!(back.gpus, store.gpus);
+        assert_eq!(back.epoch, Some(7));
+        assert_eq!(back.last_message_ms, store.last_message_ms);
     }
 
     #[test]
-    fn thinning_keeps_recent_points_and_steps_older_ones() {
+    fn appending_and_setting_the_current_value_are_separate() {
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        let old = CpuMetrics {
+            usage_percent: 10.0,
+            ..Default::default()
+        };
+        store.append(&Sample::Cpu(old), 1_000);
+        assert!(store.cpu.is_none(), "appending draws, it does not set");
+        assert_eq!(store.series[series::CPU_USAGE].len(), 1);
+        store.set_current(
+            Sample::Cpu(CpuMetrics {
+                usage_percent: 20.0,
+                ..Default::default()
+            }),
+            2_000,
+        );
+        assert_eq!(store.cpu.as_ref().unwrap().usage_percent, 20.0);
+        assert_eq!(store.last_message_ms, Some(2_000));
+    }
+
+    #[test]
+    fn thinning_keeps_recent_points_and_the_peak_of_each_older_bucket() {
         let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
         for i in 0..100 {
-            store.apply(&cpu(i + 1, i as i64, 0.0));
+            let usage = if i == 33 { 90.0 } else { 0.0 };
+            store.apply(&cpu(i + 1, i as i64, usage));
         }
-        let thin = store.thinned(10_000, 10_000);
-        let times: Vec<i64> = thin.series[series::CPU_USAGE]
+        store.thin(&[(10_000, 10_000), (50_000, 20_000)]);
+        let points: Vec<(i64, f64)> = store.series[series::CPU_USAGE]
             .iter()
-            .map(|p| (p.0 / 1000) - 1_700_000_000)
+            .map(|p| ((p.0 / 1000) - 1_700_000_000, p.1))
             .collect();
-        assert_eq!(times[..9], [0, 10, 20, 30, 40, 50, 60, 70, 80]);
-        assert_eq!(times[9..], [89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+        let times: Vec<i64> = points.iter().map(|p| p.0).collect();
+        // Buckets are aligned to the epoch: 1_700_000_000 s is a multiple of 20 s.
+        assert_eq!(times[..3], [0, 33, 40], "one point per 20 s when 50 s old");
+        assert_eq!(
+            points[1],
+            (33, 90.0),
+            "the spike is the point its bucket keeps"
+        );
+        assert_eq!(times[3..7], [50, 60, 70, 80], "one per 10 s when 10 s old");
+        assert_eq!(times[7..], [90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+        let once = store.series.clone();
+        store.thin(&[(10_000, 10_000), (50_000, 20_000)]);
+        assert_eq!(store.series, once, "thinning again changes nothing");
+    }
+
+    #[test]
+    fn travelling_values_keep_four_significant_digits() {
+        assert_eq!(significant(5.741513252258301, 4), 5.742);
+        assert_eq!(significant(466972.63242695725, 4), 467000.0);
+        assert_eq!(significant(0.000123456, 4), 0.0001235);
+        assert_eq!(significant(-71.25, 4), -71.25);
+        assert_eq!(significant(0.0, 4), 0.0);
+        assert_eq!(
+            serde_json::to_string(&significant(5.741513252258301, 4)).unwrap(),
+            "5.742"
+        );
     }
 
     #[test]
@@ -591,7 +697,7 @@ mod tests {
     }
 
     #[test]
-    fn history_revision_moves_on_seed_backfill_and_reset_but_not_on_live_points() {
+    fn history_revision_moves_on_backfill_reset_and_epoch_but_not_on_live_points() {
         let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
         store.apply(&cpu(1, 0, 1.0));
         store.apply(&cpu(2, 1, 2.0));
@@ -599,17 +705,15 @@ mod tests {
             store.history_revision, 0,
             "live points alone redraw by time"
         );
-        store.merge(MetricsStore::new(DEFAULT_WINDOW_MS));
-        assert_eq!(store.history_revision, 1);
         store.backfill(&cpu(3, 2, 3.0));
-        assert_eq!(store.history_revision, 2);
+        assert_eq!(store.history_revision, 1);
         store.reset_channel(CHANNEL_CPU);
+        assert_eq!(store.history_revision, 2);
+        store.set_epoch(7);
         assert_eq!(store.history_revision, 3);
         store.set_epoch(7);
-        assert_eq!(store.history_revision, 4);
-        store.set_epoch(7);
         assert_eq!(
-            store.history_revision, 4,
+            store.history_revision, 3,
             "the same epoch again changes nothing"
         );
     }

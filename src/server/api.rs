@@ -1,16 +1,14 @@
 //! REST routes: the current snapshot, the GPU list and channel history, all read from memory.
 
-use super::guard::error;
+use super::collect::Snapshot;
+use super::error::HttpError;
 use super::state::AppState;
-use crate::app::api::PageSeed;
-use crate::app::store::MetricsStore;
-use crate::wire::ServerMessage;
 use crate::wire::{
     CHANNEL_GPU_PREFIX, CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, GpuOccupancy,
-    HOST_CHANNELS, Snapshot,
+    HOST_CHANNELS, PageSeed,
 };
 use axum::extract::{Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -39,33 +37,12 @@ pub fn gpus(app: &AppState) -> GpuList {
     }
 }
 
-/// Full resolution for this long before the newest point, one point per `SEED_STEP_MS` before it.
-const SEED_RECENT_MS: i64 = 15 * 60 * 1000;
-const SEED_STEP_MS: i64 = 10 * 1000;
-
-/// What a page starts from: the hello and the history.
+/// What a page starts from: the hello and the history the sampler keeps for pages.
 pub fn page_seed(app: &AppState) -> PageSeed {
     PageSeed {
         hello: super::ws::hello(app),
-        history: seed(app),
+        history: app.page_history.seed(),
     }
-}
-
-/// The history ring replayed into a browser store, thinned so a page loads it quickly.
-pub fn seed(app: &AppState) -> MetricsStore {
-    let mut store = MetricsStore::new(app.hub.history_window().as_millis() as i64);
-    store.set_epoch(app.hub.epoch());
-    for channel in app.hub.channel_names() {
-        if !is_metrics_channel(&channel) {
-            continue;
-        }
-        for frame in app.hub.history(&channel, 0, None).unwrap_or_default() {
-            if let Ok(ServerMessage::Message(envelope)) = serde_json::from_str(frame.as_str()) {
-                store.apply(&envelope);
-            }
-        }
-    }
-    store.thinned(SEED_RECENT_MS, SEED_STEP_MS)
 }
 
 fn is_metrics_channel(name: &str) -> bool {
@@ -113,22 +90,24 @@ pub struct HistoryQuery {
     since: Option<String>,
 }
 
-pub async fn history(State(app): State<AppState>, Query(query): Query<HistoryQuery>) -> Response {
+pub async fn history(
+    State(app): State<AppState>,
+    Query(query): Query<HistoryQuery>,
+) -> Result<Response, HttpError> {
     let (after_seq, since_time) = match query.since.as_deref().map(parse_since) {
         None => (0, None),
-        Some(Ok(since)) => since,
-        Some(Err(message)) => return error(StatusCode::BAD_REQUEST, message),
+        Some(since) => since.map_err(HttpError::BadRequest)?,
     };
-    let Some(frames) = app.hub.history(&query.channel, after_seq, since_time) else {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!(
+    let frames = app
+        .hub
+        .history(&query.channel, after_seq, since_time)
+        .ok_or_else(|| {
+            HttpError::NotFound(format!(
                 "no channel '{}' has any messages; channels: {}",
                 query.channel,
                 app.hub.channel_names().join(", ")
-            ),
-        );
-    };
+            ))
+        })?;
     // The ring holds ready-made JSON: join it instead of decoding and encoding every message again.
     let channel = serde_json::to_string(&query.channel).unwrap_or_default();
     let mut body = format!(
@@ -142,7 +121,7 @@ pub async fn history(State(app): State<AppState>, Query(query): Query<HistoryQue
         body.push_str(frame.as_str());
     }
     body.push_str("]}");
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `since` as a sequence number or an ISO-8601 time.

@@ -3,78 +3,19 @@
 //! browser gets by signing in once (a form, or `/?token=…` that redirects to the clean URL).
 //! The emit endpoint is left to its own token, so neither token opens the other's door.
 
-use super::emit::bearer_matches;
+use super::body::read_limited;
+use super::error::HttpError;
 use super::state::AppState;
-use crate::wire::ApiError;
-use axum::Json;
+use super::token;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "vitals_session";
-const SESSION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
-const MAX_SESSIONS: usize = 4096;
-/// Wrong tokens one address may try per window before it has to wait.
-const MAX_FAILURES: u32 = 5;
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const SIGN_IN_PATH: &str = "/sign-in";
 const MAX_SIGN_IN_BYTES: usize = 4096;
-
-/// Sessions handed to browsers, and failed attempts per address.
-#[derive(Default)]
-pub struct Guard {
-    sessions: Mutex<HashMap<String, Instant>>,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-}
-
-impl Guard {
-    fn new_session(&self) -> String {
-        let id = super::token::random_token();
-        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        sessions.retain(|_, expires| *expires > now);
-        if sessions.len() >= MAX_SESSIONS {
-            // Drop the session closest to expiry, so the table stays bounded.
-            if let Some(oldest) = sessions
-                .iter()
-                .min_by_key(|(_, e)| **e)
-                .map(|(k, _)| k.clone())
-            {
-                sessions.remove(&oldest);
-            }
-        }
-        sessions.insert(id.clone(), now + SESSION_LIFETIME);
-        id
-    }
-
-    fn session_valid(&self, id: &str) -> bool {
-        // Session ids are 256 random bits: a map lookup leaks nothing a guess could use.
-        let sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-        sessions
-            .get(id)
-            .is_some_and(|expires| *expires > Instant::now())
-    }
-
-    fn blocked(&self, ip: IpAddr) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.get(&ip).is_some_and(|(count, since)| {
-            *count >= MAX_FAILURES && since.elapsed() < FAILURE_WINDOW
-        })
-    }
-
-    fn record_failure(&self, ip: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        failures.retain(|_, (_, since)| since.elapsed() < FAILURE_WINDOW);
-        let entry = failures.entry(ip).or_insert((0, Instant::now()));
-        entry.0 += 1;
-    }
-}
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -120,23 +61,26 @@ pub fn percent_decode(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The URL without its `token` parameter, for the redirect after signing in by link.
+/// The URL without its `token` parameter, for the redirect after signing in by link: always a path
+/// on this server (`//evil.example/` would be another host to a browser, so leading slashes and
+/// backslashes collapse to one).
 fn without_token(path: &str, query: Option<&str>) -> String {
+    let local = format!("/{}", path.trim_start_matches(['/', '\\']));
     let rest: Vec<&str> = query
         .unwrap_or_default()
         .split('&')
         .filter(|p| !p.is_empty() && !p.starts_with("token="))
         .collect();
     if rest.is_empty() {
-        path.to_owned()
+        local
     } else {
-        format!("{path}?{}", rest.join("&"))
+        format!("{local}?{}", rest.join("&"))
     }
 }
 
 fn session_cookie(id: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let max_age = SESSION_LIFETIME.as_secs();
+    let max_age = super::sessions::SESSION_LIFETIME.as_secs();
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     ))
@@ -176,92 +120,143 @@ const SIGN_IN_PAGE: &str = r#"<!DOCTYPE html><html lang="en"><head><meta charset
 <input id="token" name="token" type="password" autocomplete="current-password" required autofocus><button type="submit">Sign in</button></form></body></html>"#;
 
 fn unauthorized(headers: &HeaderMap, message: &str) -> Response {
-    let mut response = if wants_html(headers) {
-        let mut page = (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            SIGN_IN_PAGE,
-        )
-            .into_response();
-        page.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
-        );
-        page
-    } else {
-        (
-            StatusCode::UNAUTHORIZED,
-            Json(ApiError {
-                error: message.to_owned(),
-            }),
-        )
-            .into_response()
-    };
-    response.headers_mut().insert(
+    if !wants_html(headers) {
+        return HttpError::Unauthorized(message.to_owned()).into_response();
+    }
+    let mut page = (
+        StatusCode::UNAUTHORIZED,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        SIGN_IN_PAGE,
+    )
+        .into_response();
+    let headers = page.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    headers.insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Bearer realm="vitals""#),
     );
-    response
+    page
 }
 
 const NEED_TOKEN: &str = "this Vitals server needs its access token: send 'Authorization: Bearer <token>', or open /?token=<token> once in a browser";
 
-/// The middleware in front of every route.
+fn too_many_failures() -> Response {
+    HttpError::TooManyRequests(
+        "too many wrong tokens from this address: wait a minute and try again".into(),
+    )
+    .into_response()
+}
+
+/// The address a request comes from: the peer's, or, when the peer is a configured trusted proxy,
+/// the nearest address in `X-Forwarded-For` that is not one of the trusted proxies. The header is
+/// never read from anyone else, so a client cannot pick the address it is counted under.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = canonical(peer);
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let forwarded = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect::<Vec<_>>();
+    forwarded
+        .iter()
+        .rev()
+        .map(|hop| hop.parse::<IpAddr>().map(canonical))
+        .find(|hop| !matches!(hop, Ok(ip) if trusted.contains(ip)))
+        .and_then(Result::ok)
+        .unwrap_or(peer)
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// The middleware in front of every route. A request with the right credentials is always served,
+/// whatever came before from its address; only wrong tokens count as failures, and only they are
+/// refused once an address has had too many.
 pub async fn require_token(
     State(app): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(token) = app.config.access_token.as_deref() else {
+    let Some(access_token) = app.config.access_token.as_deref() else {
         return next.run(request).await;
     };
     let path = request.uri().path().to_owned();
     if path == "/api/internal/ws/emit" {
         return next.run(request).await;
     }
-    let ip = peer.ip();
-    if app.guard.blocked(ip) {
-        return super::guard::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many wrong tokens from this address: wait a minute and try again",
-        );
+    let headers = request.headers();
+    let session = cookie_value(headers, SESSION_COOKIE);
+    if token::bearer_matches(headers, access_token)
+        || session.is_some_and(|id| app.sessions.is_valid(id))
+    {
+        return next.run(request).await;
     }
-    let headers = request.headers().clone();
+    let headers = headers.clone();
+    let client = client_address(peer.ip(), &headers, &app.config.trusted_proxies);
+    let secure = over_tls(&headers);
+
     if path == SIGN_IN_PATH && request.method() == Method::POST {
-        let body = axum::body::to_bytes(request.into_body(), MAX_SIGN_IN_BYTES)
-            .await
-            .unwrap_or_default();
+        if app.failures.blocked(client) {
+            return too_many_failures();
+        }
+        let body = match read_limited(&headers, request.into_body(), MAX_SIGN_IN_BYTES).await {
+            Ok(body) => body,
+            Err(error) => return error.into_response(),
+        };
         let given = String::from_utf8_lossy(&body)
             .split('&')
             .find_map(|pair| pair.strip_prefix("token=").map(percent_decode))
             .unwrap_or_default();
-        if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
-            return signed_in("/", &app.guard.new_session(), over_tls(&headers));
+        if token::matches(&given, access_token) {
+            return signed_in("/", &app.sessions.open(), secure);
         }
-        app.guard.record_failure(ip);
+        app.failures.record(client);
         return unauthorized(&headers, "wrong access token");
-    }
-    if bearer_matches(&headers, token)
-        || cookie_value(&headers, SESSION_COOKIE).is_some_and(|id| app.guard.session_valid(id))
-    {
-        return next.run(request).await;
     }
     if let Some(given) = query_token(request.uri().query()) {
-        if bool::from(given.as_bytes().ct_eq(token.as_bytes())) && request.method() == Method::GET {
-            let clean = without_token(&path, request.uri().query());
-            return signed_in(&clean, &app.guard.new_session(), over_tls(&headers));
+        if token::matches(&given, access_token) {
+            let method = request.method();
+            if method == Method::GET || method == Method::HEAD {
+                let clean = without_token(&path, request.uri().query());
+                return signed_in(&clean, &app.sessions.open(), secure);
+            }
+            // Right, but a link only signs in a page load: say how instead of counting it.
+            return HttpError::BadRequest(format!(
+                "a token in the query string only signs in a browser (GET); send this {method} with 'Authorization: Bearer <token>'"
+            ))
+            .into_response();
         }
-        app.guard.record_failure(ip);
+        if app.failures.blocked(client) {
+            return too_many_failures();
+        }
+        app.failures.record(client);
         return unauthorized(&headers, "wrong access token");
     }
-    if headers.contains_key(header::AUTHORIZATION)
-        || cookie_value(&headers, SESSION_COOKIE).is_some()
-    {
-        app.guard.record_failure(ip);
+    if headers.contains_key(header::AUTHORIZATION) {
+        if app.failures.blocked(client) {
+            return too_many_failures();
+        }
+        app.failures.record(client);
+        return unauthorized(&headers, "wrong access token");
+    }
+    if session.is_some() {
+        // An old tab after a restart, or an expired session: not a guess at the token.
         return unauthorized(
             &headers,
-            "wrong access token or expired session; sign in again",
+            "your session has expired or the server restarted: sign in again",
         );
     }
     unauthorized(&headers, NEED_TOKEN)
@@ -282,9 +277,46 @@ mod tests {
     }
 
     #[test]
-    fn the_redirect_drops_only_the_token() {
+    fn the_redirect_drops_only_the_token_and_stays_on_this_server() {
         assert_eq!(without_token("/", Some("token=x")), "/");
         assert_eq!(without_token("/", Some("a=1&token=x&b=2")), "/?a=1&b=2");
+        assert_eq!(
+            without_token("//evil.example/", Some("token=x")),
+            "/evil.example/"
+        );
+        assert_eq!(without_token("/\\evil.example", None), "/evil.example");
+        assert_eq!(without_token("///x", None), "/x");
+    }
+
+    #[test]
+    fn the_forwarded_address_is_read_only_from_a_trusted_proxy() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("203.0.113.7, 198.51.100.2"),
+        );
+        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(client_address(proxy, &headers, &[]), proxy, "not trusted");
+        assert_eq!(
+            client_address(proxy, &headers, &[proxy]),
+            "198.51.100.2".parse::<IpAddr>().unwrap(),
+            "the hop the proxy saw, not what the client claimed before it"
+        );
+        let chain: [IpAddr; 2] = [proxy, "198.51.100.2".parse().unwrap()];
+        assert_eq!(
+            client_address(proxy, &headers, &chain),
+            "203.0.113.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_address(proxy, &HeaderMap::new(), &[proxy]),
+            proxy,
+            "no header: the proxy itself"
+        );
+        let mapped: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            client_address(mapped, &headers, &[proxy]),
+            "198.51.100.2".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
@@ -312,25 +344,5 @@ mod tests {
                 .unwrap()
                 .ends_with("; Secure")
         );
-    }
-
-    #[test]
-    fn failures_block_an_address_for_a_while() {
-        let guard = Guard::default();
-        let ip: IpAddr = "192.0.2.9".parse().unwrap();
-        for _ in 0..MAX_FAILURES {
-            assert!(!guard.blocked(ip));
-            guard.record_failure(ip);
-        }
-        assert!(guard.blocked(ip));
-        assert!(!guard.blocked("192.0.2.10".parse().unwrap()));
-    }
-
-    #[test]
-    fn sessions_are_remembered() {
-        let guard = Guard::default();
-        let id = guard.new_session();
-        assert!(guard.session_valid(&id));
-        assert!(!guard.session_valid("nope"));
     }
 }

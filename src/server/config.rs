@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -11,6 +11,8 @@ pub const MIN_INTERVAL_SECONDS: f64 = 0.25;
 pub const MAX_INTERVAL_SECONDS: f64 = 60.0;
 pub const DEFAULT_HISTORY_SECONDS: u64 = 3600;
 pub const DEFAULT_MAX_CLIENTS: usize = 1024;
+pub const DEFAULT_EMIT_HISTORY_MIB: usize = 64;
+const MAX_EMIT_HISTORY_MIB: usize = 4096;
 
 /// What `vitals --help` shows. Every option can also come from the environment or the config file;
 /// the command line wins, then the environment, then the file, then the default.
@@ -25,7 +27,6 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Address to serve on. Default 127.0.0.1:3000 (Leptos.toml's site-addr). Any address other
     /// than loopback needs an access token (--token-file or VITALS_TOKEN).
-    #[arg(long, env = "VITALS_BIND")]
     #[arg(long, env = "VITALS_BIND")]
     pub bind: Option<SocketAddr>,
     /// Seconds between samples, 0.25–60 (config key `system_monitor_interval_seconds`). Default 2.
@@ -51,6 +52,23 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub allowed_origins: Vec<String>,
+    /// Most HTTP and WebSocket connections open at once. Default: the open-files limit less 64
+    /// (the limit is raised to its hard maximum at start). Past it, the oldest connection that is
+    /// not serving a request makes room.
+    #[arg(long, env = "VITALS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Reverse proxies (their IP addresses) whose X-Forwarded-For names the real client, e.g.
+    /// 127.0.0.1 for nginx on this machine; repeatable. Without it that header is never read.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VITALS_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+    /// MiB that the messages of emitted (custom) channels may take in memory together, 1–4096;
+    /// past it the oldest messages are dropped first. Default 64.
+    #[arg(long, env = "VITALS_EMIT_HISTORY_MIB")]
+    pub emit_history_mib: Option<usize>,
     /// File holding the access token every route then requires (mode 0600: readable by its owner only).
     #[arg(long, env = "VITALS_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
@@ -105,6 +123,10 @@ pub struct FileConfig {
     pub nvml_library: Option<PathBuf>,
     #[serde(default)]
     pub show_command_lines: bool,
+    pub max_connections: Option<usize>,
+    #[serde(default)]
+    pub trusted_proxies: Vec<IpAddr>,
+    pub emit_history_mib: Option<usize>,
 }
 
 /// The validated settings the server runs with.
@@ -123,6 +145,10 @@ pub struct Config {
     pub nvml_library: Option<PathBuf>,
     pub show_command_lines: bool,
     pub prefill_history: bool,
+    /// None: derived from the open-files limit at start.
+    pub max_connections: Option<usize>,
+    pub trusted_proxies: Vec<IpAddr>,
+    pub emit_history_bytes: usize,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -141,6 +167,12 @@ pub enum ConfigError {
     History(u64),
     #[error("--max-clients must be between 1 and 100000, got {0}")]
     MaxClients(usize),
+    #[error("--max-connections must be between 16 and 1000000, got {0}")]
+    MaxConnections(usize),
+    #[error(
+        "--emit-history-mib must be between 1 and {MAX_EMIT_HISTORY_MIB} (MiB of emitted messages kept in memory), got {0}"
+    )]
+    EmitHistory(usize),
     #[error("the emit token must be at least 16 characters long")]
     ShortEmitToken,
     #[error(
@@ -185,6 +217,17 @@ impl Config {
         if !(1..=100_000).contains(&max_clients) {
             return Err(ConfigError::MaxClients(max_clients));
         }
+        let max_connections = cli.max_connections.or(file.max_connections);
+        if let Some(bad) = max_connections.filter(|n| !(16..=1_000_000).contains(n)) {
+            return Err(ConfigError::MaxConnections(bad));
+        }
+        let emit_history_mib = cli
+            .emit_history_mib
+            .or(file.emit_history_mib)
+            .unwrap_or(DEFAULT_EMIT_HISTORY_MIB);
+        if !(1..=MAX_EMIT_HISTORY_MIB).contains(&emit_history_mib) {
+            return Err(ConfigError::EmitHistory(emit_history_mib));
+        }
         if cli
             .emit_token
             .as_ref()
@@ -220,6 +263,9 @@ impl Config {
             nvml_library: cli.nvml_library.or(file.nvml_library),
             show_command_lines: cli.show_command_lines || file.show_command_lines,
             prefill_history: cli.prefill_history,
+            max_connections,
+            trusted_proxies: [cli.trusted_proxies, file.trusted_proxies].concat(),
+            emit_history_bytes: emit_history_mib << 20,
         })
     }
 }
@@ -340,6 +386,26 @@ mod tests {
     }
 
     #[test]
+    fn limits_out_of_range_are_refused() {
+        let cli = Cli {
+            max_connections: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::resolve(cli, default_bind()).unwrap_err(),
+            ConfigError::MaxConnections(3)
+        );
+        let cli = Cli {
+            emit_history_mib: Some(0),
+            ..Default::default()
+        };
+        let err = Config::resolve(cli, default_bind()).unwrap_err();
+        assert!(err.to_string().contains("--emit-history-mib"), "{err}");
+        let config = Config::resolve(Cli::default(), default_bind()).unwrap();
+        assert_eq!(config.emit_history_bytes, 64 << 20);
+    }
+
+    #[test]
     fn a_wide_bind_needs_a_token() {
         let wide: SocketAddr = "0.0.0.0:3000".parse().unwrap();
         let cli = Cli {
@@ -394,6 +460,16 @@ mod tests {
             Cli::try_parse_from(["vitals", "--interval", "1", "--bind", "127.0.0.1:0"]).unwrap();
         assert_eq!(cli.interval, Some(1.0));
         assert!(Cli::try_parse_from(["vitals", "--interval", "fast"]).is_err());
+        let cli = Cli::try_parse_from([
+            "vitals",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--trusted-proxy",
+            "::1",
+        ])
+        .unwrap();
+        assert_eq!(cli.trusted_proxies.len(), 2);
+        assert!(Cli::try_parse_from(["vitals", "--trusted-proxy", "nginx"]).is_err());
         let cli = Cli::try_parse_from(["vitals", "token"]).unwrap();
         assert_eq!(cli.command, Some(Command::Token));
     }

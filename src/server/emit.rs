@@ -1,86 +1,61 @@
 //! `POST /api/internal/ws/emit`: lets local processes publish an event into a channel.
 
-use super::guard::error;
+use super::body::read_limited;
+use super::error::HttpError;
 use super::hub::valid_channel_name;
 use super::state::AppState;
+use super::token::bearer_matches;
 use crate::wire::{EmitRequest, EmitResponse};
 use axum::Json;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use subtle::ConstantTimeEq;
 
 pub const MAX_EMIT_BYTES: usize = 64 * 1024;
 const MAX_EVENT_NAME: usize = 64;
 
-pub async fn emit(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+pub async fn emit(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
     if headers.contains_key(header::ORIGIN) {
-        return error(
-            StatusCode::FORBIDDEN,
-            "emit is for local processes, not web pages: requests that carry an Origin header are refused",
-        );
+        return Err(HttpError::Forbidden(
+            "emit is for local processes, not web pages: requests that carry an Origin header are refused".into(),
+        ));
     }
     if !bearer_matches(&headers, &app.emit_token) {
-        return error(
-            StatusCode::UNAUTHORIZED,
-            format!(
-                "missing or wrong emit token: send 'Authorization: Bearer <token>' with the token from {}",
-                app.config.emit_token_file.display()
-            ),
-        );
+        return Err(HttpError::Unauthorized(format!(
+            "missing or wrong emit token: send 'Authorization: Bearer <token>' with the token from {}",
+            app.config.emit_token_file.display()
+        )));
     }
     if !is_json(&headers) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "send the body as JSON with 'Content-Type: application/json'",
-        );
+        return Err(HttpError::UnsupportedMediaType(
+            "send the body as JSON with 'Content-Type: application/json'".into(),
+        ));
     }
-    let Ok(bytes) = to_bytes(body, MAX_EMIT_BYTES).await else {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is larger than {MAX_EMIT_BYTES} bytes"),
-        );
-    };
-    let request: EmitRequest = match serde_json::from_slice(&bytes) {
-        Ok(request) => request,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "the body is not a valid emit request ({e}); expected {{\"channel\":\"jobs/train\",\"event\":\"step\",\"data\":{{…}}}}"
-                ),
-            );
-        }
-    };
-    if let Err(message) = check_request(&request) {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, message);
-    }
-    match app
+    let bytes = read_limited(&headers, body, MAX_EMIT_BYTES).await?;
+    let request: EmitRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        HttpError::BadRequest(format!(
+            "the body is not a valid emit request ({e}); expected {{\"channel\":\"jobs/train\",\"event\":\"step\",\"data\":{{…}}}}"
+        ))
+    })?;
+    check_request(&request).map_err(HttpError::Unprocessable)?;
+    let published = app
         .hub
         .publish(&request.channel, &request.event, request.data, Utc::now())
-    {
-        Ok(published) => (
-            StatusCode::ACCEPTED,
-            Json(EmitResponse {
-                delivered: published.delivered,
-                seq: published.seq,
-            }),
-        )
-            .into_response(),
-        Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-    }
-}
-
-/// Compares the bearer token in constant time, so timing reveals nothing about the right one.
-pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+        .map_err(|e| HttpError::Unprocessable(e.to_string()))?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(EmitResponse {
+            delivered: published.delivered,
+            seq: published.seq,
+        }),
+    )
+        .into_response())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -146,19 +121,6 @@ mod tests {
         );
         assert!(check_request(&request("jobs/a", "")).is_err());
         assert!(check_request(&request("jobs/a", "has space")).is_err());
-    }
-
-    #[test]
-    fn bearer_tokens_must_match_exactly() {
-        let mut headers = HeaderMap::new();
-        assert!(!bearer_matches(&headers, "secret-token"));
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer secret-token"),
-        );
-        assert!(bearer_matches(&headers, "secret-token"));
-        assert!(!bearer_matches(&headers, "secret-token2"));
-        assert!(!bearer_matches(&headers, ""));
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! Request guards: the Host allowlist (against DNS rebinding), the WebSocket Origin check, and the
 //! security headers every response carries.
 
+use super::error::HttpError;
 use super::state::AppState;
-use crate::wire::ApiError;
-use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -53,16 +52,6 @@ pub fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[Strin
     matches!((authority, host), (Some(authority), Some(host)) if authority.eq_ignore_ascii_case(host.trim()))
 }
 
-pub fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (
-        status,
-        Json(ApiError {
-            error: message.into(),
-        }),
-    )
-        .into_response()
-}
-
 /// Refuses requests whose `Host` is not ours, before any route sees them.
 pub async fn check_host(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let host = request
@@ -73,12 +62,10 @@ pub async fn check_host(State(app): State<AppState>, request: Request, next: Nex
     let bound_ip = app.bound_ip.as_deref();
     if !host_allowed(host, &app.config.allowed_hosts, bound_ip) {
         let shown = host_without_port(host);
-        return error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "host '{shown}' is not allowed; if you reach this server by that name, start it with --allow-host {shown}"
-            ),
-        );
+        return HttpError::Forbidden(format!(
+            "host '{shown}' is not allowed; if you reach this server by that name, start it with --allow-host {shown}"
+        ))
+        .into_response();
     }
     next.run(request).await
 }

@@ -18,7 +18,7 @@ use tokio::sync::mpsc;
 pub const CLIENT_QUEUE_FRAMES: usize = 256;
 /// Channels other than the server's own that the hub will hold at once.
 pub const MAX_CUSTOM_CHANNELS: usize = 256;
-/// Messages kept per custom (emitted) channel.
+/// Messages kept per custom (emitted) channel, within the custom channels' byte budget.
 pub const CUSTOM_RING_MESSAGES: usize = 512;
 /// Patterns one subscriber may hold.
 pub const MAX_PATTERNS_PER_CLIENT: usize = 64;
@@ -37,6 +37,7 @@ struct Stored {
 struct Channel {
     seq: u64,
     ring: VecDeque<Stored>,
+    /// The newest message, parsed, of a system channel (what REST polling serves).
     latest: Option<Envelope>,
 }
 
@@ -51,12 +52,16 @@ struct State {
     channels: BTreeMap<String, Channel>,
     clients: HashMap<u64, Client>,
     next_client: u64,
+    /// Bytes of the frames that custom channels' rings hold, all together.
+    custom_bytes: usize,
 }
 
 pub struct Hub {
     epoch: u64,
     history: Duration,
     max_clients: usize,
+    /// What custom channels may hold in frames, all together; the oldest go first past it.
+    custom_budget_bytes: usize,
     state: Mutex<State>,
 }
 
@@ -124,17 +129,24 @@ fn is_system(channel: &str) -> bool {
     channel.starts_with("system/")
 }
 
-fn encode(message: &ServerMessage) -> Frame {
+/// A server message as the frame every socket sends: the one place messages are encoded.
+pub fn frame(message: &ServerMessage) -> Frame {
     // Serialising our own plain data types cannot fail; an empty frame would be skipped by clients.
     serde_json::to_string(message).unwrap_or_default().into()
 }
 
 impl Hub {
-    pub fn new(epoch: u64, history: Duration, max_clients: usize) -> Arc<Hub> {
+    pub fn new(
+        epoch: u64,
+        history: Duration,
+        max_clients: usize,
+        custom_budget_bytes: usize,
+    ) -> Arc<Hub> {
         Arc::new(Hub {
             epoch,
             history,
             max_clients,
+            custom_budget_bytes,
             state: Mutex::new(State::default()),
         })
     }
@@ -192,27 +204,31 @@ impl Hub {
             timestamp,
             seq,
         });
-        let frame = encode(&message);
-        if let ServerMessage::Message(envelope) = message {
+        let encoded = frame(&message);
+        let system = is_system(channel);
+        if let ServerMessage::Message(envelope) = message
+            && system
+        {
             entry.latest = Some(envelope);
         }
         entry.ring.push_back(Stored {
             seq,
             at: timestamp,
-            frame: frame.clone(),
+            frame: encoded.clone(),
         });
         let oldest_kept = timestamp - self.history;
+        let mut dropped_bytes = 0;
         while entry
             .ring
             .front()
             .is_some_and(|first| first.at < oldest_kept)
+            || (!system && entry.ring.len() > CUSTOM_RING_MESSAGES)
         {
-            entry.ring.pop_front();
+            dropped_bytes += entry.ring.pop_front().map_or(0, |s| s.frame.len());
         }
-        if !is_system(channel) {
-            while entry.ring.len() > CUSTOM_RING_MESSAGES {
-                entry.ring.pop_front();
-            }
+        if !system {
+            state.custom_bytes = state.custom_bytes + encoded.len() - dropped_bytes;
+            self.trim_custom(state);
         }
 
         let mut delivered = 0;
@@ -225,7 +241,7 @@ impl Hub {
             {
                 continue;
             }
-            match client.queue.try_send(frame.clone()) {
+            match client.queue.try_send(encoded.clone()) {
                 Ok(()) => delivered += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     client.lagged.store(true, Ordering::Relaxed);
@@ -239,6 +255,30 @@ impl Hub {
             state.clients.remove(&id);
         }
         Ok(Published { seq, delivered })
+    }
+
+    /// Drops the oldest messages of custom channels, whichever channel holds them, until they fit
+    /// the budget again. System channels are never touched.
+    fn trim_custom(&self, state: &mut State) {
+        while state.custom_bytes > self.custom_budget_bytes {
+            let oldest = state
+                .channels
+                .iter_mut()
+                .filter(|(name, _)| !is_system(name))
+                .filter_map(|(_, channel)| {
+                    let at = channel.ring.front()?.at;
+                    Some((at, channel))
+                })
+                .min_by_key(|(at, _)| *at);
+            let Some((_, channel)) = oldest else { break };
+            let dropped = channel.ring.pop_front().map_or(0, |s| s.frame.len());
+            state.custom_bytes -= dropped;
+        }
+    }
+
+    /// Bytes that custom channels hold now.
+    pub fn custom_bytes(&self) -> usize {
+        self.lock().custom_bytes
     }
 
     /// A new subscriber with no subscriptions yet, or `None` when the hub is at its client limit.
@@ -267,6 +307,7 @@ impl Hub {
         })
     }
 
+    #[cfg(test)]
     pub fn client_count(&self) -> usize {
         self.lock().clients.len()
     }
@@ -293,9 +334,9 @@ impl Hub {
             return Ok(Vec::new());
         };
         let before = subscriber.patterns.clone();
-        let mut added = Vec::new();
+        let mut added: Vec<String> = Vec::new();
         for pattern in patterns {
-            if !subscriber.patterns.contains(pattern) {
+            if !subscriber.patterns.contains(pattern) && !added.contains(pattern) {
                 added.push(pattern.clone());
             }
         }
@@ -304,7 +345,7 @@ impl Hub {
         }
         subscriber.patterns.extend(added);
 
-        let mut frames = vec![encode(&ServerMessage::Subscribed {
+        let mut frames = vec![frame(&ServerMessage::Subscribed {
             channels: subscriber.patterns.clone(),
         })];
         for (name, channel) in &state.channels {
@@ -327,7 +368,7 @@ impl Hub {
     ) -> Vec<Frame> {
         let latest = || channel.ring.back().map(|stored| stored.frame.clone());
         let reset = |reason: &str| {
-            let mut frames = vec![encode(&ServerMessage::Reset {
+            let mut frames = vec![frame(&ServerMessage::Reset {
                 channel: name.to_owned(),
                 reason: reason.to_owned(),
             })];
@@ -411,7 +452,7 @@ mod tests {
     use serde_json::json;
 
     fn hub() -> Arc<Hub> {
-        Hub::new(42, Duration::from_secs(60), 4)
+        Hub::new(42, Duration::from_secs(60), 4, 1 << 20)
     }
 
     fn at(seconds: i64) -> DateTime<Utc> {
@@ -636,6 +677,59 @@ mod tests {
                 .is_ok(),
             "the server's own channels still flow"
         );
+    }
+
+    #[test]
+    fn custom_channels_share_a_byte_budget_and_lose_their_oldest_first() {
+        let hub = Hub::new(42, Duration::from_secs(60), 4, 64 * 1024);
+        let payload = "x".repeat(1000);
+        for i in 0..200 {
+            let channel = format!("jobs/{}", i % 3);
+            hub.publish(&channel, "step", json!({ "i": i, "pad": payload }), at(i))
+                .unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i))
+                .unwrap();
+        }
+        let held = hub.custom_bytes();
+        assert!(held <= 64 * 1024, "{held}");
+        assert!(held > 60 * 1024, "the budget is used, not emptied: {held}");
+        let kept: Vec<u64> = (0..3)
+            .flat_map(|c| seqs(&hub.history(&format!("jobs/{c}"), 0, None).unwrap()))
+            .collect();
+        assert!(kept.len() < 70);
+        for c in 0..3 {
+            let newest = seqs(&hub.history(&format!("jobs/{c}"), 0, None).unwrap());
+            assert!(
+                newest.last().is_some(),
+                "every channel keeps its newest messages"
+            );
+        }
+        assert_eq!(
+            hub.history("system/cpu", 0, None).unwrap().len(),
+            61,
+            "system channels are never trimmed by the budget"
+        );
+    }
+
+    #[test]
+    fn a_pattern_given_twice_is_held_once() {
+        let hub = hub();
+        let reader = hub.register().unwrap();
+        let frames = hub
+            .subscribe(
+                reader.id,
+                &["system/cpu".into(), "system/cpu".into()],
+                &BTreeMap::new(),
+                None,
+            )
+            .unwrap();
+        match decode(&frames[0]) {
+            ServerMessage::Subscribed { channels } => assert_eq!(channels, ["system/cpu"]),
+            other => panic!("{other:?}"),
+        }
+        hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
+            .unwrap();
+        assert_eq!(hub.lock().clients[&reader.id].patterns.len(), 1);
     }
 
     #[test]

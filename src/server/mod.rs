@@ -2,20 +2,27 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod collect;
 pub mod config;
 pub mod emit;
+pub mod error;
+pub mod failures;
 pub mod guard;
 pub mod hub;
+pub mod listen;
+pub mod page_history;
 pub mod prefill;
 pub mod prometheus;
 pub mod sampler;
+pub mod sessions;
 pub mod state;
 pub mod token;
 pub mod ws;
 
 use crate::app::{App, shell};
 use axum::Router;
+use axum::handler::Handler;
 use axum::middleware;
 use axum::routing::{get, post};
 use collect::Monitor;
@@ -24,10 +31,14 @@ use config::{Cli, Config, ConfigError};
 use hub::Hub;
 use leptos::config::{LeptosOptions, get_configuration};
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use sampler::{Latest, SamplerHandle};
+use listen::Tracker;
+use page_history::PageHistory;
+use sampler::{Latest, Outlets, SamplerHandle};
 use state::AppState;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tower_http::CompressionLevel;
+use tower_http::compression::CompressionLayer;
 
 /// Why the server could not start, in words a person can act on.
 #[derive(Debug, thiserror::Error)]
@@ -57,11 +68,14 @@ pub fn site_options() -> Result<LeptosOptions, StartError> {
         .map_err(|e| StartError::Site(e.to_string()))
 }
 
-/// A running server: its address, and the sampler it stops when dropped.
+/// A running server: its address, its connection limits, and the sampler it stops when dropped.
 pub struct Running {
     pub addr: SocketAddr,
     pub router: Router,
     pub listener: tokio::net::TcpListener,
+    /// The process's open-files limit (raised to its hard maximum at start).
+    pub open_files_limit: u64,
+    pub connections: Arc<Tracker>,
     _sampler: SamplerHandle,
 }
 
@@ -81,23 +95,40 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     })?;
     leptos_options.site_addr = addr;
 
+    let open_files_limit = listen::raise_open_files_limit();
+    let connection_cap = config
+        .max_connections
+        .unwrap_or_else(|| listen::connection_cap(open_files_limit));
+
     let emit_token = token::emit_token(&config);
     let epoch = chrono::Utc::now().timestamp_millis().max(0) as u64;
-    let hub = Hub::new(epoch, config.history, config.max_clients);
-    let latest = Latest::default();
+    let hub = Hub::new(
+        epoch,
+        config.history,
+        config.max_clients,
+        config.emit_history_bytes,
+    );
+    let outlets = Outlets {
+        hub: hub.clone(),
+        latest: Latest::default(),
+        page_history: Arc::new(PageHistory::new(epoch, config.history)),
+    };
     let gpu = NvmlSource::new(GpuOptions {
         library_path: config.nvml_library.clone(),
         show_command_lines: config.show_command_lines,
         ..Default::default()
     });
-    let sampler = sampler::spawn(
-        Monitor::new(Box::new(gpu)),
-        hub.clone(),
-        latest.clone(),
-        config.interval,
-        config.prefill_history,
-    )
-    .map_err(StartError::Sampler)?;
+    let mut monitor = Monitor::new(Box::new(gpu));
+    // Prime here, before the server answers, so the first hello already knows the GPU status.
+    let primed = monitor.sample();
+    if config.prefill_history {
+        for sample in prefill::samples(&primed, config.history, config.interval) {
+            sampler::publish(&hub, &outlets.page_history, &Arc::new(sample));
+        }
+    }
+    outlets.latest.set_gpu_status(primed.gpu_status);
+    let sampler =
+        sampler::spawn(monitor, outlets.clone(), config.interval).map_err(StartError::Sampler)?;
 
     let bound_ip = (!addr.ip().is_loopback() && !addr.ip().is_unspecified()).then(|| match addr {
         SocketAddr::V4(v4) => v4.ip().to_string(),
@@ -110,17 +141,21 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         leptos_options,
         config: Arc::new(config),
         hub,
-        metrics_registry: prometheus::registry(latest.clone(), hostname.clone()),
-        latest,
+        metrics_registry: prometheus::registry(outlets.latest.clone(), hostname.clone()),
+        latest: outlets.latest,
+        page_history: outlets.page_history,
         emit_token: emit_token.into(),
         hostname,
         bound_ip,
-        guard: Default::default(),
+        sessions: Default::default(),
+        failures: Default::default(),
     };
     Ok(Running {
         addr,
         router: router(state),
         listener,
+        open_files_limit,
+        connections: Tracker::new(connection_cap),
         _sampler: sampler,
     })
 }
@@ -139,7 +174,15 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(page_options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Pages, the seed and REST answers change every tick, so they are compressed on every
+        // request: the fastest level, since a default gzip of a full hour's seed cost three
+        // times the CPU of producing it.
+        .route_layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        // The WASM module and ECharts shrink to a third: it matters on a remote link.
+        .fallback(
+            leptos_axum::file_and_error_handler::<AppState, _>(shell)
+                .layer(CompressionLayer::new()),
+        )
         // Layers run bottom-up: the Host check first, then the token.
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -150,31 +193,35 @@ pub fn router(state: AppState) -> Router {
             guard::check_host,
         ))
         .layer(middleware::from_fn(guard::security_headers))
-        // The WASM module and ECharts shrink to a third: it matters on a remote link.
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         .with_state(state)
 }
 
 impl Running {
+    /// Serves until Ctrl-C or SIGTERM.
     pub async fn serve(self) -> Result<(), StartError> {
-        use axum::serve::ListenerExt;
-        // Small frames must leave at once: with Nagle's algorithm a tick's later frames can wait
-        // ~40 ms for a delayed ACK.
-        let listener = self.listener.tap_io(|stream| {
-            let _ = stream.set_nodelay(true);
-        });
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(StartError::Serve)
+        listen::serve(
+            self.listener,
+            self.router,
+            self.connections,
+            shutdown_signal(),
+        )
+        .await
+        .map_err(StartError::Serve)
     }
 }
 
 async fn shutdown_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => drop(terminate.recv().await),
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 #[cfg(test)]

@@ -1,18 +1,20 @@
-//! Synthetic history for benchmarks and demos (`--prefill-history`, off by default): fills every
-//! channel's ring as if the server had been sampling for the whole history window.
+//! Synthetic history for benchmarks and demos (`--prefill-history`, off by default): samples for
+//! every channel as if the server had been sampling for the whole history window.
 
-use super::hub::Hub;
-use super::sampler::publish;
-use crate::wire::Snapshot;
+use super::collect::Snapshot;
 use chrono::TimeDelta;
 use std::time::Duration;
 
-/// Publishes one synthetic sample per interval over the history window, ending just before now.
-/// Values follow slow waves around the primed sample, so charts have a shape to draw.
-pub fn fill(hub: &Hub, primed: &Snapshot, interval: Duration) {
-    let ticks = (hub.history_window().as_secs_f64() / interval.as_secs_f64()) as i64;
+/// One synthetic sample per interval over `window`, oldest first, ending just before the primed
+/// one. Values follow slow waves around the primed sample, so charts have a shape to draw.
+pub fn samples(
+    primed: &Snapshot,
+    window: Duration,
+    interval: Duration,
+) -> impl Iterator<Item = Snapshot> {
+    let ticks = (window.as_secs_f64() / interval.as_secs_f64()) as i64;
     let step = TimeDelta::from_std(interval).unwrap_or(TimeDelta::seconds(1));
-    for tick in 0..ticks {
+    (0..ticks).map(move |tick| {
         let mut sample = primed.clone();
         sample.timestamp = primed.timestamp - step * (ticks - tick) as i32;
         let wave = |period: f64, phase: f64| (((tick as f64 / period) + phase).sin() + 1.0) / 2.0;
@@ -29,6 +31,6 @@ pub fn fill(hub: &Hub, primed: &Snapshot, interval: Duration) {
                 .utilization_percent
                 .map(|_| (100.0 * wave(120.0, gpu.index as f64)) as u32);
         }
-        publish(hub, &sample);
-    }
+        sample
+    })
 }

@@ -1,11 +1,13 @@
 //! `GET /metrics`: the latest snapshot in Prometheus' text format (OpenMetrics when asked), under the
 //! names node_exporter and dcgm-exporter users already have dashboards for.
 
+use super::collect::Snapshot;
+use super::error::HttpError;
 use super::sampler::Latest;
 use super::state::AppState;
-use crate::wire::{GpuMetrics, Snapshot};
+use crate::wire::GpuMetrics;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -20,27 +22,14 @@ const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
 /// Reads the sampler's latest snapshot on every scrape: a scrape never triggers a collection.
 #[derive(Debug)]
 struct SnapshotCollector {
-    latest: LatestHandle,
+    latest: Latest,
     hostname: Arc<str>,
-}
-
-/// `Latest` without its Debug requirement.
-#[derive(Clone)]
-struct LatestHandle(Latest);
-
-impl std::fmt::Debug for LatestHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Latest")
-    }
 }
 
 /// The registry every scrape encodes; built once at start.
 pub fn registry(latest: Latest, hostname: Arc<str>) -> Arc<Registry> {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(SnapshotCollector {
-        latest: LatestHandle(latest),
-        hostname,
-    }));
+    registry.register_collector(Box::new(SnapshotCollector { latest, hostname }));
     Arc::new(registry)
 }
 
@@ -63,21 +52,18 @@ pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Respons
     };
     match encoded {
         Ok(()) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
-        Err(_) => super::guard::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "could not encode the metrics",
-        ),
+        Err(_) => HttpError::Internal("could not encode the metrics".into()).into_response(),
     }
 }
 
-type Labels<'a> = Vec<(&'static str, String)>;
+type Labels = Vec<(&'static str, String)>;
 
 /// Writes one metric family: a name, its help, and one sample per label set.
-fn family<'a, M: EncodeMetric>(
+fn family<M: EncodeMetric>(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
-    samples: impl IntoIterator<Item = (Labels<'a>, M)>,
+    samples: impl IntoIterator<Item = (Labels, M)>,
 ) -> std::fmt::Result {
     let mut samples = samples.into_iter().peekable();
     let Some((_, first)) = samples.peek() else {
@@ -110,7 +96,7 @@ impl Collector for SnapshotCollector {
                 gauge(1.0),
             )],
         )?;
-        let Some(snapshot) = self.latest.0.get() else {
+        let Some(snapshot) = self.latest.get() else {
             return Ok(());
         };
         encode_host(&mut encoder, &snapshot)?;
@@ -125,7 +111,7 @@ fn encode_host(encoder: &mut DescriptorEncoder, snapshot: &Snapshot) -> std::fmt
         encoder,
         "node_cpu_seconds",
         "Seconds the CPUs spent in each mode.",
-        cpu.seconds_by_mode.iter().flat_map(|m| {
+        snapshot.cpu_seconds_by_mode.iter().flat_map(|m| {
             [
                 ("user", m.user),
                 ("nice", m.nice),
@@ -327,7 +313,8 @@ fn encode_gpus(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{CpuModeSeconds, GpuProcess, GpuProcessKind, MemoryMetrics};
+    use crate::server::collect::cpu::CpuModeSeconds;
+    use crate::wire::{GpuProcess, GpuProcessKind, MemoryMetrics};
 
     fn encoded(snapshot: Snapshot, openmetrics: bool) -> String {
         let latest = Latest::default();
@@ -344,7 +331,7 @@ mod tests {
 
     fn snapshot() -> Snapshot {
         let mut snapshot = Snapshot::default();
-        snapshot.cpu.seconds_by_mode = vec![CpuModeSeconds {
+        snapshot.cpu_seconds_by_mode = vec![CpuModeSeconds {
             cpu: 0,
             user: 12.5,
             idle: 100.0,

@@ -1,19 +1,19 @@
 //! The sampler loop: runs the monitor on its own thread every interval and publishes each tick.
 
-use super::collect::Monitor;
+use super::collect::{Monitor, Snapshot};
 use super::hub::Hub;
+use super::page_history::PageHistory;
 use crate::wire::{
-    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, EVENT_METRICS, GpuStatus, Snapshot,
+    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, EVENT_METRICS, GpuStatus,
     gpu_channel,
 };
-use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 /// The latest snapshot, shared with REST and Prometheus so a request never triggers a collection,
 /// and the GPU status, known from the priming sample on (before the first full tick).
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Debug)]
 pub struct Latest {
     snapshot: Arc<RwLock<Option<Arc<Snapshot>>>>,
     gpu_status: Arc<RwLock<GpuStatus>>,
@@ -45,6 +45,19 @@ impl Latest {
         write(&self.gpu_status, snapshot.gpu_status.clone());
         write(&self.snapshot, Some(snapshot));
     }
+
+    /// The GPU status before the first full tick (from the priming sample).
+    pub(crate) fn set_gpu_status(&self, status: GpuStatus) {
+        write(&self.gpu_status, status);
+    }
+}
+
+/// Where every tick goes: the channels, the latest snapshot, and the pages' history.
+#[derive(Clone)]
+pub struct Outlets {
+    pub hub: Arc<Hub>,
+    pub latest: Latest,
+    pub page_history: Arc<PageHistory>,
 }
 
 /// Stops the sampler thread when dropped.
@@ -63,22 +76,15 @@ impl Drop for SamplerHandle {
     }
 }
 
-/// Starts the one sampler of this server. The first sample only primes the counters.
+/// Starts the one sampler of this server, with a monitor already primed (its first sample only
+/// primes the counters).
 pub fn spawn(
     mut monitor: Monitor,
-    hub: Arc<Hub>,
-    latest: Latest,
+    outlets: Outlets,
     interval: Duration,
-    prefill_history: bool,
 ) -> std::io::Result<SamplerHandle> {
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
-    // Prime here, before the server answers, so the first hello already knows the GPU status.
-    let primed = monitor.sample();
-    if prefill_history {
-        super::prefill::fill(&hub, &primed, interval);
-    }
-    write(&latest.gpu_status, primed.gpu_status);
     let thread = std::thread::Builder::new()
         .name("vitals-sampler".into())
         .spawn(move || {
@@ -87,8 +93,8 @@ pub fn spawn(
             let mut next = Instant::now();
             while !stopped.load(Ordering::Relaxed) {
                 let snapshot = Arc::new(monitor.sample());
-                publish(&hub, &snapshot);
-                latest.set(snapshot);
+                publish(&outlets.hub, &outlets.page_history, &snapshot);
+                outlets.latest.set(snapshot);
                 next = next_deadline(next, interval, Instant::now());
                 while !stopped.load(Ordering::Relaxed) {
                     let now = Instant::now();
@@ -111,27 +117,34 @@ pub fn next_deadline(previous: Instant, interval: Duration, now: Instant) -> Ins
     if next > now { next } else { now + interval }
 }
 
-/// Publishes one snapshot to its channels.
-pub fn publish(hub: &Hub, snapshot: &Snapshot) {
-    let mut cpu = snapshot.cpu.clone();
-    // Per-mode seconds are for Prometheus; the live stream and its history carry no copy of them.
-    cpu.seconds_by_mode.clear();
-    let at = snapshot.timestamp;
-    send(hub, CHANNEL_CPU, &cpu, at);
-    send(hub, CHANNEL_MEMORY, &snapshot.memory, at);
-    send(hub, CHANNEL_DISK, &snapshot.disk, at);
-    send(hub, CHANNEL_NETWORK, &snapshot.network, at);
-    for gpu in &snapshot.gpus {
-        send(hub, &gpu_channel(gpu.index), gpu, at);
+/// Publishes one snapshot to its channels and records it in the pages' history.
+pub fn publish(hub: &Hub, page_history: &PageHistory, snapshot: &Arc<Snapshot>) {
+    use serde_json::to_value;
+    let host = [
+        (CHANNEL_CPU.to_owned(), to_value(&snapshot.cpu)),
+        (CHANNEL_MEMORY.to_owned(), to_value(&snapshot.memory)),
+        (CHANNEL_DISK.to_owned(), to_value(&snapshot.disk)),
+        (CHANNEL_NETWORK.to_owned(), to_value(&snapshot.network)),
+    ];
+    let gpus = snapshot
+        .gpus
+        .iter()
+        .map(|gpu| (gpu_channel(gpu.index), to_value(gpu)));
+    let mut seqs = Vec::with_capacity(host.len() + snapshot.gpus.len());
+    for (channel, data) in host.into_iter().chain(gpus) {
+        match data {
+            // System channels are never refused (the custom-channel cap does not apply to them).
+            Ok(value) => {
+                if let Ok(published) =
+                    hub.publish(&channel, EVENT_METRICS, value, snapshot.timestamp)
+                {
+                    seqs.push((channel, published.seq));
+                }
+            }
+            Err(error) => tracing::warn!("could not encode {channel}: {error}"),
+        }
     }
-}
-
-fn send(hub: &Hub, channel: &str, data: &impl Serialize, at: chrono::DateTime<chrono::Utc>) {
-    match serde_json::to_value(data) {
-        // System channels are never refused (the custom-channel cap does not apply to them).
-        Ok(value) => drop(hub.publish(channel, EVENT_METRICS, value, at)),
-        Err(error) => tracing::warn!("could not encode {channel}: {error}"),
-    }
+    page_history.record(snapshot, seqs);
 }
 
 #[cfg(test)]

@@ -1,8 +1,12 @@
-//! The state every route shares: configuration, the hub, the latest snapshot and the Leptos options.
+//! The state every route shares: configuration, the hub, the latest snapshot, the pages' history,
+//! sign-in state and the Leptos options.
 
 use super::config::Config;
+use super::failures::FailedAttempts;
 use super::hub::Hub;
+use super::page_history::PageHistory;
 use super::sampler::Latest;
+use super::sessions::Sessions;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -13,14 +17,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
     pub latest: Latest,
+    /// The history a page starts from, kept typed by the sampler.
+    pub page_history: Arc<PageHistory>,
     pub emit_token: Arc<str>,
     pub hostname: Arc<str>,
     /// The IP the server is bound to when it is a specific non-loopback one (then it is a valid Host).
     pub bound_ip: Option<String>,
     /// What `/metrics` encodes: a collector over `latest`.
     pub metrics_registry: Arc<prometheus_client::registry::Registry>,
-    /// Browser sessions and failed sign-ins, when an access token is configured.
-    pub guard: Arc<super::auth::Guard>,
+    /// Browser sessions handed out after a sign-in, when an access token is configured.
+    pub sessions: Arc<Sessions>,
+    /// Wrong tokens per client address, when an access token is configured.
+    pub failures: Arc<FailedAttempts>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

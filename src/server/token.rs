@@ -1,9 +1,12 @@
-//! The emit endpoint's bearer token: configured, or generated at start into an owner-only file.
+//! Tokens: the emit endpoint's (configured, or generated at start into an owner-only file), new
+//! random ones, and the one constant-time comparison every credential check goes through.
 
 use super::config::Config;
+use axum::http::{HeaderMap, header};
 use rand::RngCore;
 use std::io::Write;
 use std::path::Path;
+use subtle::ConstantTimeEq;
 
 /// The configured token, or a fresh random one written to `config.emit_token_file` (mode 0600).
 pub fn emit_token(config: &Config) -> String {
@@ -29,6 +32,25 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `given` is the `expected` token, compared in constant time so timing reveals nothing
+/// about the right one. An empty expected token matches nothing.
+pub fn matches(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+}
+
+/// Whether the request carries `Authorization: Bearer <expected>`.
+pub fn bearer_matches(headers: &HeaderMap, expected: &str) -> bool {
+    matches(bearer(headers).unwrap_or_default(), expected)
 }
 
 fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
@@ -61,6 +83,21 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn bearer_tokens_must_match_exactly() {
+        use axum::http::HeaderValue;
+        let mut headers = HeaderMap::new();
+        assert!(!bearer_matches(&headers, "secret-token"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer secret-token"),
+        );
+        assert!(bearer_matches(&headers, "secret-token"));
+        assert!(!bearer_matches(&headers, "secret-token2"));
+        assert!(!bearer_matches(&headers, ""));
+        assert!(!matches("", ""), "an empty token opens nothing");
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! The WebSocket route: hello, subscriptions with replay, fan-out from the hub, keepalive and limits.
 
-use super::guard::{error, origin_allowed};
-use super::hub::{Frame, Subscriber};
+use super::error::HttpError;
+use super::guard::origin_allowed;
+use super::hub::{Frame, Subscriber, frame};
 use super::state::AppState;
 use crate::wire::{
     CHANNEL_GPU_PREFIX, ClientMessage, HOST_CHANNELS, Hello, PROTOCOL_VERSION, ServerMessage,
 };
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use chrono::Utc;
 use futures_util::SinkExt;
@@ -26,33 +27,28 @@ pub async fn upgrade(
     State(app): State<AppState>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
-) -> Response {
+) -> Result<Response, HttpError> {
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     if !origin_allowed(origin, host, &app.config.allowed_origins) {
-        return error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "WebSocket from origin '{}' refused: only pages served by this server may connect (or add it with --allow-origin)",
-                origin.unwrap_or_default()
-            ),
-        );
+        return Err(HttpError::Forbidden(format!(
+            "WebSocket from origin '{}' refused: only pages served by this server may connect (or add it with --allow-origin)",
+            origin.unwrap_or_default()
+        )));
     }
-    let Some(subscriber) = app.hub.register() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "too many live connections (limit {}); try again later",
-                app.config.max_clients
-            ),
-        );
-    };
+    let subscriber = app.hub.register().ok_or_else(|| {
+        HttpError::ServiceUnavailable(format!(
+            "too many live connections (limit {}); try again later",
+            app.config.max_clients
+        ))
+    })?;
     // Clients send only small control messages: a small read buffer keeps each socket's memory
     // low (tungstenite's default is 128 KiB a connection).
-    ws.read_buffer_size(READ_BUFFER_BYTES)
+    Ok(ws
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_INBOUND_BYTES)
         .max_frame_size(MAX_INBOUND_BYTES)
-        .on_upgrade(move |socket| serve(socket, subscriber, app))
+        .on_upgrade(move |socket| serve(socket, subscriber, app)))
 }
 
 pub fn hello(app: &AppState) -> Hello {
@@ -77,13 +73,9 @@ pub fn hello(app: &AppState) -> Hello {
     }
 }
 
-fn text(message: &ServerMessage) -> Message {
-    Message::Text(serde_json::to_string(message).unwrap_or_default().into())
-}
-
 async fn serve(mut socket: WebSocket, mut subscriber: Subscriber, app: AppState) {
     if socket
-        .send(text(&ServerMessage::Hello(hello(&app))))
+        .send(Message::Text(frame(&ServerMessage::Hello(hello(&app)))))
         .await
         .is_err()
     {
@@ -95,7 +87,14 @@ async fn serve(mut socket: WebSocket, mut subscriber: Subscriber, app: AppState)
     let close_reason = loop {
         tokio::select! {
             incoming = socket.recv() => {
-                let Some(Ok(incoming)) = incoming else { return };
+                let incoming = match incoming {
+                    Some(Ok(incoming)) => incoming,
+                    Some(Err(error)) => match close_code_for(error) {
+                        Some(close) => break close,
+                        None => return,
+                    },
+                    None => return,
+                };
                 last_heard = Instant::now();
                 let replies = match incoming {
                     Message::Text(body) => answer(&app, &subscriber, body.as_str()),
@@ -149,12 +148,26 @@ async fn serve(mut socket: WebSocket, mut subscriber: Subscriber, app: AppState)
         .await;
 }
 
+/// The close frame owed to a client whose frame could not be read: too large (1009), not valid
+/// WebSocket (1002) or not UTF-8 text (1007). Other errors (the connection broke) get none.
+fn close_code_for(error: axum::Error) -> Option<(u16, &'static str)> {
+    use tungstenite::Error;
+    let error = error.into_inner().downcast::<Error>().ok()?;
+    match *error {
+        Error::Capacity(_) => Some((
+            close_code::SIZE,
+            "message too large: at most 64 KiB per message",
+        )),
+        Error::Protocol(_) => Some((close_code::PROTOCOL, "not a valid WebSocket frame")),
+        Error::Utf8(_) => Some((close_code::INVALID, "text frames must be UTF-8")),
+        _ => None,
+    }
+}
+
 fn error_frame(message: impl Into<String>) -> Frame {
-    serde_json::to_string(&ServerMessage::Error {
+    frame(&ServerMessage::Error {
         message: message.into(),
     })
-    .unwrap_or_default()
-    .into()
 }
 
 /// What to send back for one client message. A message we cannot use gets an error naming the
@@ -179,18 +192,10 @@ fn answer(app: &AppState, subscriber: &Subscriber, body: &str) -> Vec<Frame> {
         },
         ClientMessage::Unsubscribe { channels } => {
             let remaining = app.hub.unsubscribe(subscriber.id, &channels);
-            vec![
-                serde_json::to_string(&ServerMessage::Unsubscribed {
-                    channels: remaining,
-                })
-                .unwrap_or_default()
-                .into(),
-            ]
+            vec![frame(&ServerMessage::Unsubscribed {
+                channels: remaining,
+            })]
         }
-        ClientMessage::Ping => vec![
-            serde_json::to_string(&ServerMessage::Pong)
-                .unwrap_or_default()
-                .into(),
-        ],
+        ClientMessage::Ping => vec![frame(&ServerMessage::Pong)],
     }
 }

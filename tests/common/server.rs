@@ -30,12 +30,22 @@ impl TestServer {
         TestServer { addr, task }
     }
 
+    /// Where to reach the server: its address, or 127.0.0.1 and its port when it is bound to
+    /// every address (tests only ever talk to it through loopback).
+    pub fn authority(&self) -> String {
+        if self.addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", self.addr.port())
+        } else {
+            self.addr.to_string()
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("http://{}{path}", self.authority())
     }
 
     pub fn ws_url(&self) -> String {
-        format!("ws://{}/ws", self.addr)
+        format!("ws://{}/ws", self.authority())
     }
 }
 

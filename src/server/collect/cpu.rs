@@ -1,7 +1,22 @@
 //! CPU collector: overall and per-core usage, frequency, load average, temperature and mode seconds.
 
-use crate::wire::{CpuMetrics, CpuModeSeconds, LoadAverage};
+use crate::wire::{CpuMetrics, LoadAverage};
 use sysinfo::{Components, CpuRefreshKind, RefreshKind, System};
+
+/// One core's cumulative seconds in each mode since boot (node_exporter's `node_cpu_seconds_total`).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CpuModeSeconds {
+    /// Logical core index.
+    pub cpu: usize,
+    pub user: f64,
+    pub nice: f64,
+    pub system: f64,
+    pub idle: f64,
+    pub iowait: f64,
+    pub irq: f64,
+    pub softirq: f64,
+    pub steal: f64,
+}
 
 pub struct CpuCollector {
     system: System,
@@ -45,9 +60,6 @@ impl CpuCollector {
                 sensor.refresh();
                 sensor.temperature().filter(|t| t.is_finite())
             });
-        let seconds_by_mode = std::fs::read_to_string("/proc/stat")
-            .map(|text| parse_proc_stat(&text, self.ticks_per_second))
-            .unwrap_or_default();
         CpuMetrics {
             usage_percent: clamp_percent(self.system.global_cpu_usage()),
             per_core_percent: cpus
@@ -67,8 +79,14 @@ impl CpuCollector {
             temperature_celsius,
             model: self.model.clone(),
             core_count: cpus.len(),
-            seconds_by_mode,
         }
+    }
+
+    /// Seconds per mode and core from /proc/stat, read now (empty if it cannot be read).
+    pub fn seconds_by_mode(&self) -> Vec<CpuModeSeconds> {
+        std::fs::read_to_string("/proc/stat")
+            .map(|text| parse_proc_stat(&text, self.ticks_per_second))
+            .unwrap_or_default()
     }
 }
 

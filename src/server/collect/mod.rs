@@ -8,8 +8,23 @@ pub mod network;
 pub mod procinfo;
 pub mod rates;
 
-use crate::wire::{GpuMetrics, GpuStatus, Snapshot};
-use chrono::Utc;
+use crate::wire::{CpuMetrics, DiskMetrics, GpuMetrics, GpuStatus, MemoryMetrics, NetworkMetrics};
+use chrono::{DateTime, Utc};
+
+/// Everything one sampler tick saw. It never travels as it is: the sampler publishes its parts
+/// to their channels, and `/metrics` reads it whole.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Snapshot {
+    pub timestamp: DateTime<Utc>,
+    pub cpu: CpuMetrics,
+    /// Cumulative seconds per mode and core since boot: only for `/metrics`' counters.
+    pub cpu_seconds_by_mode: Vec<cpu::CpuModeSeconds>,
+    pub memory: MemoryMetrics,
+    pub disk: DiskMetrics,
+    pub network: NetworkMetrics,
+    pub gpus: Vec<GpuMetrics>,
+    pub gpu_status: GpuStatus,
+}
 
 /// A source of GPU readings, swappable so tests can drive the real NVML code against a fake library.
 pub trait GpuSource: Send {
@@ -45,6 +60,7 @@ impl Monitor {
         Snapshot {
             timestamp: Utc::now(),
             cpu: self.cpu.sample(),
+            cpu_seconds_by_mode: self.cpu.seconds_by_mode(),
             memory: self.memory.sample(),
             disk: self.disk.sample(),
             network: self.network.sample(),
