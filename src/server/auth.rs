@@ -143,11 +143,16 @@ fn unauthorized(headers: &HeaderMap, message: &str) -> Response {
 
 const NEED_TOKEN: &str = "this Vitals server needs its access token: send 'Authorization: Bearer <token>', or open /?token=<token> once in a browser";
 
-fn too_many_failures() -> Response {
-    HttpError::TooManyRequests(
-        "too many wrong tokens from this address: wait a minute and try again".into(),
-    )
-    .into_response()
+/// A wrong token: counted against its client, which is refused unread once it had too many.
+fn wrong_token(app: &AppState, client: IpAddr, headers: &HeaderMap) -> Response {
+    if app.failures.blocked(client) {
+        return HttpError::TooManyRequests(
+            "too many wrong tokens from this address: wait a minute and try again".into(),
+        )
+        .into_response();
+    }
+    app.failures.record(client);
+    unauthorized(headers, "wrong access token")
 }
 
 /// The address a request comes from: the peer's, or, when the peer is a configured trusted proxy,
@@ -209,9 +214,6 @@ pub async fn require_token(
     let secure = over_tls(&headers);
 
     if path == SIGN_IN_PATH && request.method() == Method::POST {
-        if app.failures.blocked(client) {
-            return too_many_failures();
-        }
         let body = match read_limited(&headers, request.into_body(), MAX_SIGN_IN_BYTES).await {
             Ok(body) => body,
             Err(error) => return error.into_response(),
@@ -223,8 +225,7 @@ pub async fn require_token(
         if token::matches(&given, access_token) {
             return signed_in("/", &app.sessions.open(), secure);
         }
-        app.failures.record(client);
-        return unauthorized(&headers, "wrong access token");
+        return wrong_token(&app, client, &headers);
     }
     if let Some(given) = query_token(request.uri().query()) {
         if token::matches(&given, access_token) {
@@ -239,18 +240,10 @@ pub async fn require_token(
             ))
             .into_response();
         }
-        if app.failures.blocked(client) {
-            return too_many_failures();
-        }
-        app.failures.record(client);
-        return unauthorized(&headers, "wrong access token");
+        return wrong_token(&app, client, &headers);
     }
     if headers.contains_key(header::AUTHORIZATION) {
-        if app.failures.blocked(client) {
-            return too_many_failures();
-        }
-        app.failures.record(client);
-        return unauthorized(&headers, "wrong access token");
+        return wrong_token(&app, client, &headers);
     }
     if session.is_some() {
         // An old tab after a restart, or an expired session: not a guess at the token.

@@ -330,13 +330,15 @@ mod tests {
     }
 
     fn snapshot() -> Snapshot {
-        let mut snapshot = Snapshot::default();
-        snapshot.cpu_seconds_by_mode = vec![CpuModeSeconds {
-            cpu: 0,
-            user: 12.5,
-            idle: 100.0,
+        let mut snapshot = Snapshot {
+            cpu_seconds_by_mode: vec![CpuModeSeconds {
+                cpu: 0,
+                user: 12.5,
+                idle: 100.0,
+                ..Default::default()
+            }],
             ..Default::default()
-        }];
+        };
         snapshot.memory = MemoryMetrics {
             ram_total_bytes: 8 << 30,
             ram_available_bytes: 6 << 30,
