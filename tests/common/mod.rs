@@ -3,6 +3,7 @@
 // Each test binary includes this module but uses only some of the helpers.
 #![allow(dead_code)]
 
+pub mod binary;
 pub mod fake_nvml;
 pub mod process;
 pub mod server;
