@@ -51,7 +51,8 @@ fn start_nginx(dir: &Path, port: u16, upstream: &str) -> Spawned {
          uwsgi_temp_path {d}/tmp; scgi_temp_path {d}/tmp;\n  \
          server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {d}/cert.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
          location / {{\n      proxy_pass http://{upstream};\n      proxy_set_header Host {upstream};\n      \
-         proxy_set_header X-Forwarded-Proto https;\n      proxy_http_version 1.1;\n      \
+         proxy_set_header X-Forwarded-Proto https;\n      \
+         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n      proxy_http_version 1.1;\n      \
          proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection \"upgrade\";\n    }}\n  }}\n}}\n"
     );
     std::fs::write(dir.join("nginx.conf"), config).unwrap();
@@ -174,6 +175,62 @@ async fn the_readme_nginx_recipe_serves_vitals_over_tls() {
     assert!(
         upgrade.contains("\"type\":\"hello\""),
         "and the hello comes through: {upgrade}"
+    );
+}
+
+/// Starts the proxy in front of `server` and waits until it listens.
+async fn proxy_in_front(server: &TestServer) -> (Spawned, String) {
+    let port = free_port();
+    let dir = scratch_dir(&format!("nginx-{port}"));
+    let nginx = start_nginx(&dir, port, &server.addr.to_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpListenerProbe::closed(port) {
+        assert!(Instant::now() < deadline, "nginx did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (nginx, format!("https://localhost:{port}"))
+}
+
+/// The status of a request through the proxy from one loopback source address.
+async fn status_from(source: &'static str, url: String, token: &'static str) -> String {
+    tokio::task::spawn_blocking(move || {
+        let header = format!("Authorization: Bearer {token}");
+        let response = curl(&["--interface", source, "-H", &header, &url]);
+        response
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_wrong_tokens_lock_out_only_their_own_client() {
+    let server = TestServer::start(|cli| {
+        cli.token = Some(TOKEN.into());
+        cli.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let (_nginx, origin) = proxy_in_front(&server).await;
+    let metrics = format!("{origin}/api/system/metrics");
+    let wrong = "wrong-token-0000000000";
+    let mut attacker = Vec::new();
+    for _ in 0..6 {
+        attacker.push(status_from("127.0.0.2", metrics.clone(), wrong).await);
+    }
+    assert_eq!(attacker[..5], ["401"; 5], "{attacker:?}");
+    assert_eq!(attacker[5], "429", "the attacker's own address waits");
+    assert_eq!(
+        status_from("127.0.0.3", metrics.clone(), wrong).await,
+        "401",
+        "another client behind the same proxy is not locked out"
+    );
+    assert_eq!(
+        status_from("127.0.0.2", metrics.clone(), TOKEN).await,
+        "200",
+        "and the right token is served even from the locked-out address"
     );
 }
 
