@@ -10,4 +10,5 @@ cargo build --release --offline --manifest-path "$root/bench/load/Cargo.toml" -q
 # One socket per client on each side, plus the server's own files.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cd "$root"
-exec "$CARGO_TARGET_DIR/release/vitals-load" "$@"
+# bench/soak.sh runs the crate's other binary through this script.
+exec "$CARGO_TARGET_DIR/release/${VITALS_BENCH_BINARY:-vitals-load}" "$@"

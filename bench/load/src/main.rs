@@ -65,20 +65,7 @@ fn parse_args() -> Result<Args, String> {
         workers: 2,
     };
     let mut clients = None;
-    let mut raw = std::env::args().skip(1);
-    while let Some(arg) = raw.next() {
-        if arg == "-h" || arg == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        let (name, inline) = match arg.split_once('=') {
-            Some((name, value)) => (name.to_owned(), Some(value.to_owned())),
-            None => (arg.clone(), None),
-        };
-        let value = match inline.or_else(|| raw.next()) {
-            Some(value) => value,
-            None => return Err(format!("{name} needs a value")),
-        };
+    for (name, value) in vitals_load::options::options(USAGE)? {
         let bad = |what: &str| format!("{name} {value}: expected {what}");
         match name.as_str() {
             "--clients" => clients = Some(value.parse().map_err(|_| bad("a number of clients"))?),

@@ -56,13 +56,7 @@ fn parse_args() -> Result<Args, String> {
         server: "target/release/vitals".into(),
         port: 3950,
     };
-    let mut raw = std::env::args().skip(1);
-    while let Some(name) = raw.next() {
-        if name == "-h" || name == "--help" {
-            println!("{USAGE}");
-            std::process::exit(0);
-        }
-        let value = raw.next().ok_or(format!("{name} needs a value"))?;
+    for (name, value) in vitals_load::options::options(USAGE)? {
         let bad = || format!("{name} {value}: not a valid value");
         match name.as_str() {
             "--clients" => args.clients = value.parse().map_err(|_| bad())?,
