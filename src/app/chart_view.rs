@@ -21,15 +21,12 @@ pub fn EChart(
     /// The chart's options; every change is applied with setOption, never by re-creating the chart.
     chart: Signal<Chart>,
 ) -> impl IntoView {
-    #[cfg(feature = "hydrate")]
     browser::mount(
         id.clone(),
         chart,
         use_context::<DarkCharts>().map(|d| d.0),
         use_context::<PageVisible>().map(|v| v.0),
     );
-    #[cfg(not(feature = "hydrate"))]
-    let _ = chart;
     view! { <div id=id class="chart" data-testid="chart"></div> }
 }
 
@@ -140,5 +137,20 @@ mod browser {
             view_observer,
             _on_view: on_view,
         })
+    }
+}
+
+/// On the server a chart is only its container: ECharts draws in the browser.
+#[cfg(not(feature = "hydrate"))]
+mod browser {
+    use charming::Chart;
+    use leptos::prelude::*;
+
+    pub fn mount(
+        _id: String,
+        _chart: Signal<Chart>,
+        _dark: Option<RwSignal<bool>>,
+        _page_visible: Option<RwSignal<bool>>,
+    ) {
     }
 }

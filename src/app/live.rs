@@ -34,7 +34,6 @@ pub fn use_live(seed: Option<PageSeed>) -> Live {
         received_ms: RwSignal::new(None),
         now_ms: RwSignal::new(None),
     };
-    #[cfg(feature = "hydrate")]
     browser::start(live);
     live
 }
@@ -423,4 +422,10 @@ mod browser {
             }
         });
     }
+}
+
+/// On the server the page renders from its seed alone: there is no connection to start.
+#[cfg(not(feature = "hydrate"))]
+mod browser {
+    pub fn start(_live: super::Live) {}
 }
