@@ -1,7 +1,7 @@
 //! vitals-soak: many WebSocket clients for a long time, with churn and emits, to show that the
 //! server's memory and open files stay flat.
 //!
-//! Starts `vitals`, connects N clients (each subscribes to every system channel; a share of them
+//! Starts `vitals` with its history already full (`--prefill-history`), connects N clients (each subscribes to every system channel; a share of them
 //! also to the emitted channel), then for M minutes: every minute a tenth of the clients (by
 //! default) drop their socket and reconnect, and one emitter posts to `jobs/soak` at R per second
 //! over one keep-alive connection. Every 10 s it samples the server's resident memory, open files
@@ -287,7 +287,9 @@ fn main() {
         port: args.port,
         interval: args.interval,
         max_clients: args.clients * 2,
-        extra: Vec::new(),
+        // The history starts full, so memory is at its steady size from the first minute: any
+        // growth after that is a leak, not the ring filling up.
+        extra: vec!["--prefill-history".into()],
     }) {
         Ok(server) => server,
         Err(e) => {
