@@ -34,7 +34,7 @@ function chromiumCpuSeconds() {
 const withGpus = process.argv.includes('--gpus');
 const nvml = withGpus ? 'target/fake-nvml/release/libfake_nvml.so' : '/nonexistent/libnvidia-ml.so.1';
 const server = spawn('target/release/vitals', [
-  '--bind', `127.0.0.1:${port}`, '--interval', '1', '--prefill-history',
+  '--bind', `127.0.0.1:${port}`, '--interval', '1', '--prefill-history', '--no-persist',
   '--nvml-library', nvml, '--emit-token', 'bench-emit-token-0123456789',
 ], {
   stdio: 'ignore',

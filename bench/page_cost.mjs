@@ -26,6 +26,7 @@ const server = spawn(
     '--bind', `127.0.0.1:${port}`,
     '--interval', '1',
     '--prefill-history',
+    '--no-persist',
     '--nvml-library', '/nonexistent/libnvidia-ml.so.1',
     '--emit-token', 'page-cost-benchmark-token',
   ],

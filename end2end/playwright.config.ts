@@ -18,7 +18,7 @@ const chromiumArgs = [
 
 function server(port: number, extra: string, env: Record<string, string> = {}) {
   return {
-    command: `${binary} --bind 127.0.0.1:${port} --interval 1 --emit-token e2e-emit-token-0123456789 ${extra}`,
+    command: `${binary} --bind 127.0.0.1:${port} --interval 1 --emit-token e2e-emit-token-0123456789 --no-persist ${extra}`,
     cwd: root,
     url: `http://127.0.0.1:${port}/api/system/metrics`,
     reuseExistingServer: false,

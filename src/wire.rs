@@ -246,6 +246,20 @@ pub struct Hello {
     pub boot_time: Option<DateTime<Utc>>,
     pub channels: Vec<String>,
     pub gpu_status: GpuStatus,
+    /// Whether history is kept on disk; absent when the server runs with --no-persist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<Persistence>,
+}
+
+/// Whether the server is saving its history to disk, where, and if not, why.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Persistence {
+    pub saving: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// What is wrong, in words a person can act on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// What the server sends over the socket.

@@ -56,6 +56,7 @@ mod tests {
                     cuda_version: None,
                     count: 0,
                 },
+                persistence: None,
             },
             history: StoreSeed {
                 window_ms: 60_000,

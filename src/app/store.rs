@@ -273,6 +273,12 @@ impl MetricsStore {
         }
     }
 
+    /// Appends one point to a named series (e.g. one read back from the server's database).
+    pub fn append_point(&mut self, name: &str, at: Millis, value: f64) {
+        self.push(name, at, value);
+        self.last_message_ms = Some(self.last_message_ms.map_or(at, |last| last.max(at)));
+    }
+
     /// Appends a point and drops those older than the window, measured from this point's time.
     fn push(&mut self, name: &str, at: Millis, value: f64) {
         let points = self.series.entry(name.to_owned()).or_default();

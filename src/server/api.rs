@@ -85,31 +85,107 @@ pub fn occupancy(gpu: &GpuMetrics) -> GpuOccupancy {
 
 #[derive(Deserialize)]
 pub struct HistoryQuery {
-    channel: String,
+    /// A channel of the in-memory ring.
+    channel: Option<String>,
     /// Either a sequence number (messages after it) or an ISO-8601 time (messages at or after it).
     since: Option<String>,
+    /// The start of a range read from the history database (ISO-8601 or epoch milliseconds).
+    from: Option<String>,
+    /// Its end (default: now).
+    to: Option<String>,
+    /// At most about this many buckets per series (default 500, at most 5000).
+    points: Option<usize>,
+    /// Series names or `prefix*` patterns, comma-separated (default: every series).
+    series: Option<String>,
+}
+
+const DEFAULT_POINTS: usize = 500;
+const MAX_POINTS: usize = 5000;
+
+/// A time as ISO-8601 or epoch milliseconds.
+pub fn parse_time(name: &str, value: &str) -> Result<i64, HttpError> {
+    if let Ok(ms) = value.parse::<i64>() {
+        return Ok(ms);
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            HttpError::BadRequest(format!(
+                "{name}='{value}' is neither epoch milliseconds nor an ISO-8601 time like 2026-01-02T03:04:05Z"
+            ))
+        })
+}
+
+/// `GET /api/system/history?from=…[&to=…][&points=…][&series=…]`: min/avg/max buckets from disk.
+fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, HttpError> {
+    let now = Utc::now().timestamp_millis();
+    let from = parse_time("from", from)?;
+    let to = match query.to.as_deref() {
+        Some(to) => parse_time("to", to)?,
+        None => now,
+    };
+    if to <= from {
+        return Err(HttpError::BadRequest(format!(
+            "to ({to}) must be after from ({from})"
+        )));
+    }
+    let points = query.points.unwrap_or(DEFAULT_POINTS);
+    if !(1..=MAX_POINTS).contains(&points) {
+        return Err(HttpError::BadRequest(format!(
+            "points={points}: ask for 1 to {MAX_POINTS} points"
+        )));
+    }
+    let Some(db) = &app.durable.db else {
+        return Err(HttpError::ServiceUnavailable(match &app.durable.problem {
+            Some(problem) => format!("no saved history: {problem}"),
+            None => "this server keeps its history in memory only (--no-persist): ask for channel=…&since=… instead".into(),
+        }));
+    };
+    let filter: Vec<String> = query
+        .series
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let interval_ms = app.config.interval.as_millis() as i64;
+    let answer = db
+        .range(from, to, points, &filter, interval_ms, now)
+        .map_err(|e| HttpError::Internal(e.to_string()))?;
+    Ok(axum::Json(answer).into_response())
 }
 
 pub async fn history(
     State(app): State<AppState>,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Response, HttpError> {
+    if let Some(from) = query.from.as_deref() {
+        return range(&app, &query, from);
+    }
+    let Some(channel) = query.channel.as_deref() else {
+        return Err(HttpError::BadRequest(
+            "ask for a channel of the last hour (channel=system/cpu[&since=…]) or a range from disk (from=…[&to=…][&points=…])".into(),
+        ));
+    };
     let (after_seq, since_time) = match query.since.as_deref().map(parse_since) {
         None => (0, None),
         Some(since) => since.map_err(HttpError::BadRequest)?,
     };
     let frames = app
         .hub
-        .history(&query.channel, after_seq, since_time)
+        .history(channel, after_seq, since_time)
         .ok_or_else(|| {
             HttpError::NotFound(format!(
-                "no channel '{}' has any messages; channels: {}",
-                query.channel,
+                "no channel '{channel}' has any messages; channels: {}",
                 app.hub.channel_names().join(", ")
             ))
         })?;
     // The ring holds ready-made JSON: join it instead of decoding and encoding every message again.
-    let channel = serde_json::to_string(&query.channel).unwrap_or_default();
+    let channel = serde_json::to_string(channel).unwrap_or_default();
     let mut body = format!(
         r#"{{"epoch":{},"channel":{channel},"messages":["#,
         app.hub.epoch()

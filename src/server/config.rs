@@ -6,6 +6,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use super::history_db::Retention;
+use super::history_db::default_dir as default_data_dir;
+
 pub const DEFAULT_INTERVAL_SECONDS: f64 = 2.0;
 pub const MIN_INTERVAL_SECONDS: f64 = 0.25;
 pub const MAX_INTERVAL_SECONDS: f64 = 60.0;
@@ -65,6 +68,22 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub trusted_proxies: Vec<IpAddr>,
+    /// Where the history database lives (created owner-only). Default $XDG_STATE_HOME/vitals,
+    /// else ~/.local/state/vitals.
+    #[arg(long, env = "VITALS_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep history in memory only (the last --history seconds), as before there was a database.
+    #[arg(long, env = "VITALS_NO_PERSIST")]
+    pub no_persist: bool,
+    /// Hours of raw samples kept on disk, 1–8760. Default 48.
+    #[arg(long, env = "VITALS_KEEP_RAW_HOURS")]
+    pub keep_raw_hours: Option<u64>,
+    /// Days of 1-minute rollups (min/avg/max) kept on disk, 1–3650. Default 30.
+    #[arg(long, env = "VITALS_KEEP_MINUTES_DAYS")]
+    pub keep_minutes_days: Option<u64>,
+    /// Days of 1-hour rollups kept on disk, 1–36500. Default 365.
+    #[arg(long, env = "VITALS_KEEP_HOURS_DAYS")]
+    pub keep_hours_days: Option<u64>,
     /// MiB that the messages of emitted (custom) channels may take in memory together, 1–4096;
     /// past it the oldest messages are dropped first. Default 64.
     #[arg(long, env = "VITALS_EMIT_HISTORY_MIB")]
@@ -127,6 +146,12 @@ pub struct FileConfig {
     #[serde(default)]
     pub trusted_proxies: Vec<IpAddr>,
     pub emit_history_mib: Option<usize>,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub no_persist: bool,
+    pub keep_raw_hours: Option<u64>,
+    pub keep_minutes_days: Option<u64>,
+    pub keep_hours_days: Option<u64>,
 }
 
 /// The validated settings the server runs with.
@@ -149,6 +174,9 @@ pub struct Config {
     pub max_connections: Option<usize>,
     pub trusted_proxies: Vec<IpAddr>,
     pub emit_history_bytes: usize,
+    /// Where the history database lives; None with --no-persist.
+    pub data_dir: Option<PathBuf>,
+    pub retention: Retention,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -173,6 +201,13 @@ pub enum ConfigError {
         "--emit-history-mib must be between 1 and {MAX_EMIT_HISTORY_MIB} (MiB of emitted messages kept in memory), got {0}"
     )]
     EmitHistory(usize),
+    #[error("{setting} must be between {min} and {max}, got {value}")]
+    Retention {
+        setting: &'static str,
+        min: u64,
+        max: u64,
+        value: u64,
+    },
     #[error("the emit token must be at least 16 characters long")]
     ShortEmitToken,
     #[error(
@@ -228,6 +263,51 @@ impl Config {
         if !(1..=MAX_EMIT_HISTORY_MIB).contains(&emit_history_mib) {
             return Err(ConfigError::EmitHistory(emit_history_mib));
         }
+        let keep = |setting: &'static str, value: Option<u64>, default: u64, max: u64| {
+            let value = value.unwrap_or(default);
+            if (1..=max).contains(&value) {
+                Ok(value)
+            } else {
+                Err(ConfigError::Retention {
+                    setting,
+                    min: 1,
+                    max,
+                    value,
+                })
+            }
+        };
+        let day = 24 * 3600;
+        let retention = Retention {
+            raw: Duration::from_secs(
+                3600 * keep(
+                    "--keep-raw-hours",
+                    cli.keep_raw_hours.or(file.keep_raw_hours),
+                    48,
+                    8760,
+                )?,
+            ),
+            minute: Duration::from_secs(
+                day * keep(
+                    "--keep-minutes-days",
+                    cli.keep_minutes_days.or(file.keep_minutes_days),
+                    30,
+                    3650,
+                )?,
+            ),
+            hour: Duration::from_secs(
+                day * keep(
+                    "--keep-hours-days",
+                    cli.keep_hours_days.or(file.keep_hours_days),
+                    365,
+                    36500,
+                )?,
+            ),
+        };
+        let data_dir = (!(cli.no_persist || file.no_persist)).then(|| {
+            cli.data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(default_data_dir)
+        });
         if cli
             .emit_token
             .as_ref()
@@ -266,6 +346,8 @@ impl Config {
             max_connections,
             trusted_proxies: [cli.trusted_proxies, file.trusted_proxies].concat(),
             emit_history_bytes: emit_history_mib << 20,
+            data_dir,
+            retention,
         })
     }
 }
@@ -403,6 +485,24 @@ mod tests {
         assert!(err.to_string().contains("--emit-history-mib"), "{err}");
         let config = Config::resolve(Cli::default(), default_bind()).unwrap();
         assert_eq!(config.emit_history_bytes, 64 << 20);
+        assert_eq!(config.retention, Retention::default());
+        assert!(config.data_dir.unwrap().ends_with("vitals"));
+        let cli = Cli {
+            keep_raw_hours: Some(0),
+            ..Default::default()
+        };
+        let err = Config::resolve(cli, default_bind()).unwrap_err();
+        assert!(err.to_string().contains("--keep-raw-hours"), "{err}");
+        let cli = Cli {
+            no_persist: true,
+            ..Default::default()
+        };
+        assert!(
+            Config::resolve(cli, default_bind())
+                .unwrap()
+                .data_dir
+                .is_none()
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod emit;
 pub mod error;
 pub mod failures;
 pub mod guard;
+pub mod history_db;
 pub mod hub;
 pub mod listen;
 pub mod page_history;
@@ -76,6 +77,7 @@ pub struct Running {
     /// The process's open-files limit (raised to its hard maximum at start).
     pub open_files_limit: u64,
     pub connections: Arc<Tracker>,
+    durable: history_db::Durable,
     _sampler: SamplerHandle,
 }
 
@@ -108,10 +110,21 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         config.max_clients,
         config.emit_history_bytes,
     );
+    let durable = history_db::Durable::start(config.data_dir.as_deref(), config.retention);
+    let page_history = Arc::new(PageHistory::new(epoch, config.history));
+    if let Some(db) = &durable.db {
+        // Pages start with what happened before this start, up to the history window.
+        let since = epoch as i64 - config.history.as_millis() as i64;
+        match db.recent_drawn(since) {
+            Ok(rows) => page_history.restore(rows),
+            Err(error) => eprintln!("vitals: cannot read the saved history: {error}"),
+        }
+    }
     let outlets = Outlets {
         hub: hub.clone(),
         latest: Latest::default(),
-        page_history: Arc::new(PageHistory::new(epoch, config.history)),
+        page_history,
+        recorder: durable.recorder.clone(),
     };
     let gpu = NvmlSource::new(GpuOptions {
         library_path: config.nvml_library.clone(),
@@ -144,6 +157,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         metrics_registry: prometheus::registry(outlets.latest.clone(), hostname.clone()),
         latest: outlets.latest,
         page_history: outlets.page_history,
+        durable: durable.clone(),
         emit_token: emit_token.into(),
         hostname,
         bound_ip,
@@ -156,6 +170,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         listener,
         open_files_limit,
         connections: Tracker::new(connection_cap),
+        durable,
         _sampler: sampler,
     })
 }
@@ -199,14 +214,16 @@ pub fn router(state: AppState) -> Router {
 impl Running {
     /// Serves until Ctrl-C or SIGTERM.
     pub async fn serve(self) -> Result<(), StartError> {
-        listen::serve(
+        let served = listen::serve(
             self.listener,
             self.router,
             self.connections,
             shutdown_signal(),
         )
-        .await
-        .map_err(StartError::Serve)
+        .await;
+        // The last batch of history goes to disk before the process ends.
+        self.durable.stop();
+        served.map_err(StartError::Serve)
     }
 }
 

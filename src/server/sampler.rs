@@ -1,6 +1,7 @@
 //! The sampler loop: runs the monitor on its own thread every interval and publishes each tick.
 
 use super::collect::{Monitor, Snapshot};
+use super::history_db::writer::Recorder;
 use super::hub::Hub;
 use super::page_history::PageHistory;
 use crate::wire::{
@@ -58,6 +59,8 @@ pub struct Outlets {
     pub hub: Arc<Hub>,
     pub latest: Latest,
     pub page_history: Arc<PageHistory>,
+    /// The history database's writer, when history is kept on disk.
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 /// Stops the sampler thread when dropped.
@@ -94,6 +97,9 @@ pub fn spawn(
             while !stopped.load(Ordering::Relaxed) {
                 let snapshot = Arc::new(monitor.sample());
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
+                if let Some(recorder) = &outlets.recorder {
+                    recorder.record(&snapshot);
+                }
                 outlets.latest.set(snapshot);
                 next = next_deadline(next, interval, Instant::now());
                 while !stopped.load(Ordering::Relaxed) {

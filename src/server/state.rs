@@ -17,6 +17,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub hub: Arc<Hub>,
     pub latest: Latest,
+    /// The history on disk (or why there is none).
+    pub durable: super::history_db::Durable,
     /// The history a page starts from, kept typed by the sampler.
     pub page_history: Arc<PageHistory>,
     pub emit_token: Arc<str>,

@@ -70,6 +70,7 @@ pub fn hello(app: &AppState) -> Hello {
         boot_time: chrono::DateTime::from_timestamp(sysinfo::System::boot_time() as i64, 0),
         channels,
         gpu_status: app.latest.gpu_status(),
+        persistence: app.durable.status(),
     }
 }
 

@@ -28,6 +28,11 @@ impl ServerProcess {
                 "--emit-token",
                 super::server::EMIT_TOKEN,
             ])
+            .args(if args.contains(&"--data-dir") {
+                &[][..]
+            } else {
+                &["--no-persist"][..]
+            })
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -75,6 +80,19 @@ impl ServerProcess {
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap();
         kib * 1024
+    }
+
+    /// Stops the server as a service manager would (SIGTERM) and waits for it to exit.
+    pub fn terminate(mut self) {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash or an out-of-memory kill would.
+    pub fn kill_9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Whether the server is still running.

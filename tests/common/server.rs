@@ -19,6 +19,8 @@ impl TestServer {
             interval: Some(0.25),
             emit_token: Some(EMIT_TOKEN.into()),
             nvml_library: Some(PathBuf::from("/nonexistent/libnvidia-ml.so.1")),
+            // Tests that keep history on disk give a data directory of their own.
+            no_persist: true,
             ..Default::default()
         };
         adjust(&mut cli);

@@ -321,7 +321,7 @@ fn run(args: &Args) -> Result<(), String> {
         port: args.port,
         interval: args.interval,
         max_clients: args.clients + 10,
-        extra: Vec::new(),
+        extra: vec!["--no-persist".into()],
     })?;
     eprintln!(
         "vitals-load: server {} (pid {}) listening on 127.0.0.1:{}",

@@ -289,7 +289,7 @@ fn main() {
         max_clients: args.clients * 2,
         // The history starts full, so memory is at its steady size from the first minute: any
         // growth after that is a leak, not the ring filling up.
-        extra: vec!["--prefill-history".into()],
+        extra: vec!["--prefill-history".into(), "--no-persist".into()],
     }) {
         Ok(server) => server,
         Err(e) => {

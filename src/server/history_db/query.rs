@@ -1,0 +1,236 @@
+//! Reading the history back: ranges at a budget of points (the tier is picked to fit), and the
+//! recent raw samples a restarted server starts its pages from.
+
+use super::layouts::{Layouts, unpack};
+use super::writer::read_raw;
+use super::{Accumulator, DbError, HistoryDb, Row, Tier, series};
+use rusqlite::params;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One bucket of one series: `[start ms, min, avg, max]`.
+pub type BucketValues = [f64; 4];
+
+/// `GET /api/system/history?from=…&to=…&points=…`.
+#[derive(Serialize, Debug, PartialEq)]
+pub struct RangeAnswer {
+    pub from: i64,
+    pub to: i64,
+    pub tier: Tier,
+    pub bucket_ms: i64,
+    /// Per series, its buckets that hold data, oldest first. A bucket with no data is absent, so
+    /// a stretch when Vitals was not running is a gap, never a line across it.
+    pub series: BTreeMap<String, Vec<BucketValues>>,
+}
+
+impl HistoryDb {
+    /// Every series (or those `filter` names; `prefix*` patterns allowed) over `from..=to` in at
+    /// most about `points` buckets each, from the coarsest tier that is still fine enough and kept
+    /// that far back.
+    pub fn range(
+        &self,
+        from: i64,
+        to: i64,
+        points: usize,
+        filter: &[String],
+        interval_ms: i64,
+        now: i64,
+    ) -> Result<RangeAnswer, DbError> {
+        let wanted_ms = ((to - from) as f64 / points.max(1) as f64).ceil() as i64;
+        let tier = pick_tier(from, wanted_ms, interval_ms, now, self.retention());
+        let resolution = tier.bucket_ms().unwrap_or(interval_ms);
+        let bucket_ms = wanted_ms.max(resolution).max(1);
+        let connection = self.reader();
+        let sql = format!(
+            "SELECT t, layout, data FROM {} WHERE t BETWEEN ?1 AND ?2 ORDER BY t",
+            tier.table()
+        );
+        let mut statement = connection
+            .prepare_cached(&sql)
+            .map_err(|e| self.sqlite_error(e))?;
+        let rows = statement
+            .query_map(params![from, to], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .map_err(|e| self.sqlite_error(e))?;
+        let per_value = if tier == Tier::Raw { 1 } else { 3 };
+        let mut layouts = Layouts::default();
+        // Per series, per bucket start: (min, sum of averages, max, count).
+        let mut buckets: BTreeMap<String, BTreeMap<i64, Accumulator>> = BTreeMap::new();
+        for row in rows {
+            let (t, layout, data) = row.map_err(|e| self.sqlite_error(e))?;
+            let names = layouts
+                .names_of(&connection, layout)
+                .map_err(|e| self.sqlite_error(e))?;
+            let values: Vec<f64> = unpack(&data).collect();
+            let start = t.div_euclid(bucket_ms) * bucket_ms;
+            for (i, name) in names.iter().enumerate() {
+                if !series::selected(name, filter) {
+                    continue;
+                }
+                let Some(chunk) = values.get(i * per_value..(i + 1) * per_value) else {
+                    continue;
+                };
+                let (min, avg, max) = match chunk {
+                    [v] => (*v, *v, *v),
+                    [min, avg, max] => (*min, *avg, *max),
+                    _ => continue,
+                };
+                if !avg.is_finite() {
+                    continue;
+                }
+                let entry = buckets
+                    .entry(name.clone())
+                    .or_default()
+                    .entry(start)
+                    .or_insert((f64::INFINITY, 0.0, f64::NEG_INFINITY, 0));
+                entry.0 = entry.0.min(min);
+                entry.1 += avg;
+                entry.2 = entry.2.max(max);
+                entry.3 += 1;
+            }
+        }
+        let series = buckets
+            .into_iter()
+            .map(|(name, by_start)| {
+                let values = by_start
+                    .into_iter()
+                    .map(|(start, (min, sum, max, n))| [start as f64, min, sum / f64::from(n), max])
+                    .collect();
+                (name, values)
+            })
+            .collect();
+        Ok(RangeAnswer {
+            from,
+            to,
+            tier,
+            bucket_ms,
+            series,
+        })
+    }
+
+    /// The raw samples since `from` of the series a page draws: what a restarted server's pages
+    /// start with.
+    pub fn recent_drawn(&self, from: i64) -> Result<Vec<Row>, DbError> {
+        let connection = self.reader();
+        let mut rows = read_raw(&connection, &mut Layouts::default(), from, i64::MAX)
+            .map_err(|e| self.sqlite_error(e))?;
+        for (_, values) in &mut rows {
+            values.retain(|(name, _)| series::drawn(name));
+        }
+        Ok(rows)
+    }
+}
+
+/// The coarsest tier whose resolution still fits `wanted_ms` and that is kept back to `from`;
+/// when none is fine enough, the finest that is kept that far; when none is, the hours.
+pub fn pick_tier(
+    from: i64,
+    wanted_ms: i64,
+    interval_ms: i64,
+    now: i64,
+    retention: super::Retention,
+) -> Tier {
+    let kept = |tier: Tier| now - retention.of(tier).as_millis() as i64 <= from;
+    let resolution = |tier: Tier| tier.bucket_ms().unwrap_or(interval_ms);
+    Tier::ALL
+        .into_iter()
+        .rev()
+        .find(|&tier| kept(tier) && resolution(tier) <= wanted_ms)
+        .or_else(|| Tier::ALL.into_iter().find(|&tier| kept(tier)))
+        .unwrap_or(Tier::Hour)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::collect::Snapshot;
+    use crate::server::history_db::Retention;
+    use crate::server::history_db::writer::Recorder;
+    use chrono::DateTime;
+    use std::sync::Arc;
+
+    const HOUR: i64 = 1_767_225_600_000;
+
+    #[test]
+    fn the_tier_fits_the_budget_and_the_retention() {
+        let retention = Retention::default();
+        let now = HOUR + 100 * 24 * 3_600_000;
+        let day = 24 * 3_600_000;
+        // 5 minutes in 300 points: raw samples.
+        assert_eq!(
+            pick_tier(now - 300_000, 1_000, 1_000, now, retention),
+            Tier::Raw
+        );
+        // A day in 500 points (173 s each): minutes are fine enough.
+        assert_eq!(
+            pick_tier(now - day, 172_800, 1_000, now, retention),
+            Tier::Minute
+        );
+        // 30 days in 500 points (86 min each): hours.
+        assert_eq!(
+            pick_tier(now - 30 * day, 5_184_000, 1_000, now, retention),
+            Tier::Hour
+        );
+        // 3 days ago in fine points: raw is gone (48 h), minutes are kept.
+        assert_eq!(
+            pick_tier(now - 3 * day, 1_000, 1_000, now, retention),
+            Tier::Minute
+        );
+    }
+
+    #[test]
+    fn ranges_return_min_avg_max_buckets_and_gaps_stay_gaps() {
+        let dir = crate::server::history_db::scratch_dir("range");
+        let db = HistoryDb::open(&dir, Retention::default()).unwrap();
+        let recorder = Recorder::start(&db).unwrap();
+        let tick = |second: i64, usage: f32| {
+            let mut snapshot = Snapshot {
+                timestamp: DateTime::from_timestamp_millis(HOUR + second * 1000).unwrap(),
+                ..Default::default()
+            };
+            snapshot.cpu.usage_percent = usage;
+            Arc::new(snapshot)
+        };
+        // Ten minutes running, ten minutes stopped, ten minutes running.
+        for second in (0..600).chain(1200..1800) {
+            recorder.record_waiting(&tick(second, (second % 10) as f32));
+        }
+        drop(recorder);
+        let now = HOUR + 1800 * 1000;
+        let answer = db
+            .range(HOUR, now, 30, &["cpu.usage".into()], 1000, now)
+            .unwrap();
+        assert_eq!(answer.tier, Tier::Minute);
+        assert_eq!(answer.bucket_ms, 60_000);
+        let usage = &answer.series["cpu.usage"];
+        assert_eq!(
+            usage.len(),
+            19,
+            "10 + 9 closed minutes; the 10 stopped ones are absent"
+        );
+        assert_eq!(usage[0], [HOUR as f64, 0.0, 4.5, 9.0]);
+        assert!(
+            usage
+                .iter()
+                .all(|b| b[0] < (HOUR + 600_000) as f64 || b[0] >= (HOUR + 1_200_000) as f64)
+        );
+        assert_eq!(answer.series.len(), 1, "only the series asked for");
+
+        let fine = db.range(HOUR, HOUR + 20_000, 20, &[], 1000, now).unwrap();
+        assert_eq!(fine.tier, Tier::Raw);
+        assert_eq!(fine.series["cpu.usage"].len(), 21);
+        assert!(
+            fine.series.contains_key("memory.ram"),
+            "every series without a filter"
+        );
+
+        let recent = db.recent_drawn(HOUR + 1_790_000).unwrap();
+        assert_eq!(recent.len(), 10);
+        assert!(recent[0].1.iter().all(|(name, _)| series::drawn(name)));
+    }
+}

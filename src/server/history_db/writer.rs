@@ -1,0 +1,512 @@
+//! The writer: a thread of its own that takes ticks from the sampler through a bounded queue (the
+//! sampler never waits: a full queue drops the tick and says so), writes them in one transaction
+//! every few seconds with their minute and hour rollups, and prunes what is past its retention in
+//! small steps.
+
+use super::layouts::{Layouts, pack, unpack};
+use super::{Accumulator, DbError, HistoryDb, Retention, Row, Tier, series};
+use crate::server::collect::Snapshot;
+use rusqlite::{Connection, params};
+use std::collections::BTreeMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Ticks the queue holds before the sampler's next one is dropped (minutes at any interval).
+const QUEUE_TICKS: usize = 512;
+/// How often a batch is written.
+pub const BATCH_EVERY: Duration = Duration::from_secs(5);
+/// Rows deleted per tier per batch when pruning, so a long-overdue prune never stalls the writer.
+const PRUNE_STEP: usize = 2_000;
+
+/// Whether history is being saved, and if not, why: what the page and `/api` report.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct WriterStatus {
+    pub saving: bool,
+    /// The last problem, in words a person can act on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Ticks dropped because the database could not keep up.
+    pub dropped_ticks: u64,
+    /// Batches written since start.
+    pub batches: u64,
+}
+
+/// The sampler's end of the writer.
+pub struct Recorder {
+    queue: Mutex<Option<SyncSender<Arc<Snapshot>>>>,
+    status: Arc<Mutex<WriterStatus>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Recorder {
+    /// Starts the writer thread on its own connection.
+    pub fn start(db: &HistoryDb) -> Result<Recorder, DbError> {
+        let connection = db.writing_connection()?;
+        let retention = db.retention();
+        let path = db.path().display().to_string();
+        let status = Arc::new(Mutex::new(WriterStatus {
+            saving: true,
+            ..Default::default()
+        }));
+        let (queue, ticks) = sync_channel(QUEUE_TICKS);
+        let thread = {
+            let status = status.clone();
+            std::thread::Builder::new()
+                .name("vitals-history".into())
+                .spawn(move || Writer::new(connection, retention, path, status).run(ticks))
+                .map_err(|e| DbError::Sqlite {
+                    path: db.path().display().to_string(),
+                    reason: format!("cannot start the writer thread: {e}"),
+                })?
+        };
+        Ok(Recorder {
+            queue: Mutex::new(Some(queue)),
+            status,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Hands a tick to the writer without waiting.
+    pub fn record(&self, snapshot: &Arc<Snapshot>) {
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(queue) = queue.as_ref() else { return };
+        if let Err(TrySendError::Full(_)) = queue.try_send(snapshot.clone()) {
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.dropped_ticks += 1;
+            status.problem = Some(
+                "the history database cannot keep up: some samples are not being saved".into(),
+            );
+        }
+    }
+
+    /// Hands a tick to the writer, waiting for room (tests that record faster than real time).
+    #[cfg(test)]
+    pub fn record_waiting(&self, snapshot: &Arc<Snapshot>) {
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if let Some(queue) = queue {
+            queue.send(snapshot.clone()).unwrap();
+        }
+    }
+
+    pub fn status(&self) -> WriterStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl Recorder {
+    /// Writes what is queued and stops the writer; later ticks are not recorded.
+    pub fn stop(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A rollup bucket being filled: per series (min, sum, max, count).
+struct Bucket {
+    start: i64,
+    by_series: BTreeMap<String, Accumulator>,
+}
+
+struct Rollup {
+    tier: Tier,
+    width_ms: i64,
+    open: Option<Bucket>,
+}
+
+impl Rollup {
+    fn new(tier: Tier) -> Rollup {
+        Rollup {
+            tier,
+            width_ms: tier.bucket_ms().unwrap_or(60_000),
+            open: None,
+        }
+    }
+
+    /// Adds one tick; returns the bucket it closed, if the tick starts a new one.
+    fn add(&mut self, t: i64, values: &[(String, f64)]) -> Option<Bucket> {
+        let start = t.div_euclid(self.width_ms) * self.width_ms;
+        let closed = match &self.open {
+            Some(bucket) if bucket.start != start => self.open.take(),
+            _ => None,
+        };
+        let bucket = self.open.get_or_insert_with(|| Bucket {
+            start,
+            by_series: BTreeMap::new(),
+        });
+        for (name, value) in values {
+            let entry = bucket.by_series.entry(name.clone()).or_insert((
+                f64::INFINITY,
+                0.0,
+                f64::NEG_INFINITY,
+                0,
+            ));
+            entry.0 = entry.0.min(*value);
+            entry.1 += value;
+            entry.2 = entry.2.max(*value);
+            entry.3 += 1;
+        }
+        closed
+    }
+}
+
+struct Writer {
+    connection: Connection,
+    layouts: Layouts,
+    retention: Retention,
+    path: String,
+    status: Arc<Mutex<WriterStatus>>,
+    rollups: [Rollup; 2],
+    resumed: bool,
+}
+
+impl Writer {
+    fn new(
+        connection: Connection,
+        retention: Retention,
+        path: String,
+        status: Arc<Mutex<WriterStatus>>,
+    ) -> Writer {
+        Writer {
+            connection,
+            layouts: Layouts::default(),
+            retention,
+            path,
+            status,
+            rollups: [Rollup::new(Tier::Minute), Rollup::new(Tier::Hour)],
+            resumed: false,
+        }
+    }
+
+    fn run(mut self, ticks: Receiver<Arc<Snapshot>>) {
+        let mut batch: Vec<Row> = Vec::new();
+        let mut due = Instant::now() + BATCH_EVERY;
+        loop {
+            let wait = due.saturating_duration_since(Instant::now());
+            match ticks.recv_timeout(wait) {
+                Ok(snapshot) => batch.push((
+                    snapshot.timestamp.timestamp_millis(),
+                    series::of_snapshot(&snapshot),
+                )),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.write(std::mem::take(&mut batch));
+                    return;
+                }
+            }
+            if Instant::now() >= due {
+                self.write(std::mem::take(&mut batch));
+                due = Instant::now() + BATCH_EVERY;
+            }
+        }
+    }
+
+    /// Writes one batch in one transaction; a failure is reported and the batch dropped, so
+    /// memory stays bounded and the live stream is never touched.
+    fn write(&mut self, batch: Vec<Row>) {
+        let outcome = self.write_batch(&batch);
+        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        match outcome {
+            Ok(()) => {
+                status.saving = true;
+                status.batches += 1;
+                if status.dropped_ticks == 0 {
+                    status.problem = None;
+                }
+            }
+            Err(error) => {
+                let problem = super::sqlite_error(std::path::Path::new(&self.path), error);
+                tracing::warn!("history not saved: {problem}");
+                status.saving = false;
+                status.problem = Some(problem.to_string());
+            }
+        }
+    }
+
+    fn write_batch(&mut self, batch: &[Row]) -> rusqlite::Result<()> {
+        self.connection.execute_batch("BEGIN IMMEDIATE")?;
+        match self.write_rows(batch) {
+            Ok(()) => self.connection.execute_batch("COMMIT"),
+            Err(error) => {
+                let _ = self.connection.execute_batch("ROLLBACK");
+                Err(error)
+            }
+        }
+    }
+
+    fn write_rows(&mut self, batch: &[Row]) -> rusqlite::Result<()> {
+        if !self.resumed {
+            // Buckets still open when the last run stopped are filled again from its raw samples.
+            if let Some(&(first, _)) = batch.first() {
+                self.resume(first)?;
+            }
+            self.resumed = true;
+        }
+        for (t, values) in batch {
+            store_raw(&self.connection, &mut self.layouts, *t, values)?;
+            self.roll(*t, values)?;
+        }
+        prune(
+            &self.connection,
+            self.retention,
+            batch.last().map(|(t, _)| *t),
+        )
+    }
+
+    fn roll(&mut self, t: i64, values: &[(String, f64)]) -> rusqlite::Result<()> {
+        for index in 0..self.rollups.len() {
+            if let Some(closed) = self.rollups[index].add(t, values) {
+                let tier = self.rollups[index].tier;
+                store_bucket(&self.connection, &mut self.layouts, tier, &closed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Feeds the raw samples of the current hour, before `first`, into the open buckets.
+    fn resume(&mut self, first: i64) -> rusqlite::Result<()> {
+        let hour_start = first.div_euclid(3_600_000) * 3_600_000;
+        let earlier = read_raw(&self.connection, &mut self.layouts, hour_start, first - 1)?;
+        for (t, values) in earlier {
+            self.roll(t, &values)?;
+        }
+        Ok(())
+    }
+}
+
+fn store_raw(
+    connection: &Connection,
+    layouts: &mut Layouts,
+    t: i64,
+    values: &[(String, f64)],
+) -> rusqlite::Result<()> {
+    let names: Vec<String> = values.iter().map(|(n, _)| n.clone()).collect();
+    let layout = layouts.id_of(connection, &names)?;
+    let data = pack(values.iter().map(|(_, v)| *v));
+    connection
+        .prepare_cached("INSERT OR REPLACE INTO raw (t, layout, data) VALUES (?1, ?2, ?3)")?
+        .execute(params![t, layout, data])?;
+    Ok(())
+}
+
+/// A closed bucket as one row: min, avg and max of every series, in layout order. Written again
+/// (replaced) when a restart refills the same bucket.
+fn store_bucket(
+    connection: &Connection,
+    layouts: &mut Layouts,
+    tier: Tier,
+    bucket: &Bucket,
+) -> rusqlite::Result<()> {
+    let names: Vec<String> = bucket.by_series.keys().cloned().collect();
+    let layout = layouts.id_of(connection, &names)?;
+    let data = pack(
+        bucket
+            .by_series
+            .values()
+            .flat_map(|(min, sum, max, n)| [*min, sum / f64::from(*n), *max]),
+    );
+    let sql = format!(
+        "INSERT OR REPLACE INTO {} (t, layout, data) VALUES (?1, ?2, ?3)",
+        tier.table()
+    );
+    connection
+        .prepare_cached(&sql)?
+        .execute(params![bucket.start, layout, data])?;
+    Ok(())
+}
+
+/// Raw rows with `from <= t <= to`, as (t, series values).
+pub fn read_raw(
+    connection: &Connection,
+    layouts: &mut Layouts,
+    from: i64,
+    to: i64,
+) -> rusqlite::Result<Vec<Row>> {
+    let mut statement = connection
+        .prepare_cached("SELECT t, layout, data FROM raw WHERE t BETWEEN ?1 AND ?2 ORDER BY t")?;
+    let rows: Vec<(i64, i64, Vec<u8>)> = statement
+        .query_map(params![from, to], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.into_iter()
+        .map(|(t, layout, data)| {
+            let names = layouts.names_of(connection, layout)?;
+            let values = names
+                .iter()
+                .cloned()
+                .zip(unpack(&data))
+                .filter(|(_, v)| v.is_finite())
+                .collect();
+            Ok((t, values))
+        })
+        .collect()
+}
+
+/// Deletes rows past each tier's retention, oldest first, a bounded number per call.
+fn prune(connection: &Connection, retention: Retention, now: Option<i64>) -> rusqlite::Result<()> {
+    let Some(now) = now else { return Ok(()) };
+    for tier in Tier::ALL {
+        let oldest_kept = now - retention.of(tier).as_millis() as i64;
+        let sql = format!(
+            "DELETE FROM {table} WHERE t IN (SELECT t FROM {table} WHERE t < ?1 ORDER BY t LIMIT {PRUNE_STEP})",
+            table = tier.table()
+        );
+        connection
+            .prepare_cached(&sql)?
+            .execute(params![oldest_kept])?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+
+    fn tick(t_ms: i64, usage: f32) -> Arc<Snapshot> {
+        let mut snapshot = Snapshot {
+            timestamp: DateTime::from_timestamp_millis(t_ms).unwrap(),
+            ..Default::default()
+        };
+        snapshot.cpu.usage_percent = usage;
+        Arc::new(snapshot)
+    }
+
+    fn rows(db: &HistoryDb, tier: Tier) -> Vec<Row> {
+        let connection = db.reader();
+        let mut layouts = Layouts::default();
+        let sql = format!("SELECT t, layout, data FROM {} ORDER BY t", tier.table());
+        let mut statement = connection.prepare(&sql).unwrap();
+        let raw: Vec<(i64, i64, Vec<u8>)> = statement
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        raw.into_iter()
+            .map(|(t, layout, data)| {
+                let names = layouts.names_of(&connection, layout).unwrap();
+                let values: Vec<f64> = unpack(&data).collect();
+                let per_series = values.len() / names.len();
+                let named = names
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.clone(), values[i * per_series + per_series / 2]))
+                    .collect();
+                (t, named)
+            })
+            .collect()
+    }
+
+    fn value(row: &[(String, f64)], name: &str) -> f64 {
+        row.iter().find(|(n, _)| n == name).unwrap().1
+    }
+
+    /// (min, avg, max) of one series in the rollup row at `t`.
+    fn triple(db: &HistoryDb, tier: Tier, t: i64, name: &str) -> Vec<f64> {
+        let connection = db.reader();
+        let sql = format!("SELECT layout, data FROM {} WHERE t = ?1", tier.table());
+        let (layout, data): (i64, Vec<u8>) = connection
+            .query_row(&sql, [t], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        let names = Layouts::default().names_of(&connection, layout).unwrap();
+        let at = names.iter().position(|n| n == name).unwrap();
+        unpack(&data).skip(at * 3).take(3).collect()
+    }
+
+    /// 2026-01-01T00:00:00Z, on a whole hour.
+    const HOUR: i64 = 1_767_225_600_000;
+
+    #[test]
+    fn rollups_hold_the_min_avg_and_max_of_their_raw_samples() {
+        let dir = super::super::scratch_dir("rollups");
+        let db = HistoryDb::open(&dir, Retention::default()).unwrap();
+        let recorder = Recorder::start(&db).unwrap();
+        // Two minutes and a bit at 1 s: usage climbs 0, 1, 2, … within each minute.
+        for second in 0..=125 {
+            recorder.record_waiting(&tick(HOUR + second * 1000, (second % 60) as f32));
+        }
+        drop(recorder);
+        let raw = rows(&db, Tier::Raw);
+        assert_eq!(raw.len(), 126);
+        let minutes = rows(&db, Tier::Minute);
+        assert_eq!(
+            minutes.len(),
+            2,
+            "two closed minutes; the third is still open"
+        );
+        assert_eq!(
+            triple(&db, Tier::Minute, HOUR, "cpu.usage"),
+            [0.0, 29.5, 59.0],
+            "min, avg and max of 0..=59"
+        );
+        assert!(rows(&db, Tier::Hour).is_empty(), "the hour is still open");
+        assert_eq!(value(&minutes[1].1, "cpu.usage"), 29.5);
+    }
+
+    #[test]
+    fn a_restart_mid_hour_refills_the_open_buckets_from_raw_samples() {
+        let dir = super::super::scratch_dir("resume");
+        let db = HistoryDb::open(&dir, Retention::default()).unwrap();
+        let first = Recorder::start(&db).unwrap();
+        for minute in 0..30 {
+            first.record_waiting(&tick(HOUR + minute * 60_000, 10.0));
+        }
+        drop(first);
+        let second = Recorder::start(&db).unwrap();
+        for minute in 30..61 {
+            second.record_waiting(&tick(HOUR + minute * 60_000, 30.0));
+        }
+        drop(second);
+        assert_eq!(rows(&db, Tier::Hour).len(), 1);
+        assert_eq!(
+            triple(&db, Tier::Hour, HOUR, "cpu.usage"),
+            [10.0, 20.0, 30.0],
+            "the 30 minutes before the restart count as much as the 30 after"
+        );
+    }
+
+    #[test]
+    fn retention_prunes_old_rows() {
+        let dir = super::super::scratch_dir("prune");
+        let retention = Retention {
+            raw: Duration::from_secs(60),
+            minute: Duration::from_secs(600),
+            hour: Duration::from_secs(3 * 3600),
+        };
+        let db = HistoryDb::open(&dir, retention).unwrap();
+        let recorder = Recorder::start(&db).unwrap();
+        for minute in 0..300 {
+            recorder.record_waiting(&tick(HOUR + minute * 60_000, 1.0));
+        }
+        drop(recorder);
+        let raw = rows(&db, Tier::Raw);
+        let newest = HOUR + 299 * 60_000;
+        assert!(
+            raw.iter().all(|(t, _)| *t >= newest - 60_000),
+            "{}",
+            raw.len()
+        );
+        let minutes = rows(&db, Tier::Minute);
+        assert!(minutes.iter().all(|(t, _)| *t >= newest - 600_000));
+        assert!(!minutes.is_empty());
+        let hours: Vec<i64> = rows(&db, Tier::Hour).iter().map(|(t, _)| *t).collect();
+        assert_eq!(
+            hours,
+            [HOUR + 2 * 3_600_000, HOUR + 3 * 3_600_000],
+            "closed hours that start within 3 h of the newest sample"
+        );
+    }
+}
