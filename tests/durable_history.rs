@@ -146,3 +146,44 @@ async fn a_second_vitals_on_the_same_directory_serves_live_and_says_why_it_saves
     first.terminate();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn a_signed_in_browser_stays_signed_in_across_a_restart() {
+    const TOKEN: &str = "durable-session-token-0123456789";
+    let dir = data_dir("sessions");
+    let args = ["--data-dir", dir.to_str().unwrap(), "--token", TOKEN];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let first = ServerProcess::start(&args, None);
+    let signed = http
+        .get(first.url(&format!("/?token={TOKEN}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    first.terminate();
+
+    let second = ServerProcess::start(&args, None);
+    let metrics = http
+        .get(second.url("/api/system/metrics"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        metrics.status(),
+        200,
+        "the cookie from before the restart still works"
+    );
+    second.terminate();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -161,7 +161,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         emit_token: emit_token.into(),
         hostname,
         bound_ip,
-        sessions: Default::default(),
+        sessions: Arc::new(sessions::Sessions::saved_in(durable.db.clone())),
         failures: Default::default(),
     };
     Ok(Running {

@@ -205,6 +205,7 @@ impl HistoryDb {
                  CREATE TABLE IF NOT EXISTS raw (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS minute (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS hour (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
+                 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
                  PRAGMA user_version = {SCHEMA_VERSION};"
             ))
             .map_err(sqlite)?;
@@ -232,6 +233,35 @@ impl HistoryDb {
     /// A connection of its own, for the writer thread.
     pub fn writing_connection(&self) -> Result<Connection, DbError> {
         connect(&self.path, OpenFlags::default())
+    }
+
+    /// Keeps a browser session across restarts.
+    pub fn save_session(&self, id: &str, expires_ms: i64) -> Result<(), DbError> {
+        self.reader()
+            .execute(
+                "INSERT OR REPLACE INTO sessions (id, expires_ms) VALUES (?1, ?2)",
+                rusqlite::params![id, expires_ms],
+            )
+            .map(drop)
+            .map_err(|e| self.sqlite_error(e))
+    }
+
+    /// The sessions still valid at `now_ms` (expired ones are deleted).
+    pub fn load_sessions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, DbError> {
+        let connection = self.reader();
+        let fail = |e| self.sqlite_error(e);
+        connection
+            .execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now_ms])
+            .map_err(fail)?;
+        let mut statement = connection
+            .prepare("SELECT id, expires_ms FROM sessions")
+            .map_err(fail)?;
+        let sessions = statement
+            .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(fail)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(fail)?;
+        Ok(sessions)
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {

@@ -80,8 +80,8 @@ impl Recorder {
         }
     }
 
-    /// Hands a tick to the writer, waiting for room (tests that record faster than real time).
-    #[cfg(test)]
+    /// Hands a tick to the writer, waiting for room: for tests and benchmarks that record faster
+    /// than real time (the sampler uses `record`).
     pub fn record_waiting(&self, snapshot: &Arc<Snapshot>) {
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(queue) = queue {
@@ -258,10 +258,13 @@ impl Writer {
             store_raw(&self.connection, &mut self.layouts, *t, values)?;
             self.roll(*t, values)?;
         }
+        // Deleting twice what was added keeps up even when ticks arrive faster than real time.
+        let step = PRUNE_STEP.max(2 * batch.len());
         prune(
             &self.connection,
             self.retention,
             batch.last().map(|(t, _)| *t),
+            step,
         )
     }
 
@@ -356,12 +359,17 @@ pub fn read_raw(
 }
 
 /// Deletes rows past each tier's retention, oldest first, a bounded number per call.
-fn prune(connection: &Connection, retention: Retention, now: Option<i64>) -> rusqlite::Result<()> {
+fn prune(
+    connection: &Connection,
+    retention: Retention,
+    now: Option<i64>,
+    step: usize,
+) -> rusqlite::Result<()> {
     let Some(now) = now else { return Ok(()) };
     for tier in Tier::ALL {
         let oldest_kept = now - retention.of(tier).as_millis() as i64;
         let sql = format!(
-            "DELETE FROM {table} WHERE t IN (SELECT t FROM {table} WHERE t < ?1 ORDER BY t LIMIT {PRUNE_STEP})",
+            "DELETE FROM {table} WHERE t IN (SELECT t FROM {table} WHERE t < ?1 ORDER BY t LIMIT {step})",
             table = tier.table()
         );
         connection
