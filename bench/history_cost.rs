@@ -9,7 +9,7 @@
 
 use chrono::DateTime;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use vitals::server::collect::Snapshot;
 use vitals::server::history_db::writer::Recorder;
 use vitals::server::history_db::{HistoryDb, Retention};
@@ -130,7 +130,7 @@ fn main() {
     let writer_cpu = (cpu_seconds() - cpu_before) / ticks as f64 - build_cpu;
     let now = start_ms + ticks * 1000;
 
-    let mut query_ms = |from: i64, points: usize| {
+    let query_ms = |from: i64, points: usize| {
         let mut times: Vec<f64> = (0..20)
             .map(|_| {
                 let started = Instant::now();
