@@ -59,19 +59,36 @@ impl HistoryDb {
             .map_err(|e| self.sqlite_error(e))?;
         let per_value = if tier == Tier::Raw { 1 } else { 3 };
         let mut layouts = Layouts::default();
-        // Per series, per bucket start: (min, sum of averages, max, count).
-        let mut buckets: BTreeMap<String, BTreeMap<i64, Accumulator>> = BTreeMap::new();
+        // Series are numbered once; each layout maps its positions to those numbers (or to None
+        // when filtered out), so the loop over values touches no strings.
+        let mut names: Vec<String> = Vec::new();
+        let mut number_of: BTreeMap<String, usize> = BTreeMap::new();
+        let mut positions: BTreeMap<i64, Vec<Option<usize>>> = BTreeMap::new();
+        let mut buckets: Vec<BTreeMap<i64, Accumulator>> = Vec::new();
         for row in rows {
             let (t, layout, data) = row.map_err(|e| self.sqlite_error(e))?;
-            let names = layouts
-                .names_of(&connection, layout)
-                .map_err(|e| self.sqlite_error(e))?;
-            let values: Vec<f64> = unpack(&data).collect();
+            if !positions.contains_key(&layout) {
+                let layout_names = layouts
+                    .names_of(&connection, layout)
+                    .map_err(|e| self.sqlite_error(e))?;
+                let numbers = layout_names
+                    .iter()
+                    .map(|name| {
+                        series::selected(name, filter).then(|| {
+                            *number_of.entry(name.clone()).or_insert_with(|| {
+                                names.push(name.clone());
+                                buckets.push(BTreeMap::new());
+                                names.len() - 1
+                            })
+                        })
+                    })
+                    .collect();
+                positions.insert(layout, numbers);
+            }
             let start = t.div_euclid(bucket_ms) * bucket_ms;
-            for (i, name) in names.iter().enumerate() {
-                if !series::selected(name, filter) {
-                    continue;
-                }
+            let values: Vec<f64> = unpack(&data).collect();
+            for (i, number) in positions[&layout].iter().enumerate() {
+                let Some(number) = number else { continue };
                 let Some(chunk) = values.get(i * per_value..(i + 1) * per_value) else {
                     continue;
                 };
@@ -83,19 +100,21 @@ impl HistoryDb {
                 if !avg.is_finite() {
                     continue;
                 }
-                let entry = buckets
-                    .entry(name.clone())
-                    .or_default()
-                    .entry(start)
-                    .or_insert((f64::INFINITY, 0.0, f64::NEG_INFINITY, 0));
+                let entry = buckets[*number].entry(start).or_insert((
+                    f64::INFINITY,
+                    0.0,
+                    f64::NEG_INFINITY,
+                    0,
+                ));
                 entry.0 = entry.0.min(min);
                 entry.1 += avg;
                 entry.2 = entry.2.max(max);
                 entry.3 += 1;
             }
         }
-        let series = buckets
+        let series = names
             .into_iter()
+            .zip(buckets)
             .map(|(name, by_start)| {
                 let values = by_start
                     .into_iter()
