@@ -64,7 +64,8 @@ impl HistoryDb {
         let mut names: Vec<String> = Vec::new();
         let mut number_of: BTreeMap<String, usize> = BTreeMap::new();
         let mut positions: BTreeMap<i64, Vec<Option<usize>>> = BTreeMap::new();
-        let mut buckets: Vec<BTreeMap<i64, Accumulator>> = Vec::new();
+        // Rows come in time order, so each series' buckets are appended, never looked up.
+        let mut buckets: Vec<Vec<(i64, Accumulator)>> = Vec::new();
         for row in rows {
             let (t, layout, data) = row.map_err(|e| self.sqlite_error(e))?;
             if !positions.contains_key(&layout) {
@@ -77,7 +78,7 @@ impl HistoryDb {
                         series::selected(name, filter).then(|| {
                             *number_of.entry(name.clone()).or_insert_with(|| {
                                 names.push(name.clone());
-                                buckets.push(BTreeMap::new());
+                                buckets.push(Vec::new());
                                 names.len() - 1
                             })
                         })
@@ -100,12 +101,13 @@ impl HistoryDb {
                 if !avg.is_finite() {
                     continue;
                 }
-                let entry = buckets[*number].entry(start).or_insert((
-                    f64::INFINITY,
-                    0.0,
-                    f64::NEG_INFINITY,
-                    0,
-                ));
+                let of_series = &mut buckets[*number];
+                if of_series.last().is_none_or(|(last, _)| *last != start) {
+                    of_series.push((start, (f64::INFINITY, 0.0, f64::NEG_INFINITY, 0)));
+                }
+                let Some((_, entry)) = of_series.last_mut() else {
+                    continue;
+                };
                 entry.0 = entry.0.min(min);
                 entry.1 += avg;
                 entry.2 = entry.2.max(max);
