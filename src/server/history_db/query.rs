@@ -68,27 +68,30 @@ impl HistoryDb {
         let mut buckets: Vec<Vec<(i64, Accumulator)>> = Vec::new();
         for row in rows {
             let (t, layout, data) = row.map_err(|e| self.sqlite_error(e))?;
-            if !positions.contains_key(&layout) {
-                let layout_names = layouts
-                    .names_of(&connection, layout)
-                    .map_err(|e| self.sqlite_error(e))?;
-                let numbers = layout_names
-                    .iter()
-                    .map(|name| {
-                        series::selected(name, filter).then(|| {
-                            *number_of.entry(name.clone()).or_insert_with(|| {
-                                names.push(name.clone());
-                                buckets.push(Vec::new());
-                                names.len() - 1
+            let numbers = match positions.entry(layout) {
+                std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
+                std::collections::btree_map::Entry::Vacant(new) => {
+                    let layout_names = layouts
+                        .names_of(&connection, layout)
+                        .map_err(|e| self.sqlite_error(e))?;
+                    let numbers = layout_names
+                        .iter()
+                        .map(|name| {
+                            series::selected(name, filter).then(|| {
+                                *number_of.entry(name.clone()).or_insert_with(|| {
+                                    names.push(name.clone());
+                                    buckets.push(Vec::new());
+                                    names.len() - 1
+                                })
                             })
                         })
-                    })
-                    .collect();
-                positions.insert(layout, numbers);
-            }
+                        .collect();
+                    new.insert(numbers)
+                }
+            };
             let start = t.div_euclid(bucket_ms) * bucket_ms;
             let values: Vec<f64> = unpack(&data).collect();
-            for (i, number) in positions[&layout].iter().enumerate() {
+            for (i, number) in numbers.iter().enumerate() {
                 let Some(number) = number else { continue };
                 let Some(chunk) = values.get(i * per_value..(i + 1) * per_value) else {
                     continue;
