@@ -152,7 +152,7 @@ fn main() {
     // run keeps: measured after compacting.
     let check = rusqlite::Connection::open(db.path()).unwrap();
     check
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
+        .execute_batch("VACUUM; PRAGMA wal_checkpoint(TRUNCATE);")
         .unwrap();
     drop(check);
     let compacted = size_mib(&dir);
