@@ -244,3 +244,46 @@ async fn emitted_messages_stay_within_their_memory_budget_under_a_flood() {
     let newest = kept["messages"].as_array().unwrap().last().unwrap()["data"]["i"].clone();
     assert_eq!(newest, 2_999, "the newest message is kept");
 }
+
+#[tokio::test]
+async fn sign_in_bodies_that_never_arrive_hold_only_a_few_connections_and_only_for_a_while() {
+    const TOKEN: &str = "hardening-access-token-0123456789";
+    let server = TestServer::start(|cli| cli.token = Some(TOKEN.into())).await;
+    let head = "POST /sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n";
+    let mut waiting = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        let mut stream = TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = [0u8; 64];
+        match timeout(Duration::from_millis(300), stream.read(&mut answer)).await {
+            Ok(Ok(n)) if answer[..n].starts_with(b"HTTP/1.1 503") => refused += 1,
+            Ok(other) => panic!("unexpected answer: {other:?}"),
+            Err(_) => waiting.push(stream),
+        }
+    }
+    assert_eq!(waiting.len(), 16, "only a few bodies are awaited at once");
+    assert_eq!(refused, 24);
+    let served = reqwest::Client::new()
+        .get(server.url("/api/system/metrics"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200, "the owner is served meanwhile");
+    // The waiting ones are answered 408 once the body timeout is over.
+    let mut answer = [0u8; 64];
+    let n = timeout(
+        vitals::server::body::BODY_READ_TIMEOUT + Duration::from_secs(5),
+        waiting[0].read(&mut answer),
+    )
+    .await
+    .expect("answered after the body timeout")
+    .unwrap();
+    assert!(
+        answer[..n].starts_with(b"HTTP/1.1 408"),
+        "{:?}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+}

@@ -16,6 +16,8 @@ use std::net::{IpAddr, SocketAddr};
 pub const SESSION_COOKIE: &str = "vitals_session";
 const SIGN_IN_PATH: &str = "/sign-in";
 const MAX_SIGN_IN_BYTES: usize = 4096;
+/// Sign-in forms read at once; more get 503 until one is done (each has `BODY_READ_TIMEOUT`).
+pub const MAX_SIGN_INS_READ_AT_ONCE: usize = 16;
 
 fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -214,6 +216,14 @@ pub async fn require_token(
     let secure = over_tls(&headers);
 
     if path == SIGN_IN_PATH && request.method() == Method::POST {
+        // A form body is read before anyone is known: only a few at a time, so clients that
+        // trickle theirs cannot keep many connections busy (busy ones are never closed for room).
+        let Ok(_reading) = app.sign_in_reads.clone().try_acquire_owned() else {
+            return HttpError::ServiceUnavailable(
+                "too many sign-ins in progress: try again in a few seconds".into(),
+            )
+            .into_response();
+        };
         let body = match read_limited(&headers, request.into_body(), MAX_SIGN_IN_BYTES).await {
             Ok(body) => body,
             Err(error) => return error.into_response(),

@@ -1,15 +1,29 @@
-//! Reading a request body under a size cap: a declared length over the cap is refused before a
-//! byte of the body is read, and a body that runs past it is cut off there.
+//! Reading a request body under a size cap and a time limit: a declared length over the cap is
+//! refused before a byte of the body is read, a body that runs past it is cut off there, and a body
+//! that trickles in is cut off after `BODY_READ_TIMEOUT` (it would otherwise hold its connection,
+//! which counts as busy, for as long as the sender likes).
 
 use super::error::HttpError;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::http::{HeaderMap, header};
+use std::time::Duration;
 
-/// The body, at most `max_bytes` long, or 413 naming the cap.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The body, at most `max_bytes` long and sent within `BODY_READ_TIMEOUT`, or 413 or 408.
 pub async fn read_limited(
     headers: &HeaderMap,
     body: Body,
     max_bytes: usize,
+) -> Result<Bytes, HttpError> {
+    read_limited_within(headers, body, max_bytes, BODY_READ_TIMEOUT).await
+}
+
+async fn read_limited_within(
+    headers: &HeaderMap,
+    body: Body,
+    max_bytes: usize,
+    limit: Duration,
 ) -> Result<Bytes, HttpError> {
     let too_large =
         || HttpError::PayloadTooLarge(format!("the body is larger than {max_bytes} bytes"));
@@ -20,7 +34,15 @@ pub async fn read_limited(
     if declared.is_some_and(|length| length > max_bytes as u64) {
         return Err(too_large());
     }
-    to_bytes(body, max_bytes).await.map_err(|_| too_large())
+    tokio::time::timeout(limit, to_bytes(body, max_bytes))
+        .await
+        .map_err(|_| {
+            HttpError::RequestTimeout(format!(
+                "the body did not arrive within {} s",
+                limit.as_secs()
+            ))
+        })?
+        .map_err(|_| too_large())
 }
 
 #[cfg(test)]
@@ -37,6 +59,19 @@ mod tests {
             Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
         let error = read_limited(&headers, endless, 1024).await.unwrap_err();
         assert!(matches!(error, HttpError::PayloadTooLarge(_)), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_trickles_is_cut_off_in_time() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from_static("100"));
+        let never =
+            Body::from_stream(futures_util::stream::pending::<Result<Bytes, std::io::Error>>());
+        let error = read_limited_within(&headers, never, 1024, Duration::from_millis(50))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, HttpError::RequestTimeout(_)), "{error}");
+        assert_eq!(error.status(), axum::http::StatusCode::REQUEST_TIMEOUT);
     }
 
     #[tokio::test]

@@ -163,6 +163,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         bound_ip,
         sessions: Arc::new(sessions::Sessions::saved_in(durable.db.clone())),
         failures: Default::default(),
+        sign_in_reads: Arc::new(tokio::sync::Semaphore::new(auth::MAX_SIGN_INS_READ_AT_ONCE)),
     };
     Ok(Running {
         addr,

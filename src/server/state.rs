@@ -31,6 +31,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// Wrong tokens per client address, when an access token is configured.
     pub failures: Arc<FailedAttempts>,
+    /// Sign-in forms being read at once (bodies sent before anyone is known).
+    pub sign_in_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
