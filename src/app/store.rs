@@ -24,6 +24,17 @@ pub mod series {
     pub const DISK_WRITE: &str = "disk.write";
     pub const NET_RX: &str = "network.rx";
     pub const NET_TX: &str = "network.tx";
+    /// Every host series the store keeps.
+    pub const ALL: [&str; 8] = [
+        CPU_USAGE,
+        CPU_TEMPERATURE,
+        RAM_PERCENT,
+        SWAP_PERCENT,
+        DISK_READ,
+        DISK_WRITE,
+        NET_RX,
+        NET_TX,
+    ];
 }
 
 /// The metrics of each GPU's series: what the store records and the GPU cards draw.
@@ -33,6 +44,37 @@ pub mod gpu_metric {
     pub const TEMPERATURE: &str = "temperature";
     pub const POWER: &str = "power";
     pub const MEMORY_USED: &str = "memory_used";
+    /// Every GPU metric the store keeps.
+    pub const ALL: [&str; 5] = [
+        UTILIZATION,
+        MEMORY_UTILIZATION,
+        TEMPERATURE,
+        POWER,
+        MEMORY_USED,
+    ];
+}
+
+/// A GPU's kept metrics with their values (None where the card does not report one).
+pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 5] {
+    [
+        (
+            gpu_metric::UTILIZATION,
+            gpu.utilization_percent.map(f64::from),
+        ),
+        (
+            gpu_metric::MEMORY_UTILIZATION,
+            gpu.memory_utilization_percent.map(f64::from),
+        ),
+        (
+            gpu_metric::TEMPERATURE,
+            gpu.temperature_celsius.map(f64::from),
+        ),
+        (gpu_metric::POWER, gpu.power_watts),
+        (
+            gpu_metric::MEMORY_USED,
+            gpu.memory_used_bytes.map(|b| b as f64),
+        ),
+    ]
 }
 
 /// The per-GPU series, keyed by the GPU's UUID so a GPU that disappears and returns keeps its own.
@@ -247,26 +289,7 @@ impl MetricsStore {
 
     pub fn append_gpu(&mut self, gpu: &GpuMetrics, at: Millis) {
         let key = gpu_key(gpu);
-        let values = [
-            (
-                gpu_metric::UTILIZATION,
-                gpu.utilization_percent.map(f64::from),
-            ),
-            (
-                gpu_metric::MEMORY_UTILIZATION,
-                gpu.memory_utilization_percent.map(f64::from),
-            ),
-            (
-                gpu_metric::TEMPERATURE,
-                gpu.temperature_celsius.map(f64::from),
-            ),
-            (gpu_metric::POWER, gpu.power_watts),
-            (
-                gpu_metric::MEMORY_USED,
-                gpu.memory_used_bytes.map(|b| b as f64),
-            ),
-        ];
-        for (metric, value) in values {
+        for (metric, value) in gpu_values(gpu) {
             if let Some(value) = value {
                 self.push(&gpu_series(&key, metric), at, value);
             }

@@ -92,7 +92,8 @@ impl FailedAttempts {
         }
     }
 
-    /// Addresses tracked now (for tests and the benchmark).
+    /// Addresses tracked now.
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         table.by_client.len()

@@ -277,6 +277,7 @@ impl Hub {
     }
 
     /// Bytes that custom channels hold now.
+    #[cfg(test)]
     pub fn custom_bytes(&self) -> usize {
         self.lock().custom_bytes
     }

@@ -109,6 +109,7 @@ impl Tracker {
         self.cap
     }
 
+    #[cfg(test)]
     pub fn open_connections(&self) -> usize {
         self.lock().by_id.len()
     }

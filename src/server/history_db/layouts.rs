@@ -10,9 +10,29 @@ use std::sync::Arc;
 pub struct Layouts {
     ids: HashMap<Arc<[String]>, i64>,
     names: HashMap<i64, Arc<[String]>>,
+    /// The layout of the last row written: ticks keep their layout until a device comes or goes.
+    last: Option<(Arc<[String]>, i64)>,
 }
 
 impl Layouts {
+    /// The id of the names of these values; the last one is reused without copying any name.
+    pub fn id_of_values(
+        &mut self,
+        connection: &Connection,
+        values: &[(String, f64)],
+    ) -> rusqlite::Result<i64> {
+        if let Some((names, id)) = &self.last
+            && names.len() == values.len()
+            && names.iter().zip(values).all(|(n, (v, _))| n == v)
+        {
+            return Ok(*id);
+        }
+        let names: Vec<String> = values.iter().map(|(n, _)| n.clone()).collect();
+        let id = self.id_of(connection, &names)?;
+        self.last = self.names.get(&id).map(|names| (names.clone(), id));
+        Ok(id)
+    }
+
     /// The id of this list of names, stored now if it is new.
     pub fn id_of(&mut self, connection: &Connection, names: &[String]) -> rusqlite::Result<i64> {
         if let Some(id) = self.ids.get(names) {

@@ -175,7 +175,6 @@ pub enum DbError {
 
 /// The open history: its path, the lock that keeps a second Vitals out, and a reading connection.
 pub struct HistoryDb {
-    dir: PathBuf,
     path: PathBuf,
     retention: Retention,
     reader: Mutex<Connection>,
@@ -210,7 +209,6 @@ impl HistoryDb {
             ))
             .map_err(sqlite)?;
         Ok(HistoryDb {
-            dir: dir.to_path_buf(),
             path,
             retention,
             reader: Mutex::new(connection),
@@ -220,10 +218,6 @@ impl HistoryDb {
 
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     pub fn retention(&self) -> Retention {

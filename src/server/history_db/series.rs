@@ -2,7 +2,7 @@
 //! browser store uses, plus the per-core, per-device and per-GPU detail behind them.
 
 use super::NamedValues;
-use crate::app::store::{gpu_key, gpu_metric, gpu_series, series};
+use crate::app::store::{gpu_key, gpu_metric, gpu_series, gpu_values, series};
 use crate::server::collect::Snapshot;
 
 /// One tick as (series name, value) pairs; fields a source did not provide are left out.
@@ -57,28 +57,12 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
     }
     for gpu in snapshot.gpus.iter().filter(|g| g.available) {
         let key = gpu_key(gpu);
-        let fields = [
-            (
-                gpu_metric::UTILIZATION,
-                gpu.utilization_percent.map(f64::from),
-            ),
-            (
-                gpu_metric::MEMORY_UTILIZATION,
-                gpu.memory_utilization_percent.map(f64::from),
-            ),
-            (
-                gpu_metric::TEMPERATURE,
-                gpu.temperature_celsius.map(f64::from),
-            ),
-            (gpu_metric::POWER, gpu.power_watts),
-            (
-                gpu_metric::MEMORY_USED,
-                gpu.memory_used_bytes.map(|b| b as f64),
-            ),
+        let detail = [
             ("sm_clock", gpu.sm_clock_mhz.map(f64::from)),
             ("memory_clock", gpu.memory_clock_mhz.map(f64::from)),
             ("fan", gpu.fan_percent.map(f64::from)),
         ];
+        let fields = gpu_values(gpu).into_iter().chain(detail);
         for (metric, value) in fields {
             if let Some(value) = value {
                 put(&gpu_series(&key, metric), value);
@@ -90,28 +74,11 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
 
 /// Whether the browser store keeps this series (the ones a page starts with after a restart).
 pub fn drawn(name: &str) -> bool {
-    const HOST: [&str; 8] = [
-        series::CPU_USAGE,
-        series::CPU_TEMPERATURE,
-        series::RAM_PERCENT,
-        series::SWAP_PERCENT,
-        series::DISK_READ,
-        series::DISK_WRITE,
-        series::NET_RX,
-        series::NET_TX,
-    ];
-    const GPU: [&str; 5] = [
-        gpu_metric::UTILIZATION,
-        gpu_metric::MEMORY_UTILIZATION,
-        gpu_metric::TEMPERATURE,
-        gpu_metric::POWER,
-        gpu_metric::MEMORY_USED,
-    ];
-    HOST.contains(&name)
+    series::ALL.contains(&name)
         || name
             .strip_prefix("gpu/")
             .and_then(|rest| rest.rsplit_once('/'))
-            .is_some_and(|(_, metric)| GPU.contains(&metric))
+            .is_some_and(|(_, metric)| gpu_metric::ALL.contains(&metric))
 }
 
 /// Whether a series name matches a filter of names and `prefix*` patterns (none: every series).

@@ -147,12 +147,15 @@ impl Rollup {
             by_series: BTreeMap::new(),
         });
         for (name, value) in values {
-            let entry = bucket.by_series.entry(name.clone()).or_insert((
-                f64::INFINITY,
-                0.0,
-                f64::NEG_INFINITY,
-                0,
-            ));
+            // Names are cloned only the first time a bucket sees them.
+            if !bucket.by_series.contains_key(name) {
+                bucket
+                    .by_series
+                    .insert(name.clone(), (f64::INFINITY, 0.0, f64::NEG_INFINITY, 0));
+            }
+            let Some(entry) = bucket.by_series.get_mut(name) else {
+                continue;
+            };
             entry.0 = entry.0.min(*value);
             entry.1 += value;
             entry.2 = entry.2.max(*value);
@@ -295,8 +298,7 @@ fn store_raw(
     t: i64,
     values: &[(String, f64)],
 ) -> rusqlite::Result<()> {
-    let names: Vec<String> = values.iter().map(|(n, _)| n.clone()).collect();
-    let layout = layouts.id_of(connection, &names)?;
+    let layout = layouts.id_of_values(connection, values)?;
     let data = pack(values.iter().map(|(_, v)| *v));
     connection
         .prepare_cached("INSERT OR REPLACE INTO raw (t, layout, data) VALUES (?1, ?2, ?3)")?
