@@ -1,8 +1,10 @@
 //! The `<EChart>` component: creates its ECharts instance once, updates it in place on every change,
 //! resizes it with its cell and disposes of it on unmount. A theme change is the one time it is
 //! created again (ECharts themes are fixed at init). A chart out of view (scrolled away, or the tab
-//! hidden) is not updated; it catches up with the newest options when it comes back.
+//! hidden) is not updated; it catches up with the newest options when it comes back. A time chart
+//! given `on_select` lets a person drag across it to pick a span (ECharts' brush).
 
+use super::store::Millis;
 use charming::Chart;
 use leptos::prelude::*;
 
@@ -20,18 +22,23 @@ pub fn EChart(
     id: String,
     /// The chart's options; every change is applied with setOption, never by re-creating the chart.
     chart: Signal<Chart>,
+    /// Called with the span (ms) a person drags across a time chart.
+    #[prop(optional)]
+    on_select: Option<Callback<(Millis, Millis)>>,
 ) -> impl IntoView {
     browser::mount(
         id.clone(),
         chart,
         use_context::<DarkCharts>().map(|d| d.0),
         use_context::<PageVisible>().map(|v| v.0),
+        on_select,
     );
     view! { <div id=id class="chart" data-testid="chart"></div> }
 }
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use super::Millis;
     use charming::theme::Theme;
     use charming::{Chart, Echarts, WasmRenderer};
     use leptos::prelude::*;
@@ -40,11 +47,23 @@ mod browser {
 
     #[wasm_bindgen]
     extern "C" {
-        /// The same ECharts instance, seen through the one method charming does not bind.
-        type Disposable;
+        /// The same ECharts instance, seen through the methods charming does not bind.
+        type Instance;
         #[wasm_bindgen(method)]
-        fn dispose(this: &Disposable);
+        fn dispose(this: &Instance);
+        #[wasm_bindgen(method)]
+        fn on(this: &Instance, event: &str, handler: &js_sys::Function);
+        #[wasm_bindgen(method, js_name = dispatchAction)]
+        fn dispatch_action(this: &Instance, action: &JsValue);
+        #[wasm_bindgen(method, js_name = setOption)]
+        fn set_option(this: &Instance, option: &JsValue);
     }
+
+    /// A drag across the plot selects a span of the x axis (not a box): ECharts' brush, on from
+    /// the start, without a toolbox button to press first.
+    const BRUSH_OPTION: &str = r#"{"brush":{"xAxisIndex":"all","brushType":"lineX","brushMode":"single","outOfBrush":{"colorAlpha":1},"brushStyle":{"borderWidth":1,"color":"rgba(120,140,200,0.2)","borderColor":"rgba(120,140,200,0.8)"}}}"#;
+    const BRUSH_CURSOR: &str = r#"{"type":"takeGlobalCursor","key":"brush","brushOption":{"brushType":"lineX","brushMode":"single"}}"#;
+    const BRUSH_CLEAR: &str = r#"{"type":"brush","areas":[]}"#;
 
     struct Mounted {
         echarts: Echarts,
@@ -53,6 +72,7 @@ mod browser {
         _on_resize: Closure<dyn FnMut()>,
         view_observer: Option<web_sys::IntersectionObserver>,
         _on_view: Closure<dyn FnMut(js_sys::Array)>,
+        _on_brush: Option<Closure<dyn FnMut(JsValue)>>,
     }
 
     impl Mounted {
@@ -61,7 +81,7 @@ mod browser {
             if let Some(observer) = &self.view_observer {
                 observer.disconnect();
             }
-            self.echarts.unchecked_ref::<Disposable>().dispose();
+            self.echarts.unchecked_ref::<Instance>().dispose();
         }
     }
 
@@ -70,6 +90,7 @@ mod browser {
         chart: Signal<Chart>,
         dark: Option<RwSignal<bool>>,
         page_visible: Option<RwSignal<bool>>,
+        on_select: Option<Callback<(Millis, Millis)>>,
     ) {
         let mounted = StoredValue::new_local(None::<Mounted>);
         // Assumed in view until the observer says otherwise, so the chart is drawn at once.
@@ -89,7 +110,7 @@ mod browser {
                     if let Some(old) = slot.take() {
                         old.dispose();
                     }
-                    *slot = create(&id, &options, dark, in_view);
+                    *slot = create(&id, &options, dark, in_view, on_select);
                 }
             });
         });
@@ -102,7 +123,13 @@ mod browser {
         });
     }
 
-    fn create(id: &str, options: &Chart, dark: bool, in_view: RwSignal<bool>) -> Option<Mounted> {
+    fn create(
+        id: &str,
+        options: &Chart,
+        dark: bool,
+        in_view: RwSignal<bool>,
+        on_select: Option<Callback<(Millis, Millis)>>,
+    ) -> Option<Mounted> {
         let theme = if dark { Theme::Dark } else { Theme::Default };
         let echarts = WasmRenderer::new_opt(None, None)
             .theme(theme)
@@ -129,6 +156,7 @@ mod browser {
         if let Some(observer) = &view_observer {
             observer.observe(&element);
         }
+        let on_brush = on_select.map(|on_select| select_spans(&echarts, on_select));
         Some(Mounted {
             echarts,
             dark,
@@ -136,7 +164,35 @@ mod browser {
             _on_resize: on_resize,
             view_observer,
             _on_view: on_view,
+            _on_brush: on_brush,
         })
+    }
+
+    /// Turns the brush on and hands each finished drag's span to `on_select`, clearing the
+    /// drawn selection (the charts then show that span).
+    fn select_spans(
+        echarts: &Echarts,
+        on_select: Callback<(Millis, Millis)>,
+    ) -> Closure<dyn FnMut(JsValue)> {
+        let echarts: &JsValue = echarts;
+        let instance: Instance = echarts.clone().unchecked_into();
+        let parse = |json: &str| js_sys::JSON::parse(json).unwrap_or(JsValue::NULL);
+        instance.set_option(&parse(BRUSH_OPTION));
+        instance.dispatch_action(&parse(BRUSH_CURSOR));
+        let cleared: Instance = echarts.clone().unchecked_into();
+        let on_brush = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let get = |value: &JsValue, key: &str| {
+                js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+            };
+            let range = get(&get(&get(&event, "areas"), "0"), "coordRange");
+            let bound = |i: u32| js_sys::Reflect::get_u32(&range, i).ok()?.as_f64();
+            if let (Some(from), Some(to)) = (bound(0), bound(1)) {
+                cleared.dispatch_action(&parse(BRUSH_CLEAR));
+                on_select.run((from as Millis, to as Millis));
+            }
+        });
+        instance.on("brushEnd", on_brush.as_ref().unchecked_ref());
+        on_brush
     }
 }
 
@@ -151,6 +207,7 @@ mod browser {
         _chart: Signal<Chart>,
         _dark: Option<RwSignal<bool>>,
         _page_visible: Option<RwSignal<bool>>,
+        _on_select: Option<Callback<(super::Millis, super::Millis)>>,
     ) {
     }
 }

@@ -3,7 +3,7 @@
 use super::store::Millis;
 use charming::Chart;
 use charming::component::{Axis, Grid, Legend, LegendType};
-use charming::datatype::DataPoint;
+use charming::datatype::{CompositeValue, DataPoint};
 use charming::element::{
     AxisLabel, AxisType, Formatter, Label, LabelPosition, SplitLine, Tooltip, Trigger,
 };
@@ -15,36 +15,61 @@ pub struct LineSeries<'a> {
     pub points: &'a [(Millis, f64)],
 }
 
-/// Points as `[time, value]`, the value in the chart's unit and rounded to two decimals: tooltips
-/// show it as it is, and a reading that came in as f32 would otherwise read 12.300000190734863.
-fn time_points(points: &[(Millis, f64)], scale: f64) -> Vec<DataPoint> {
-    points
-        .iter()
-        .map(|&(t, v)| DataPoint::from(vec![t as f64, (v / scale * 100.0).round() / 100.0]))
-        .collect()
+/// Two drawn points farther apart than this have a stretch without data between them (Vitals
+/// was not running): three drawn points' time, or three of the series' usual spacing when its
+/// samples are sparser than that.
+fn gap_after_ms(points: &[(Millis, f64)], bucket_ms: Millis) -> Millis {
+    let mut spacings: Vec<Millis> = points.windows(2).map(|w| w[1].0 - w[0].0).collect();
+    let middle = spacings.len() / 2;
+    let usual = if spacings.is_empty() {
+        0
+    } else {
+        *spacings.select_nth_unstable(middle).1
+    };
+    3 * bucket_ms.max(usual).max(1)
 }
 
-fn line(name: &str, points: &[(Millis, f64)], scale: f64) -> Line {
+/// ECharts' empty value (a null would reach it as `undefined` through charming's serializer).
+const EMPTY_VALUE: &str = "-";
+
+/// Points as `[time, value]`, the value in the chart's unit and rounded to two decimals: tooltips
+/// show it as it is, and a reading that came in as f32 would otherwise read 12.300000190734863.
+/// A gap in time gets a `[time, "-"]` point, which ECharts leaves undrawn instead of joining the
+/// line across it.
+fn time_points(points: &[(Millis, f64)], scale: f64, bucket_ms: Millis) -> Vec<DataPoint> {
+    let gap_after_ms = gap_after_ms(points, bucket_ms);
+    let mut drawn = Vec::with_capacity(points.len() + 2);
+    let mut previous: Option<Millis> = None;
+    for &(t, v) in points {
+        if let Some(before) = previous.filter(|&before| t - before > gap_after_ms) {
+            let middle = (before + (t - before) / 2) as f64;
+            drawn.push(DataPoint::from(vec![
+                CompositeValue::from(middle),
+                CompositeValue::from(EMPTY_VALUE),
+            ]));
+        }
+        drawn.push(DataPoint::from(vec![
+            t as f64,
+            (v / scale * 100.0).round() / 100.0,
+        ]));
+        previous = Some(t);
+    }
+    drawn
+}
+
+fn line(name: &str, points: &[(Millis, f64)], scale: f64, bucket_ms: Millis) -> Line {
     Line::new()
         .name(name)
         .show_symbol(false)
-        .data(time_points(points, scale))
+        .data(time_points(points, scale, bucket_ms))
 }
 
-/// The span of time a chart shows: the selected range, ending at the newest sample.
+/// The span of time a chart shows, and the time one drawn point stands for.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TimeWindow {
     pub start_ms: Millis,
     pub end_ms: Millis,
-}
-
-impl TimeWindow {
-    pub fn ending_at(end_ms: Millis, range_ms: Millis) -> TimeWindow {
-        TimeWindow {
-            start_ms: end_ms - range_ms,
-            end_ms,
-        }
-    }
+    pub bucket_ms: Millis,
 }
 
 fn base(window: TimeWindow) -> Chart {
@@ -99,17 +124,23 @@ pub fn utilization_chart(
             .axis_label(AxisLabel::new().formatter("{value} °C")),
     );
     for series in utilization {
-        chart = chart.series(line(series.name, series.points, 1.0));
+        chart = chart.series(line(series.name, series.points, 1.0, window.bucket_ms));
     }
     for series in temperature {
-        chart = chart.series(line(series.name, series.points, 1.0).y_axis_index(1));
+        chart =
+            chart.series(line(series.name, series.points, 1.0, window.bucket_ms).y_axis_index(1));
     }
     chart
 }
 
 /// Adds power draw to a utilization chart on a hidden third axis that runs up to the power limit,
 /// so the line reads as "share of the limit" beside utilization while its tooltip shows watts.
-pub fn with_power(chart: Chart, points: &[(Millis, f64)], limit_watts: f64) -> Chart {
+pub fn with_power(
+    chart: Chart,
+    window: TimeWindow,
+    points: &[(Millis, f64)],
+    limit_watts: f64,
+) -> Chart {
     chart
         .y_axis(
             Axis::new()
@@ -118,7 +149,7 @@ pub fn with_power(chart: Chart, points: &[(Millis, f64)], limit_watts: f64) -> C
                 .min(0)
                 .max(limit_watts),
         )
-        .series(line("Power W", points, 1.0).y_axis_index(2))
+        .series(line("Power W", points, 1.0, window.bucket_ms).y_axis_index(2))
 }
 
 /// The unit that reads best for the largest rate shown, and its size in bytes per second.
@@ -144,7 +175,8 @@ pub fn io_chart(window: TimeWindow, series: &[LineSeries<'_>]) -> Chart {
             AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}"))),
         ));
     for s in series {
-        chart = chart.series(line(&format!("{} ({unit})", s.name), s.points, scale));
+        let name = format!("{} ({unit})", s.name);
+        chart = chart.series(line(&name, s.points, scale, window.bucket_ms));
     }
     chart
 }
@@ -263,13 +295,54 @@ mod tests {
         serde_json::to_value(chart).unwrap()
     }
 
+    fn window(end_ms: Millis, range_ms: Millis) -> TimeWindow {
+        TimeWindow {
+            start_ms: end_ms - range_ms,
+            end_ms,
+            bucket_ms: 1_000,
+        }
+    }
+
+    #[test]
+    fn a_stretch_without_data_is_drawn_as_a_gap() {
+        // One point a second, then nothing for a minute, then again.
+        let points: Vec<(Millis, f64)> = (0..10).chain(70..80).map(|s| (s * 1_000, 5.0)).collect();
+        let v = json(&utilization_chart(
+            window(80_000, 120_000),
+            &[LineSeries {
+                name: "CPU %",
+                points: &points,
+            }],
+            &[],
+        ));
+        let data = v["series"][0]["data"].as_array().unwrap();
+        assert_eq!(data.len(), 21, "20 points and one break");
+        assert_eq!(
+            data[10],
+            json!([39_500.0, null]),
+            "the break sits in the gap"
+        );
+        assert!(data.iter().filter(|p| p[1].is_null()).count() == 1);
+
+        // Sparse samples (every 10 s, drawn at 1 s) are not gaps; a missed one is not either.
+        let sparse: Vec<(Millis, f64)> = [0, 10, 20, 40, 50].map(|s| (s * 1_000, 1.0)).to_vec();
+        let v = json(&io_chart(
+            window(50_000, 60_000),
+            &[LineSeries {
+                name: "Disk read",
+                points: &sparse,
+            }],
+        ));
+        assert_eq!(v["series"][0]["data"].as_array().unwrap().len(), 5);
+    }
+
     #[test]
     fn utilization_has_two_axes_and_temperature_on_the_right() {
         // As the store holds it: an f32 reading widened to f64.
         let usage = [(1_000, 12.3_f32 as f64), (2_000, 50.0)];
         let temp = [(1_000, 40.0), (2_000, 42.0)];
         let chart = utilization_chart(
-            TimeWindow::ending_at(2_000, 60_000),
+            window(2_000, 60_000),
             &[LineSeries {
                 name: "CPU %",
                 points: &usage,
@@ -304,9 +377,10 @@ mod tests {
 
     #[test]
     fn power_rides_a_hidden_axis_up_to_the_limit() {
-        let window = TimeWindow::ending_at(1_000, 60_000);
+        let window = window(1_000, 60_000);
         let chart = with_power(
             utilization_chart(window, &[], &[]),
+            window,
             &[(1_000, 300.0)],
             700.0,
         );
@@ -325,7 +399,7 @@ mod tests {
         assert_eq!(rate_unit(3e9), ("GB/s", 1e9));
         let read = [(0, 2_000_000.0), (1_000, 4_004_567.0)];
         let v = json(&io_chart(
-            TimeWindow::ending_at(1_000, 60_000),
+            window(1_000, 60_000),
             &[LineSeries {
                 name: "Disk read",
                 points: &read,

@@ -2,22 +2,18 @@
 
 use super::chart_view::{DarkCharts, EChart, PageVisible};
 use super::charts::{
-    LineSeries, MemoryBar, TimeWindow, core_percents, io_chart, memory_chart, memory_rows,
-    per_core_chart, utilization_chart, with_power,
+    LineSeries, MemoryBar, core_percents, io_chart, memory_chart, memory_rows, per_core_chart,
+    utilization_chart, with_power,
 };
 use super::connection::ConnectionState;
 use super::format;
 use super::live::{Live, use_live};
 use super::seed::page_seed;
-use super::store::{
-    MetricsStore, Millis, display_bucket_ms, gpu_key, gpu_metric, gpu_series, series,
-};
+use super::store::{Millis, gpu_key, gpu_metric, gpu_series, series};
 use super::theme::{ThemeToggle, prefers_dark};
+use super::timeline::{DrawFrame, RangeControls, Timeline};
 use crate::wire::{GpuMetrics, GpuStatus};
 use leptos::prelude::*;
-
-/// Time ranges a person can pick, in minutes.
-const RANGES_MINUTES: [i64; 3] = [5, 15, 60];
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
@@ -25,47 +21,26 @@ pub fn Dashboard() -> impl IntoView {
     // page carries: values at first paint, and no request before the charts can draw.
     let live = use_live(page_seed());
     provide_context(live);
-    let range_ms = RwSignal::new(15 * 60 * 1000 as Millis);
+    let timeline = Timeline::new(live, 15 * 60 * 1000);
+    provide_context(timeline);
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
     provide_context(PageVisible(live.page_visible));
-    let frame = Memo::new(move |_| {
-        let range_ms = range_ms.get();
-        live.store.with(|s| DrawFrame::of(s, range_ms))
-    });
+    let frame = Memo::new(move |_| timeline.frame());
+    // Dragging across any time chart zooms them all into that span.
+    let zoom = Callback::new(move |(from, to): (Millis, Millis)| timeline.zoom_to(from, to));
     view! {
-        <Header range_ms />
+        <Header />
         <main class="grid">
-            <CpuPanels frame />
+            <CpuPanels frame zoom />
             <MemoryPanel />
-            <IoPanel frame />
-            <GpuPanels frame />
+            <IoPanel frame zoom />
+            <GpuPanels frame zoom />
         </main>
     }
 }
 
-/// When the time charts redraw: on a new range, when the newest sample starts a new display bucket
-/// (within one bucket a chart moves by less than a pixel, so redrawing on every sample would cost
-/// the browser CPU and show nothing new), and when history changed under them (a seed, a backfill).
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct DrawFrame {
-    range_ms: Millis,
-    bucket: Option<Millis>,
-    history_revision: u64,
-}
-
-impl DrawFrame {
-    fn of(store: &MetricsStore, range_ms: Millis) -> DrawFrame {
-        let bucket_ms = display_bucket_ms(range_ms, DRAWN_POINTS);
-        DrawFrame {
-            range_ms,
-            bucket: store.last_message_ms.map(|t| t.div_euclid(bucket_ms)),
-            history_revision: store.history_revision,
-        }
-    }
-}
-
 #[component]
-fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
+fn Header() -> impl IntoView {
     let live = expect_context::<Live>();
     let hostname = move || {
         live.hello
@@ -110,52 +85,21 @@ fn Header(range_ms: RwSignal<Millis>) -> impl IntoView {
                 </span>
                 <span class="last-update" data-testid="last-update">{last_update}</span>
                 <span class="last-update" data-testid="update-age">{age}</span>
-                <div class="ranges" role="group" aria-label="Time range">
-                    {RANGES_MINUTES
-                        .map(|minutes| {
-                            let ms = minutes * 60 * 1000;
-                            view! {
-                                <button
-                                    class:active=move || range_ms.get() == ms
-                                    data-testid=format!("range-{minutes}")
-                                    on:click=move |_| range_ms.set(ms)
-                                >
-                                    {if minutes == 60 { "1 h".to_owned() } else { format!("{minutes} min") }}
-                                </button>
-                            }
-                        })
-                        .collect_view()}
-                </div>
+                <RangeControls />
                 <ThemeToggle />
             </div>
         </header>
     }
 }
 
-/// Points drawn per series: enough for a wide chart (peaks kept by `downsample_max`). More would cost the browser
-/// work on every tick and show nothing more.
-const DRAWN_POINTS: usize = 240;
-
-fn recent(store: &MetricsStore, name: &str, range_ms: Millis) -> Vec<(Millis, f64)> {
-    store.recent_for_display(name, range_ms, DRAWN_POINTS)
-}
-
-/// The selected range, ending at the newest sample (or now, before any).
-fn window(store: &MetricsStore, range_ms: Millis) -> TimeWindow {
-    let end = store
-        .last_message_ms
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
-    TimeWindow::ending_at(end, range_ms)
-}
-
 #[component]
-fn CpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
+fn CpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl IntoView {
     let live = expect_context::<Live>();
+    let timeline = expect_context::<Timeline>();
     let chart = Signal::derive(move || {
-        let range = frame.get().range_ms;
-        live.store.with_untracked(|s| {
-            let usage = recent(s, series::CPU_USAGE, range);
-            let temperature = recent(s, series::CPU_TEMPERATURE, range);
+        timeline.draw(frame.get().span, |d| {
+            let usage = d.points(series::CPU_USAGE);
+            let temperature = d.points(series::CPU_TEMPERATURE);
             let temps: Vec<LineSeries> = if temperature.is_empty() {
                 Vec::new()
             } else {
@@ -165,7 +109,7 @@ fn CpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
                 }]
             };
             utilization_chart(
-                window(s, range),
+                d.window,
                 &[LineSeries {
                     name: "CPU %",
                     points: &usage,
@@ -212,7 +156,7 @@ fn CpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
         <section class="card" data-testid="cpu-card">
             <h2>"CPU " <span class="value" data-testid="cpu-usage">{usage}</span></h2>
             <p class="details">{details}</p>
-            <EChart id="chart-cpu".into() chart />
+            <EChart id="chart-cpu".into() chart on_select=zoom />
         </section>
         <section class="card" data-testid="cores-card">
             <h2>"Per core"</h2>
@@ -273,17 +217,17 @@ fn MemoryPanel() -> impl IntoView {
 }
 
 #[component]
-fn IoPanel(frame: Memo<DrawFrame>) -> impl IntoView {
+fn IoPanel(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl IntoView {
     let live = expect_context::<Live>();
+    let timeline = expect_context::<Timeline>();
     let chart = Signal::derive(move || {
-        let range = frame.get().range_ms;
-        live.store.with_untracked(|s| {
-            let read = recent(s, series::DISK_READ, range);
-            let write = recent(s, series::DISK_WRITE, range);
-            let rx = recent(s, series::NET_RX, range);
-            let tx = recent(s, series::NET_TX, range);
+        timeline.draw(frame.get().span, |d| {
+            let read = d.points(series::DISK_READ);
+            let write = d.points(series::DISK_WRITE);
+            let rx = d.points(series::NET_RX);
+            let tx = d.points(series::NET_TX);
             io_chart(
-                window(s, range),
+                d.window,
                 &[
                     LineSeries {
                         name: "Disk read",
@@ -334,7 +278,7 @@ fn IoPanel(frame: Memo<DrawFrame>) -> impl IntoView {
         <section class="card" data-testid="io-card">
             <h2>"Disk and network"</h2>
             <p class="details" data-testid="io-details">{details}</p>
-            <EChart id="chart-io".into() chart />
+            <EChart id="chart-io".into() chart on_select=zoom />
         </section>
     }
 }
@@ -348,7 +292,7 @@ fn rate_list<'a>(items: impl Iterator<Item = (&'a String, f64, f64)>) -> String 
 }
 
 #[component]
-fn GpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
+fn GpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl IntoView {
     let live = expect_context::<Live>();
     let status = move || {
         live.hello
@@ -372,24 +316,30 @@ fn GpuPanels(frame: Memo<DrawFrame>) -> impl IntoView {
             _ => ().into_any(),
         }}
         <For each=indices key=|index| *index let:index>
-            <GpuCard frame index />
+            <GpuCard frame zoom index />
         </For>
     }
 }
 
 #[component]
-fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
+fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32) -> impl IntoView {
     let live = expect_context::<Live>();
+    let timeline = expect_context::<Timeline>();
     let gpu = Memo::new(move |_| live.store.with(|s| s.gpus.get(&index).cloned()));
     let chart = Signal::derive(move || {
-        let range = frame.get().range_ms;
-        live.store.with_untracked(|s| {
-            let key = s.gpus.get(&index).map(gpu_key).unwrap_or_default();
-            let util = recent(s, &gpu_series(&key, gpu_metric::UTILIZATION), range);
-            let mem = recent(s, &gpu_series(&key, gpu_metric::MEMORY_UTILIZATION), range);
-            let temp = recent(s, &gpu_series(&key, gpu_metric::TEMPERATURE), range);
+        let (key, limit) = gpu.with_untracked(|g| {
+            let g = g.as_ref();
+            (
+                g.map(gpu_key).unwrap_or_default(),
+                g.and_then(|g| g.power_limit_watts),
+            )
+        });
+        timeline.draw(frame.get().span, |d| {
+            let util = d.points(&gpu_series(&key, gpu_metric::UTILIZATION));
+            let mem = d.points(&gpu_series(&key, gpu_metric::MEMORY_UTILIZATION));
+            let temp = d.points(&gpu_series(&key, gpu_metric::TEMPERATURE));
             let chart = utilization_chart(
-                window(s, range),
+                d.window,
                 &[
                     LineSeries {
                         name: "GPU %",
@@ -405,9 +355,9 @@ fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
                     points: &temp,
                 }],
             );
-            let power = recent(s, &gpu_series(&key, gpu_metric::POWER), range);
-            match s.gpus.get(&index).and_then(|g| g.power_limit_watts) {
-                Some(limit) if !power.is_empty() => with_power(chart, &power, limit),
+            let power = d.points(&gpu_series(&key, gpu_metric::POWER));
+            match limit {
+                Some(limit) if !power.is_empty() => with_power(chart, d.window, &power, limit),
                 _ => chart,
             }
         })
@@ -415,7 +365,7 @@ fn GpuCard(frame: Memo<DrawFrame>, index: u32) -> impl IntoView {
     view! {
         <section class="card gpu" data-testid="gpu-card">
             <GpuFacts gpu />
-            <EChart id=format!("chart-gpu-{index}") chart />
+            <EChart id=format!("chart-gpu-{index}") chart on_select=zoom />
             <ProcessTable gpu />
         </section>
     }
@@ -504,36 +454,5 @@ fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
             </table>
         }
         .into_any()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::app::store::DEFAULT_WINDOW_MS;
-
-    #[test]
-    fn time_charts_redraw_once_per_display_bucket_or_when_history_changes() {
-        let range_ms = 15 * 60 * 1000;
-        let bucket_ms = display_bucket_ms(range_ms, DRAWN_POINTS);
-        assert_eq!(bucket_ms, 3_750, "15 minutes over {DRAWN_POINTS} points");
-        let at = |last_ms: Millis, history_revision: u64| {
-            let store = MetricsStore {
-                last_message_ms: Some(last_ms),
-                history_revision,
-                ..MetricsStore::new(DEFAULT_WINDOW_MS)
-            };
-            DrawFrame::of(&store, range_ms)
-        };
-        let start = 1_700_000_002_500;
-        assert_eq!(at(start, 0), at(start + 1_000, 0), "same bucket: no redraw");
-        assert_ne!(at(start, 0), at(start + bucket_ms, 0), "new bucket: redraw");
-        assert_ne!(at(start, 0), at(start, 1), "a seed or backfill: redraw");
-        let empty = MetricsStore::new(DEFAULT_WINDOW_MS);
-        assert_ne!(
-            DrawFrame::of(&empty, range_ms),
-            DrawFrame::of(&empty, 60 * 60 * 1000),
-            "a new range: redraw"
-        );
     }
 }

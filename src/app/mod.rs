@@ -12,7 +12,9 @@ pub mod seed;
 #[cfg(feature = "ssr")]
 mod shell;
 pub mod store;
+pub mod stored;
 pub mod theme;
+pub mod timeline;
 
 use leptos::prelude::*;
 use leptos_meta::{Title, provide_meta_context};

@@ -334,6 +334,16 @@ impl MetricsStore {
         points.range(start..).copied().collect()
     }
 
+    /// A series' points after `after` up to `until` (both in ms).
+    pub fn between(&self, name: &str, after: Millis, until: Millis) -> Vec<(Millis, f64)> {
+        let Some(points) = self.series.get(name) else {
+            return Vec::new();
+        };
+        let start = points.partition_point(|&(t, _)| t <= after);
+        let end = points.partition_point(|&(t, _)| t <= until);
+        points.range(start..end.max(start)).copied().collect()
+    }
+
     /// A series' points within the last `range_ms`, thinned to about `max_points` for drawing:
     /// time is cut into buckets of `display_bucket_ms` and each keeps its highest point, so a short
     /// spike still shows however long the range.

@@ -153,9 +153,10 @@ fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, H
         })
         .unwrap_or_default();
     let interval_ms = app.config.interval.as_millis() as i64;
-    let answer = db
+    let mut answer = db
         .range(from, to, points, &filter, interval_ms, now)
         .map_err(|e| HttpError::Internal(e.to_string()))?;
+    answer.persistence = app.durable.status();
     Ok(axum::Json(answer).into_response())
 }
 

@@ -114,6 +114,10 @@ pub struct Cli {
     /// Fill the history with a window of synthetic samples at start (benchmarks and demos only).
     #[arg(long, env = "VITALS_PREFILL_HISTORY")]
     pub prefill_history: bool,
+    /// Write this many hours of synthetic samples, ending now, into the history database at start,
+    /// with a stretch left out as if Vitals had been stopped (tests and demos only), 1–8760.
+    #[arg(long, env = "VITALS_PREFILL_DATABASE_HOURS", hide = true)]
+    pub prefill_database_hours: Option<u64>,
     /// A TOML file with any of the keys above (snake_case) and `system_monitor_interval_seconds`.
     #[arg(long, env = "VITALS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -170,6 +174,7 @@ pub struct Config {
     pub nvml_library: Option<PathBuf>,
     pub show_command_lines: bool,
     pub prefill_history: bool,
+    pub prefill_database: Option<Duration>,
     /// None: derived from the open-files limit at start.
     pub max_connections: Option<usize>,
     pub trusted_proxies: Vec<IpAddr>,
@@ -202,7 +207,7 @@ pub enum ConfigError {
     )]
     EmitHistory(usize),
     #[error("{setting} must be between {min} and {max}, got {value}")]
-    Retention {
+    OutOfRange {
         setting: &'static str,
         min: u64,
         max: u64,
@@ -268,7 +273,7 @@ impl Config {
             if (1..=max).contains(&value) {
                 Ok(value)
             } else {
-                Err(ConfigError::Retention {
+                Err(ConfigError::OutOfRange {
                     setting,
                     min: 1,
                     max,
@@ -343,6 +348,11 @@ impl Config {
             nvml_library: cli.nvml_library.or(file.nvml_library),
             show_command_lines: cli.show_command_lines || file.show_command_lines,
             prefill_history: cli.prefill_history,
+            prefill_database: cli
+                .prefill_database_hours
+                .map(|hours| keep("--prefill-database-hours", Some(hours), 0, 8760))
+                .transpose()?
+                .map(|hours| Duration::from_secs(3600 * hours)),
             max_connections,
             trusted_proxies: [cli.trusted_proxies, file.trusted_proxies].concat(),
             emit_history_bytes: emit_history_mib << 20,

@@ -134,6 +134,14 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     let mut monitor = Monitor::new(Box::new(gpu));
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
+    if let (Some(window), Some(recorder)) = (config.prefill_database, &durable.recorder) {
+        let outage = prefill::outage(&primed, window);
+        for sample in prefill::samples(&primed, window, config.interval) {
+            if !outage.contains(&sample.timestamp.timestamp_millis()) {
+                recorder.record_waiting(&Arc::new(sample));
+            }
+        }
+    }
     if config.prefill_history {
         for sample in prefill::samples(&primed, config.history, config.interval) {
             sampler::publish(&hub, &outlets.page_history, &Arc::new(sample));

@@ -1,9 +1,19 @@
-//! Synthetic history for benchmarks and demos (`--prefill-history`, off by default): samples for
-//! every channel as if the server had been sampling for the whole history window.
+//! Synthetic history for benchmarks, tests and demos (`--prefill-history` for the in-memory
+//! window, `--prefill-database-hours` for the database; both off by default): samples for every
+//! channel as if the server had been sampling all along.
 
 use super::collect::Snapshot;
 use chrono::TimeDelta;
+use std::ops::Range;
 use std::time::Duration;
+
+/// The stretch a database prefill leaves out, as if Vitals had been stopped: from 60 % to 55 %
+/// of `window` before the primed sample, so a day's prefill shows a gap of 72 minutes.
+pub fn outage(primed: &Snapshot, window: Duration) -> Range<i64> {
+    let end = primed.timestamp.timestamp_millis();
+    let window_ms = window.as_millis() as i64;
+    end - window_ms * 60 / 100..end - window_ms * 55 / 100
+}
 
 /// One synthetic sample per interval over `window`, oldest first, ending just before the primed
 /// one. Values follow slow waves around the primed sample, so charts have a shape to draw.

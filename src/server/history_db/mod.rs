@@ -31,14 +31,7 @@ pub type Row = (i64, NamedValues);
 /// A bucket being filled: running min, sum, max and count.
 pub type Accumulator = (f64, f64, f64, u32);
 
-/// The tiers, finest first.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Tier {
-    Raw,
-    Minute,
-    Hour,
-}
+pub use crate::wire::Tier;
 
 impl Tier {
     pub const ALL: [Tier; 3] = [Tier::Raw, Tier::Minute, Tier::Hour];

@@ -4,24 +4,9 @@
 use super::layouts::{Layouts, unpack};
 use super::writer::read_raw;
 use super::{Accumulator, DbError, HistoryDb, Row, Tier, series};
+use crate::wire::RangeAnswer;
 use rusqlite::params;
-use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// One bucket of one series: `[start ms, min, avg, max]`.
-pub type BucketValues = [f64; 4];
-
-/// `GET /api/system/history?from=…&to=…&points=…`.
-#[derive(Serialize, Debug, PartialEq)]
-pub struct RangeAnswer {
-    pub from: i64,
-    pub to: i64,
-    pub tier: Tier,
-    pub bucket_ms: i64,
-    /// Per series, its buckets that hold data, oldest first. A bucket with no data is absent, so
-    /// a stretch when Vitals was not running is a gap, never a line across it.
-    pub series: BTreeMap<String, Vec<BucketValues>>,
-}
 
 impl HistoryDb {
     /// Every series (or those `filter` names; `prefix*` patterns allowed) over `from..=to` in at
@@ -39,7 +24,9 @@ impl HistoryDb {
         let wanted_ms = ((to - from) as f64 / points.max(1) as f64).ceil() as i64;
         let tier = pick_tier(from, wanted_ms, interval_ms, now, self.retention());
         let resolution = tier.bucket_ms().unwrap_or(interval_ms);
-        let bucket_ms = wanted_ms.max(resolution).max(1);
+        // Whole multiples of the tier's resolution, so buckets fall on minute and hour edges.
+        let resolution = resolution.max(1);
+        let bucket_ms = (wanted_ms.max(resolution) + resolution - 1) / resolution * resolution;
         let connection = self.reader();
         let sql = format!(
             "SELECT t, layout, data FROM {} WHERE t BETWEEN ?1 AND ?2 ORDER BY t",
@@ -66,8 +53,10 @@ impl HistoryDb {
         let mut positions: BTreeMap<i64, Vec<Option<usize>>> = BTreeMap::new();
         // Rows come in time order, so each series' buckets are appended, never looked up.
         let mut buckets: Vec<Vec<(i64, Accumulator)>> = Vec::new();
+        let mut newest: Option<i64> = None;
         for row in rows {
             let (t, layout, data) = row.map_err(|e| self.sqlite_error(e))?;
+            newest = Some(t);
             let numbers = match positions.entry(layout) {
                 std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
                 std::collections::btree_map::Entry::Vacant(new) => {
@@ -133,7 +122,10 @@ impl HistoryDb {
             to,
             tier,
             bucket_ms,
+            // A rollup row stands for its whole minute or hour.
+            through: newest.map(|t| t + tier.bucket_ms().map_or(0, |width| width - 1)),
             series,
+            persistence: None,
         })
     }
 
@@ -244,6 +236,11 @@ mod tests {
                 .all(|b| b[0] < (HOUR + 600_000) as f64 || b[0] >= (HOUR + 1_200_000) as f64)
         );
         assert_eq!(answer.series.len(), 1, "only the series asked for");
+        assert_eq!(
+            answer.through,
+            Some(HOUR + 1_680_000 + 59_999),
+            "through the end of the newest closed minute"
+        );
 
         let fine = db.range(HOUR, HOUR + 20_000, 20, &[], 1000, now).unwrap();
         assert_eq!(fine.tier, Tier::Raw);
