@@ -68,6 +68,16 @@ async fn samples_survive_a_restart() {
         oldest < restarted_at,
         "the page starts with what happened before the restart"
     );
+    // The channel's ring too: what the history endpoint and a WebSocket replay serve.
+    let ring = get(&second, "/api/system/history?channel=system/cpu").await;
+    let first_message = &ring["messages"][0];
+    let first_at =
+        chrono::DateTime::parse_from_rfc3339(first_message["timestamp"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
+    assert!(first_at < restarted_at, "{first_message}");
+    assert_eq!(first_message["seq"], 1, "numbered in the new epoch");
+    assert!(first_message["data"]["usage_percent"].is_number());
     let hello_persistence = &seed["hello"]["persistence"];
     assert_eq!(hello_persistence["saving"], true, "{hello_persistence}");
     assert!(

@@ -112,14 +112,6 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     );
     let durable = history_db::Durable::start(config.data_dir.as_deref(), config.retention);
     let page_history = Arc::new(PageHistory::new(epoch, config.history));
-    if let Some(db) = &durable.db {
-        // Pages start with what happened before this start, up to the history window.
-        let since = epoch as i64 - config.history.as_millis() as i64;
-        match db.recent_drawn(since) {
-            Ok(rows) => page_history.restore(rows),
-            Err(error) => eprintln!("vitals: cannot read the saved history: {error}"),
-        }
-    }
     let outlets = Outlets {
         hub: hub.clone(),
         latest: Latest::default(),
@@ -134,6 +126,20 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     let mut monitor = Monitor::new(Box::new(gpu));
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
+    if let Some(db) = &durable.db {
+        // The channels, pages and history endpoint start with what happened before this start,
+        // up to the history window: each saved tick is published again (in this epoch).
+        let since = epoch as i64 - config.history.as_millis() as i64;
+        match db.recent(since) {
+            Ok(rows) => {
+                for (at, values) in rows {
+                    let snapshot = history_db::series::snapshot_of(&primed, at, &values);
+                    sampler::publish(&hub, &outlets.page_history, &Arc::new(snapshot));
+                }
+            }
+            Err(error) => eprintln!("vitals: cannot read the saved history: {error}"),
+        }
+    }
     if let (Some(window), Some(recorder)) = (config.prefill_database, &durable.recorder) {
         let outage = prefill::outage(&primed, window);
         for sample in prefill::samples(&primed, window, config.interval) {

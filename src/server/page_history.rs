@@ -64,17 +64,6 @@ impl PageHistory {
         held.latest = Some(snapshot.clone());
     }
 
-    /// Takes in saved samples (oldest first) from before this start, thinned like the rest.
-    pub fn restore(&self, rows: Vec<super::history_db::Row>) {
-        let mut held = self.lock();
-        for (at, values) in rows {
-            for (name, value) in values {
-                held.store.append_point(&name, at, value);
-            }
-        }
-        held.store.thin(&TIERS);
-    }
-
     /// What a page starts from: the thinned history and the newest tick's values.
     pub fn seed(&self) -> StoreSeed {
         let (mut seed, latest) = {

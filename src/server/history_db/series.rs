@@ -4,6 +4,29 @@
 use super::NamedValues;
 use crate::app::store::{gpu_key, gpu_metric, gpu_series, gpu_values, series};
 use crate::server::collect::Snapshot;
+use crate::wire::LoadAverage;
+use chrono::DateTime;
+use std::collections::HashMap;
+
+const LOAD: [&str; 3] = ["cpu.load1", "cpu.load5", "cpu.load15"];
+const RAM_USED_BYTES: &str = "memory.ram_used_bytes";
+const SWAP_USED_BYTES: &str = "memory.swap_used_bytes";
+/// GPU detail stored beside the metrics the dashboard draws.
+const SM_CLOCK: &str = "sm_clock";
+const MEMORY_CLOCK: &str = "memory_clock";
+const FAN: &str = "fan";
+
+fn core_series(core: usize) -> String {
+    format!("cpu.core/{core}")
+}
+
+fn disk_series(device: &str, direction: &str) -> String {
+    format!("disk/{device}/{direction}")
+}
+
+fn network_series(interface: &str, direction: &str) -> String {
+    format!("network/{interface}/{direction}")
+}
 
 /// One tick as (series name, value) pairs; fields a source did not provide are left out.
 pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
@@ -18,27 +41,28 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
     if let Some(t) = cpu.temperature_celsius {
         put(series::CPU_TEMPERATURE, t as f64);
     }
-    put("cpu.load1", cpu.load_average.one);
-    put("cpu.load5", cpu.load_average.five);
-    put("cpu.load15", cpu.load_average.fifteen);
+    let load = &cpu.load_average;
+    for (name, value) in LOAD.into_iter().zip([load.one, load.five, load.fifteen]) {
+        put(name, value);
+    }
     for (core, percent) in cpu.per_core_percent.iter().enumerate() {
-        put(&format!("cpu.core/{core}"), *percent as f64);
+        put(&core_series(core), *percent as f64);
     }
     let memory = &snapshot.memory;
     put(series::RAM_PERCENT, memory.ram_percent as f64);
     put(series::SWAP_PERCENT, memory.swap_percent as f64);
-    put("memory.ram_used_bytes", memory.ram_used_bytes as f64);
-    put("memory.swap_used_bytes", memory.swap_used_bytes as f64);
+    put(RAM_USED_BYTES, memory.ram_used_bytes as f64);
+    put(SWAP_USED_BYTES, memory.swap_used_bytes as f64);
     let disk = &snapshot.disk;
     put(series::DISK_READ, disk.read_bytes_per_sec);
     put(series::DISK_WRITE, disk.write_bytes_per_sec);
     for device in &disk.devices {
         put(
-            &format!("disk/{}/read", device.name),
+            &disk_series(&device.name, "read"),
             device.read_bytes_per_sec,
         );
         put(
-            &format!("disk/{}/write", device.name),
+            &disk_series(&device.name, "write"),
             device.write_bytes_per_sec,
         );
     }
@@ -47,20 +71,20 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
     put(series::NET_TX, network.tx_bytes_per_sec);
     for interface in network.interfaces.iter().filter(|i| !i.loopback) {
         put(
-            &format!("network/{}/rx", interface.name),
+            &network_series(&interface.name, "rx"),
             interface.rx_bytes_per_sec,
         );
         put(
-            &format!("network/{}/tx", interface.name),
+            &network_series(&interface.name, "tx"),
             interface.tx_bytes_per_sec,
         );
     }
     for gpu in snapshot.gpus.iter().filter(|g| g.available) {
         let key = gpu_key(gpu);
         let detail = [
-            ("sm_clock", gpu.sm_clock_mhz.map(f64::from)),
-            ("memory_clock", gpu.memory_clock_mhz.map(f64::from)),
-            ("fan", gpu.fan_percent.map(f64::from)),
+            (SM_CLOCK, gpu.sm_clock_mhz.map(f64::from)),
+            (MEMORY_CLOCK, gpu.memory_clock_mhz.map(f64::from)),
+            (FAN, gpu.fan_percent.map(f64::from)),
         ];
         let fields = gpu_values(gpu).into_iter().chain(detail);
         for (metric, value) in fields {
@@ -72,13 +96,74 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
     values
 }
 
-/// Whether the browser store keeps this series (the ones a page starts with after a restart).
-pub fn drawn(name: &str) -> bool {
-    series::ALL.contains(&name)
-        || name
-            .strip_prefix("gpu/")
-            .and_then(|rest| rest.rsplit_once('/'))
-            .is_some_and(|(_, metric)| gpu_metric::ALL.contains(&metric))
+/// A saved tick as a snapshot again, the inverse of `of_snapshot`: what was stored comes from
+/// `values`; what never is (the CPU model, memory sizes, device and GPU names) from `template`,
+/// the machine as it is now. Devices and GPUs with no value in the tick are left out, and
+/// cumulative counters and GPU processes, which are not stored, read zero and none.
+pub fn snapshot_of(template: &Snapshot, at_ms: i64, values: &NamedValues) -> Snapshot {
+    let by_name: HashMap<&str, f64> = values.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let get = |name: &str| by_name.get(name).copied();
+    let mut snapshot = template.clone();
+    snapshot.timestamp = DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
+    snapshot.cpu_seconds_by_mode.clear();
+
+    let cpu = &mut snapshot.cpu;
+    cpu.usage_percent = get(series::CPU_USAGE).unwrap_or(0.0) as f32;
+    cpu.temperature_celsius = get(series::CPU_TEMPERATURE).map(|t| t as f32);
+    let [one, five, fifteen] = LOAD.map(|name| get(name).unwrap_or(0.0));
+    cpu.load_average = LoadAverage { one, five, fifteen };
+    cpu.per_core_percent = (0..)
+        .map_while(|core| get(&core_series(core)).map(|p| p as f32))
+        .collect();
+    cpu.per_core_mhz.clear();
+
+    let memory = &mut snapshot.memory;
+    memory.ram_percent = get(series::RAM_PERCENT).unwrap_or(0.0) as f32;
+    memory.swap_percent = get(series::SWAP_PERCENT).unwrap_or(0.0) as f32;
+    memory.ram_used_bytes = get(RAM_USED_BYTES).unwrap_or(0.0) as u64;
+    memory.swap_used_bytes = get(SWAP_USED_BYTES).unwrap_or(0.0) as u64;
+    memory.ram_available_bytes = memory.ram_total_bytes.saturating_sub(memory.ram_used_bytes);
+
+    let disk = &mut snapshot.disk;
+    disk.read_bytes_per_sec = get(series::DISK_READ).unwrap_or(0.0);
+    disk.write_bytes_per_sec = get(series::DISK_WRITE).unwrap_or(0.0);
+    disk.devices.retain_mut(|device| {
+        let read = get(&disk_series(&device.name, "read"));
+        let write = get(&disk_series(&device.name, "write"));
+        device.read_bytes_per_sec = read.unwrap_or(0.0);
+        device.write_bytes_per_sec = write.unwrap_or(0.0);
+        (device.read_bytes_total, device.written_bytes_total) = (0, 0);
+        read.is_some() || write.is_some()
+    });
+
+    let network = &mut snapshot.network;
+    network.rx_bytes_per_sec = get(series::NET_RX).unwrap_or(0.0);
+    network.tx_bytes_per_sec = get(series::NET_TX).unwrap_or(0.0);
+    network.interfaces.retain_mut(|interface| {
+        let rx = get(&network_series(&interface.name, "rx"));
+        let tx = get(&network_series(&interface.name, "tx"));
+        interface.rx_bytes_per_sec = rx.unwrap_or(0.0);
+        interface.tx_bytes_per_sec = tx.unwrap_or(0.0);
+        (interface.rx_bytes_total, interface.tx_bytes_total) = (0, 0);
+        rx.is_some() || tx.is_some()
+    });
+
+    snapshot.gpus.retain_mut(|gpu| {
+        let key = gpu_key(gpu);
+        let metric = |name: &str| get(&gpu_series(&key, name));
+        gpu.utilization_percent = metric(gpu_metric::UTILIZATION).map(|v| v as u32);
+        gpu.memory_utilization_percent = metric(gpu_metric::MEMORY_UTILIZATION).map(|v| v as u32);
+        gpu.temperature_celsius = metric(gpu_metric::TEMPERATURE).map(|v| v as u32);
+        gpu.power_watts = metric(gpu_metric::POWER);
+        gpu.memory_used_bytes = metric(gpu_metric::MEMORY_USED).map(|v| v as u64);
+        gpu.sm_clock_mhz = metric(SM_CLOCK).map(|v| v as u32);
+        gpu.memory_clock_mhz = metric(MEMORY_CLOCK).map(|v| v as u32);
+        gpu.fan_percent = metric(FAN).map(|v| v as u32);
+        gpu.processes.clear();
+        (gpu.available, gpu.error) = (true, None);
+        gpu.utilization_percent.is_some() || gpu.memory_used_bytes.is_some()
+    });
+    snapshot
 }
 
 /// Whether a series name matches a filter of names and `prefix*` patterns (none: every series).
@@ -119,9 +204,60 @@ mod tests {
         assert_eq!(get("disk/nvme0n1/read"), Some(5.0));
         assert_eq!(get("gpu/GPU-a/utilization"), Some(80.0));
         assert_eq!(get("gpu/GPU-a/power"), None, "not reported: not stored");
-        assert!(drawn("gpu/GPU-a/utilization") && drawn("memory.ram"));
-        assert!(!drawn("cpu.core/1") && !drawn("gpu/GPU-a/sm_clock"));
         assert!(selected("gpu/GPU-a/power", &["gpu/*".into()]));
         assert!(!selected("cpu.usage", &["gpu/*".into()]));
+    }
+
+    #[test]
+    fn a_saved_tick_becomes_a_snapshot_that_saves_the_same() {
+        let mut then = Snapshot::default();
+        then.cpu.usage_percent = 42.0;
+        then.cpu.per_core_percent = vec![40.0, 44.0];
+        then.cpu.load_average.five = 1.5;
+        then.memory.ram_used_bytes = 3 << 30;
+        then.memory.ram_percent = 25.0;
+        then.disk.devices = vec![DiskDevice {
+            name: "sda".into(),
+            write_bytes_per_sec: 7e6,
+            ..Default::default()
+        }];
+        let gpu = GpuMetrics {
+            index: 0,
+            uuid: "GPU-a".into(),
+            name: "Fake H100".into(),
+            available: true,
+            utilization_percent: Some(80),
+            power_watts: Some(300.5),
+            sm_clock_mhz: Some(1_500),
+            ..Default::default()
+        };
+        then.gpus = vec![gpu.clone()];
+        let saved = of_snapshot(&then);
+
+        // Now: the same machine, with a second disk and GPU it did not have then.
+        let mut now = then.clone();
+        now.memory.ram_total_bytes = 12 << 30;
+        now.disk.devices.push(DiskDevice {
+            name: "sdb".into(),
+            ..Default::default()
+        });
+        now.gpus.push(GpuMetrics {
+            index: 1,
+            uuid: "GPU-b".into(),
+            ..gpu
+        });
+        let at = 1_767_225_600_000;
+        let rebuilt = snapshot_of(&now, at, &saved);
+        assert_eq!(rebuilt.timestamp.timestamp_millis(), at);
+        assert_eq!(rebuilt.cpu.per_core_percent, [40.0, 44.0]);
+        assert_eq!(rebuilt.memory.ram_available_bytes, 9 << 30);
+        assert_eq!(rebuilt.disk.devices.len(), 1, "sdb was not there then");
+        assert_eq!(rebuilt.gpus.len(), 1, "nor was GPU-b");
+        assert_eq!(rebuilt.gpus[0].name, "Fake H100", "names come from now");
+        let mut resaved = of_snapshot(&rebuilt);
+        let mut saved = saved;
+        resaved.sort_by(|a, b| a.0.cmp(&b.0));
+        saved.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(resaved, saved);
     }
 }
