@@ -91,6 +91,37 @@ async fn samples_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn emitted_events_survive_a_restart() {
+    let dir = data_dir("events");
+    let first = start(&dir);
+    let http = reqwest::Client::new();
+    for step in 0..3 {
+        let sent = http
+            .post(first.url("/api/internal/ws/emit"))
+            .bearer_auth(common::server::EMIT_TOKEN)
+            .json(&serde_json::json!({"channel": "jobs/train", "event": "step", "data": {"step": step, "loss": 0.5}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202);
+    }
+    first.terminate();
+
+    let second = start(&dir);
+    let ring = get(&second, "/api/system/history?channel=jobs/train").await;
+    let steps: Vec<&Value> = ring["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["data"]["step"])
+        .collect();
+    assert_eq!(steps, [0, 1, 2], "{ring}");
+    assert_eq!(ring["messages"][2]["event"], "step");
+    second.terminate();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn kill_9_at_random_moments_never_corrupts_nor_loses_more_than_a_batch() {
     let dir = data_dir("kill");
     // A fixed sequence of moments, so a failure can be replayed: 0.3 s to 7 s after start.

@@ -84,6 +84,10 @@ pub struct Cli {
     /// Days of 1-hour rollups kept on disk, 1–36500. Default 365.
     #[arg(long, env = "VITALS_KEEP_HOURS_DAYS")]
     pub keep_hours_days: Option<u64>,
+    /// MiB that emitted (custom channel) events may take on disk, 1–65536; past it the oldest go
+    /// first. They are kept no longer than the 1-minute rollups. Default 64.
+    #[arg(long, env = "VITALS_KEEP_EVENTS_MIB")]
+    pub keep_events_mib: Option<u64>,
     /// MiB that the messages of emitted (custom) channels may take in memory together, 1–4096;
     /// past it the oldest messages are dropped first. Default 64.
     #[arg(long, env = "VITALS_EMIT_HISTORY_MIB")]
@@ -156,6 +160,7 @@ pub struct FileConfig {
     pub keep_raw_hours: Option<u64>,
     pub keep_minutes_days: Option<u64>,
     pub keep_hours_days: Option<u64>,
+    pub keep_events_mib: Option<u64>,
 }
 
 /// The validated settings the server runs with.
@@ -307,6 +312,12 @@ impl Config {
                     36500,
                 )?,
             ),
+            event_bytes: keep(
+                "--keep-events-mib",
+                cli.keep_events_mib.or(file.keep_events_mib),
+                64,
+                65_536,
+            )? << 20,
         };
         let data_dir = (!(cli.no_persist || file.no_persist)).then(|| {
             cli.data_dir

@@ -2,6 +2,7 @@
 
 use super::body::read_limited;
 use super::error::HttpError;
+use super::history_db::events::SavedEvent;
 use super::hub::valid_channel_name;
 use super::state::AppState;
 use super::token::bearer_matches;
@@ -44,10 +45,24 @@ pub async fn emit(
         ))
     })?;
     check_request(&request).map_err(HttpError::Unprocessable)?;
+    let now = Utc::now();
+    // Kept on disk too, as it was sent, when history is.
+    let saved = app.durable.recorder.as_ref().map(|recorder| {
+        let event = SavedEvent {
+            at_ms: now.timestamp_millis(),
+            channel: request.channel.clone(),
+            event: request.event.clone(),
+            data: request.data.to_string(),
+        };
+        (recorder, event)
+    });
     let published = app
         .hub
-        .publish(&request.channel, &request.event, request.data, Utc::now())
+        .publish(&request.channel, &request.event, request.data, now)
         .map_err(|e| HttpError::Unprocessable(e.to_string()))?;
+    if let Some((recorder, event)) = saved {
+        recorder.record_event(event);
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(EmitResponse {

@@ -139,6 +139,20 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             }
             Err(error) => eprintln!("vitals: cannot read the saved history: {error}"),
         }
+        match db.recent_events(since) {
+            Ok(events) => {
+                for saved in events {
+                    let (Ok(data), Some(at)) = (
+                        serde_json::from_str(&saved.data),
+                        chrono::DateTime::from_timestamp_millis(saved.at_ms),
+                    ) else {
+                        continue;
+                    };
+                    let _ = hub.publish(&saved.channel, &saved.event, data, at);
+                }
+            }
+            Err(error) => eprintln!("vitals: cannot read the saved events: {error}"),
+        }
     }
     if let (Some(window), Some(recorder)) = (config.prefill_database, &durable.recorder) {
         let outage = prefill::outage(&primed, window);

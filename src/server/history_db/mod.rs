@@ -6,6 +6,7 @@
 //! of a layout (the list of series names, stored once): 64 cores and 8 GPUs take about 1 KB a tick
 //! instead of a row per value.
 
+pub mod events;
 pub mod layouts;
 pub mod query;
 pub mod series;
@@ -60,6 +61,8 @@ pub struct Retention {
     pub raw: Duration,
     pub minute: Duration,
     pub hour: Duration,
+    /// Bytes that emitted events may take on disk; they are also kept no longer than minutes.
+    pub event_bytes: u64,
 }
 
 impl Retention {
@@ -78,6 +81,7 @@ impl Default for Retention {
             raw: Duration::from_secs(48 * 3600),
             minute: Duration::from_secs(30 * 24 * 3600),
             hour: Duration::from_secs(365 * 24 * 3600),
+            event_bytes: 64 << 20,
         }
     }
 }
@@ -198,7 +202,9 @@ impl HistoryDb {
                  CREATE TABLE IF NOT EXISTS minute (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS hour (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
-                 PRAGMA user_version = {SCHEMA_VERSION};"
+                 {}
+                 PRAGMA user_version = {SCHEMA_VERSION};",
+                events::CREATE_TABLE
             ))
             .map_err(sqlite)?;
         Ok(HistoryDb {

@@ -3,17 +3,23 @@
 //! every few seconds with their minute and hour rollups, and prunes what is past its retention in
 //! small steps.
 
+use super::events::{self, SavedEvent};
 use super::layouts::{Layouts, pack, unpack};
 use super::{Accumulator, DbError, HistoryDb, Retention, Row, Tier, series};
 use crate::server::collect::Snapshot;
 use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Ticks the queue holds before the sampler's next one is dropped (minutes at any interval).
 const QUEUE_TICKS: usize = 512;
+/// Emitted events the queue holds between batches, and their bytes at most: past either, an
+/// event is published but not saved, and the page says so.
+const QUEUE_EVENTS: usize = 4_096;
+const QUEUE_EVENT_BYTES: u64 = 8 << 20;
 /// How often a batch is written.
 pub const BATCH_EVERY: Duration = Duration::from_secs(5);
 /// Rows deleted per tier per batch when pruning, so a long-overdue prune never stalls the writer.
@@ -28,6 +34,8 @@ pub struct WriterStatus {
     pub problem: Option<String>,
     /// Ticks dropped because the database could not keep up.
     pub dropped_ticks: u64,
+    /// Emitted events not saved because they came faster than they could be written.
+    pub dropped_events: u64,
     /// Batches written since start.
     pub batches: u64,
 }
@@ -35,6 +43,8 @@ pub struct WriterStatus {
 /// The sampler's end of the writer.
 pub struct Recorder {
     queue: Mutex<Option<SyncSender<Arc<Snapshot>>>>,
+    events: Mutex<Option<SyncSender<SavedEvent>>>,
+    queued_event_bytes: Arc<AtomicU64>,
     status: Arc<Mutex<WriterStatus>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -50,11 +60,18 @@ impl Recorder {
             ..Default::default()
         }));
         let (queue, ticks) = sync_channel(QUEUE_TICKS);
+        let (events, emitted) = sync_channel(QUEUE_EVENTS);
+        let queued_event_bytes = Arc::new(AtomicU64::new(0));
         let thread = {
             let status = status.clone();
+            let emitted = Emitted {
+                queue: emitted,
+                queued_bytes: queued_event_bytes.clone(),
+                held_bytes: None,
+            };
             std::thread::Builder::new()
                 .name("vitals-history".into())
-                .spawn(move || Writer::new(connection, retention, path, status).run(ticks))
+                .spawn(move || Writer::new(connection, retention, path, status, emitted).run(ticks))
                 .map_err(|e| DbError::Sqlite {
                     path: db.path().display().to_string(),
                     reason: format!("cannot start the writer thread: {e}"),
@@ -62,6 +79,8 @@ impl Recorder {
         };
         Ok(Recorder {
             queue: Mutex::new(Some(queue)),
+            events: Mutex::new(Some(events)),
+            queued_event_bytes,
             status,
             thread: Mutex::new(Some(thread)),
         })
@@ -76,6 +95,25 @@ impl Recorder {
             status.dropped_ticks += 1;
             status.problem = Some(
                 "the history database cannot keep up: some samples are not being saved".into(),
+            );
+        }
+    }
+
+    /// Hands an emitted event to the writer without waiting; one that does not fit the queue is
+    /// not saved, and the status says so.
+    pub fn record_event(&self, event: SavedEvent) {
+        let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(events) = events.as_ref() else {
+            return;
+        };
+        let bytes = event.bytes();
+        let queued = self.queued_event_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if queued > QUEUE_EVENT_BYTES || events.try_send(event).is_err() {
+            self.queued_event_bytes.fetch_sub(bytes, Ordering::Relaxed);
+            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            status.dropped_events += 1;
+            status.problem = Some(
+                "events are emitted faster than they can be saved: some are not being saved".into(),
             );
         }
     }
@@ -100,6 +138,7 @@ impl Recorder {
 impl Recorder {
     /// Writes what is queued and stops the writer; later ticks are not recorded.
     pub fn stop(&self) {
+        self.events.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(thread) = thread {
@@ -165,8 +204,17 @@ impl Rollup {
     }
 }
 
+/// The writer's end of the events queue.
+struct Emitted {
+    queue: Receiver<SavedEvent>,
+    queued_bytes: Arc<AtomicU64>,
+    /// Bytes the stored events take, counted once at the first batch.
+    held_bytes: Option<u64>,
+}
+
 struct Writer {
     connection: Connection,
+    emitted: Emitted,
     layouts: Layouts,
     retention: Retention,
     path: String,
@@ -181,9 +229,11 @@ impl Writer {
         retention: Retention,
         path: String,
         status: Arc<Mutex<WriterStatus>>,
+        emitted: Emitted,
     ) -> Writer {
         Writer {
             connection,
+            emitted,
             layouts: Layouts::default(),
             retention,
             path,
@@ -225,7 +275,7 @@ impl Writer {
             Ok(()) => {
                 status.saving = true;
                 status.batches += 1;
-                if status.dropped_ticks == 0 {
+                if status.dropped_ticks == 0 && status.dropped_events == 0 {
                     status.problem = None;
                 }
             }
@@ -261,6 +311,7 @@ impl Writer {
             store_raw(&self.connection, &mut self.layouts, *t, values)?;
             self.roll(*t, values)?;
         }
+        self.write_events()?;
         // Deleting twice what was added keeps up even when ticks arrive faster than real time.
         let step = PRUNE_STEP.max(2 * batch.len());
         prune(
@@ -269,6 +320,29 @@ impl Writer {
             batch.last().map(|(t, _)| *t),
             step,
         )
+    }
+
+    /// Stores the events emitted since the last batch and keeps them within their cap and age.
+    fn write_events(&mut self) -> rusqlite::Result<()> {
+        let emitted = &mut self.emitted;
+        let events: Vec<SavedEvent> = emitted.queue.try_iter().collect();
+        let bytes: u64 = events.iter().map(SavedEvent::bytes).sum();
+        emitted.queued_bytes.fetch_sub(bytes, Ordering::Relaxed);
+        let held = match emitted.held_bytes {
+            Some(held) => held,
+            None => events::bytes_held(&self.connection)?,
+        };
+        let mut held = held + events::store(&self.connection, &events)?;
+        let oldest_kept =
+            chrono::Utc::now().timestamp_millis() - self.retention.minute.as_millis() as i64;
+        events::trim(
+            &self.connection,
+            &mut held,
+            self.retention.event_bytes,
+            oldest_kept,
+        )?;
+        emitted.held_bytes = Some(held);
+        Ok(())
     }
 
     fn roll(&mut self, t: i64, values: &[(String, f64)]) -> rusqlite::Result<()> {
@@ -495,6 +569,7 @@ mod tests {
             raw: Duration::from_secs(60),
             minute: Duration::from_secs(600),
             hour: Duration::from_secs(3 * 3600),
+            ..Retention::default()
         };
         let db = HistoryDb::open(&dir, retention).unwrap();
         let recorder = Recorder::start(&db).unwrap();
