@@ -317,6 +317,8 @@ pub enum ServerMessage {
         message: String,
     },
     Pong,
+    /// Whether history is being saved changed (say, the disk filled up): sent to every client.
+    Persistence(Persistence),
 }
 
 /// What the browser (or any client) sends over the socket.

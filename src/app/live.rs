@@ -267,6 +267,11 @@ mod browser {
                     ServerMessage::Error { message } => {
                         leptos::logging::warn!("vitals server: {message}");
                     }
+                    ServerMessage::Persistence(persistence) => live.hello.update(|hello| {
+                        if let Some(hello) = hello {
+                            hello.persistence = Some(persistence);
+                        }
+                    }),
                     _ => {}
                 }
             }

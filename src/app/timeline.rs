@@ -52,8 +52,6 @@ pub struct Timeline {
     pub stored: RwSignal<Option<StoredSpan>>,
     /// Why the span could not be read.
     pub problem: RwSignal<Option<String>>,
-    /// Whether history is being saved, as the newest range answer said (the hello says it first).
-    persistence: RwSignal<Option<Persistence>>,
 }
 
 impl Timeline {
@@ -65,7 +63,6 @@ impl Timeline {
             zoom: RwSignal::new(None),
             stored: RwSignal::new(None),
             problem: RwSignal::new(None),
-            persistence: RwSignal::new(None),
         };
         #[cfg(feature = "hydrate")]
         timeline.read_spans();
@@ -90,11 +87,10 @@ impl Timeline {
             .with(|h| h.as_ref().is_some_and(|h| h.persistence.is_some()))
     }
 
-    /// Whether history is being saved, and if not why: the newest word on it.
+    /// Whether history is being saved, and if not why: the newest word on it (from the hello,
+    /// a change the server announced, or a range answer).
     pub fn persistence(&self) -> Option<Persistence> {
-        self.persistence
-            .get()
-            .or_else(|| self.live.hello.with(|h| h.as_ref()?.persistence.clone()))
+        self.live.hello.with(|h| h.as_ref()?.persistence.clone())
     }
 
     pub fn select_range(&self, range_ms: Millis) {
@@ -166,8 +162,12 @@ impl Timeline {
                 }
                 match answer {
                     Ok(answer) => {
-                        if answer.persistence.is_some() {
-                            self.persistence.set(answer.persistence.clone());
+                        if let Some(persistence) = answer.persistence.clone() {
+                            self.live.hello.update(|hello| {
+                                if let Some(hello) = hello {
+                                    hello.persistence = Some(persistence);
+                                }
+                            });
                         }
                         self.stored.set(Some(StoredSpan::of(&answer)));
                         self.problem.set(None);

@@ -25,6 +25,27 @@ pub const MAX_PATTERNS_PER_CLIENT: usize = 64;
 /// Longest channel name or pattern.
 pub const MAX_CHANNEL_NAME: usize = 128;
 
+/// Queues `encoded` for every client `wanted` picks; a client too slow to take it is dropped
+/// (dropping the sender ends its queue, and its socket then closes with a reason).
+fn deliver(state: &mut State, encoded: &Frame, wanted: impl Fn(&Client) -> bool) -> usize {
+    let mut delivered = 0;
+    let mut too_slow = Vec::new();
+    for (id, client) in state.clients.iter().filter(|(_, c)| wanted(c)) {
+        match client.queue.try_send(encoded.clone()) {
+            Ok(()) => delivered += 1,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                client.lagged.store(true, Ordering::Relaxed);
+                too_slow.push(*id);
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => too_slow.push(*id),
+        }
+    }
+    for id in too_slow {
+        state.clients.remove(&id);
+    }
+    delivered
+}
+
 /// A serialised `ServerMessage`, shared by every queue it is put on.
 pub type Frame = Utf8Bytes;
 
@@ -231,30 +252,18 @@ impl Hub {
             self.trim_custom(state);
         }
 
-        let mut delivered = 0;
-        let mut too_slow = Vec::new();
-        for (id, client) in &state.clients {
-            if !client
+        let delivered = deliver(state, &encoded, |client| {
+            client
                 .patterns
                 .iter()
                 .any(|pattern| pattern_matches(pattern, channel))
-            {
-                continue;
-            }
-            match client.queue.try_send(encoded.clone()) {
-                Ok(()) => delivered += 1,
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    client.lagged.store(true, Ordering::Relaxed);
-                    too_slow.push(*id);
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => too_slow.push(*id),
-            }
-        }
-        // Dropping the sender ends the subscriber's queue; its socket then closes with a reason.
-        for id in too_slow {
-            state.clients.remove(&id);
-        }
+        });
         Ok(Published { seq, delivered })
+    }
+
+    /// Sends a message that belongs to no channel to every client; returns how many took it.
+    pub fn broadcast(&self, message: &ServerMessage) -> usize {
+        deliver(&mut self.lock(), &frame(message), |_| true)
     }
 
     /// Drops the oldest messages of custom channels, whichever channel holds them, until they fit
@@ -606,6 +615,22 @@ mod tests {
         match decode(&frames[1]) {
             ServerMessage::Reset { reason, .. } => assert!(reason.contains("restarted")),
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_broadcast_reaches_every_client_whatever_it_subscribed_to() {
+        let hub = hub();
+        let mut first = hub.register().unwrap();
+        let mut second = hub.register().unwrap();
+        hub.subscribe(first.id, &["system/cpu".into()], &BTreeMap::new(), None)
+            .unwrap();
+        assert_eq!(hub.broadcast(&ServerMessage::Pong), 2);
+        for client in [&mut first, &mut second] {
+            assert_eq!(
+                decode(&client.frames.try_recv().unwrap()),
+                ServerMessage::Pong
+            );
         }
     }
 

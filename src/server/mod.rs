@@ -116,7 +116,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         hub: hub.clone(),
         latest: Latest::default(),
         page_history,
-        recorder: durable.recorder.clone(),
+        durable: durable.clone(),
     };
     let gpu = NvmlSource::new(GpuOptions {
         library_path: config.nvml_library.clone(),

@@ -1,12 +1,12 @@
 //! The sampler loop: runs the monitor on its own thread every interval and publishes each tick.
 
 use super::collect::{Monitor, Snapshot};
-use super::history_db::writer::Recorder;
+use super::history_db::Durable;
 use super::hub::Hub;
 use super::page_history::PageHistory;
 use crate::wire::{
     CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, EVENT_METRICS, GpuStatus,
-    gpu_channel,
+    Persistence, ServerMessage, gpu_channel,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -59,8 +59,24 @@ pub struct Outlets {
     pub hub: Arc<Hub>,
     pub latest: Latest,
     pub page_history: Arc<PageHistory>,
-    /// The history database's writer, when history is kept on disk.
-    pub recorder: Option<Arc<Recorder>>,
+    /// The history database and its writer, when history is kept on disk.
+    pub durable: Durable,
+}
+
+/// Whether history is being saved, as clients last heard it: they are told when it changes.
+struct PersistenceWatch {
+    told: Option<Persistence>,
+}
+
+impl PersistenceWatch {
+    /// The status to tell every client, if it changed since they were last told.
+    fn changed(&mut self, now: Option<Persistence>) -> Option<Persistence> {
+        if now == self.told {
+            return None;
+        }
+        self.told = now.clone();
+        now
+    }
 }
 
 /// Stops the sampler thread when dropped.
@@ -94,11 +110,17 @@ pub fn spawn(
             // CPU usage needs two readings at least sysinfo's minimum interval apart.
             std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL.min(interval));
             let mut next = Instant::now();
+            let mut persistence = PersistenceWatch {
+                told: outlets.durable.status(),
+            };
             while !stopped.load(Ordering::Relaxed) {
                 let snapshot = Arc::new(monitor.sample());
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
-                if let Some(recorder) = &outlets.recorder {
+                if let Some(recorder) = &outlets.durable.recorder {
                     recorder.record(&snapshot);
+                }
+                if let Some(status) = persistence.changed(outlets.durable.status()) {
+                    outlets.hub.broadcast(&ServerMessage::Persistence(status));
                 }
                 outlets.latest.set(snapshot);
                 next = next_deadline(next, interval, Instant::now());
@@ -156,6 +178,27 @@ pub fn publish(hub: &Hub, page_history: &PageHistory, snapshot: &Arc<Snapshot>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_are_told_when_saving_stops_or_resumes_and_only_then() {
+        let saving = Persistence {
+            saving: true,
+            path: Some("/var/lib/vitals/history.sqlite".into()),
+            problem: None,
+        };
+        let full = Persistence {
+            saving: false,
+            problem: Some("the disk is full".into()),
+            ..saving.clone()
+        };
+        let mut watch = PersistenceWatch {
+            told: Some(saving.clone()),
+        };
+        assert_eq!(watch.changed(Some(saving.clone())), None);
+        assert_eq!(watch.changed(Some(full.clone())), Some(full.clone()));
+        assert_eq!(watch.changed(Some(full)), None, "told once");
+        assert_eq!(watch.changed(Some(saving.clone())), Some(saving));
+    }
 
     #[test]
     fn deadlines_keep_a_grid_and_skip_stalls() {

@@ -282,7 +282,7 @@ fn sqlite_error(path: &Path, error: rusqlite::Error) -> DbError {
     }
 }
 
-fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {
+pub(crate) fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, DbError> {
     let connection = Connection::open_with_flags(path, flags).map_err(|e| sqlite_error(path, e))?;
     // WAL with NORMAL sync: a crash (even kill -9) loses at most the last unwritten batch and
     // never corrupts the file. The log is cut back to 16 MiB after a large catch-up batch.

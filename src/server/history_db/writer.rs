@@ -494,6 +494,90 @@ mod tests {
             .collect()
     }
 
+    /// A writer on `connection`, as `Recorder::start` makes one.
+    fn writer_on(db: &HistoryDb, connection: Connection) -> (Writer, Arc<Mutex<WriterStatus>>) {
+        let status = Arc::new(Mutex::new(WriterStatus {
+            saving: true,
+            ..Default::default()
+        }));
+        let (_, queue) = sync_channel(1);
+        let emitted = Emitted {
+            queue,
+            queued_bytes: Arc::default(),
+            held_bytes: None,
+        };
+        let path = db.path().display().to_string();
+        let writer = Writer::new(connection, db.retention(), path, status.clone(), emitted);
+        (writer, status)
+    }
+
+    fn batch(from_ms: i64, ticks: i64) -> Vec<Row> {
+        (0..ticks)
+            .map(|i| {
+                let mut snapshot = Snapshot::clone(&tick(from_ms + i * 1_000, 1.0));
+                snapshot.cpu.per_core_percent = vec![1.0; 64];
+                let t = snapshot.timestamp.timestamp_millis();
+                (t, series::of_snapshot(&snapshot))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_full_disk_is_reported_and_saving_resumes_when_there_is_room_again() {
+        let dir = super::super::scratch_dir("full");
+        let db = HistoryDb::open(&dir, Retention::default()).unwrap();
+        let connection = db.writing_connection().unwrap();
+        // SQLite's own limit on the file's size fails writes exactly as a full disk does.
+        let pages: i64 = connection
+            .query_row("PRAGMA page_count", [], |r| r.get(0))
+            .unwrap();
+        connection
+            .execute_batch(&format!("PRAGMA max_page_count = {}", pages + 24))
+            .unwrap();
+        let (mut writer, status) = writer_on(&db, connection);
+        let mut start = HOUR;
+        while status.lock().unwrap().saving {
+            writer.write(batch(start, 10));
+            start += 10_000;
+            assert!(start < HOUR + 3_600_000, "the limit was never reached");
+        }
+        let problem = status.lock().unwrap().problem.clone().unwrap();
+        assert!(
+            problem.contains("the disk is full") && problem.contains(db.path().to_str().unwrap()),
+            "{problem}"
+        );
+        let saved_before = rows(&db, Tier::Raw).len();
+        assert!(saved_before > 0, "what fitted is kept");
+
+        writer
+            .connection
+            .execute_batch("PRAGMA max_page_count = 1000000")
+            .unwrap();
+        writer.write(batch(start, 5));
+        let status = status.lock().unwrap().clone();
+        assert!(status.saving && status.problem.is_none(), "{status:?}");
+        assert_eq!(rows(&db, Tier::Raw).len(), saved_before + 5);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_read_only_database_is_reported_with_what_to_do() {
+        let dir = super::super::scratch_dir("read-only");
+        let db = HistoryDb::open(&dir, Retention::default()).unwrap();
+        let read_only =
+            super::super::connect(db.path(), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+        let (mut writer, status) = writer_on(&db, read_only);
+        writer.write(batch(HOUR, 3));
+        let status = status.lock().unwrap().clone();
+        assert!(!status.saving);
+        let problem = status.problem.unwrap();
+        assert!(
+            problem.contains("read-only") && problem.contains("writable"),
+            "{problem}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
     fn value(row: &[(String, f64)], name: &str) -> f64 {
         row.iter().find(|(n, _)| n == name).unwrap().1
     }
