@@ -174,3 +174,22 @@ test('without a database the long ranges are off, and a zoom cuts the last hour 
   await page.getByTestId('zoom-reset').click();
   await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(5 * 60_000);
 });
+
+test('on a touch screen a drag across a chart is left to scrolling the page', async ({ browser }) => {
+  const context = await browser.newContext({ isMobile: true, hasTouch: true, viewport: { width: 390, height: 844 } });
+  const page = await context.newPage();
+  try {
+    await openLive(page, PLAIN);
+    expect(await page.evaluate(() => matchMedia('(pointer: fine)').matches)).toBe(false);
+    const box = (await page.locator('#chart-cpu').boundingBox())!;
+    const y = box.y + box.height / 2;
+    await page.mouse.move(box.x + box.width * 0.3, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.8, y, { steps: 10 });
+    await page.mouse.up();
+    await page.waitForTimeout(500);
+    await expect(page.getByTestId('zoom-reset')).toHaveCount(0);
+  } finally {
+    await context.close();
+  }
+});

@@ -156,7 +156,10 @@ mod browser {
         if let Some(observer) = &view_observer {
             observer.observe(&element);
         }
-        let on_brush = on_select.map(|on_select| select_spans(&echarts, on_select));
+        // On a touch screen a drag scrolls the page: the brush would take that away.
+        let on_brush = on_select
+            .filter(|_| fine_pointer())
+            .map(|on_select| select_spans(&echarts, on_select));
         Some(Mounted {
             echarts,
             dark,
@@ -166,6 +169,13 @@ mod browser {
             _on_view: on_view,
             _on_brush: on_brush,
         })
+    }
+
+    /// Whether the page is used with a mouse or a pen rather than a finger.
+    fn fine_pointer() -> bool {
+        web_sys::window()
+            .and_then(|w| w.match_media("(pointer: fine)").ok().flatten())
+            .is_some_and(|query| query.matches())
     }
 
     /// Turns the brush on and hands each finished drag's span to `on_select`, clearing the

@@ -91,6 +91,12 @@ pub fn pack(values: impl IntoIterator<Item = f64>) -> Vec<u8> {
         .collect()
 }
 
+/// The value at `index` of a packed row, if the row is that long.
+pub fn value_at(blob: &[u8], index: usize) -> Option<f64> {
+    let bytes = blob.get(index * 4..index * 4 + 4)?;
+    Some(f32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as f64)
+}
+
 pub fn unpack(blob: &[u8]) -> impl Iterator<Item = f64> + '_ {
     blob.chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64)

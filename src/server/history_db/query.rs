@@ -1,7 +1,7 @@
 //! Reading the history back: ranges at a budget of points (the tier is picked to fit), and the
 //! recent raw samples a restarted server starts its pages from.
 
-use super::layouts::{Layouts, unpack};
+use super::layouts::{Layouts, value_at};
 use super::writer::read_raw;
 use super::{Accumulator, DbError, HistoryDb, Row, Tier, series};
 use crate::wire::RangeAnswer;
@@ -35,75 +35,72 @@ impl HistoryDb {
         let mut statement = connection
             .prepare_cached(&sql)
             .map_err(|e| self.sqlite_error(e))?;
-        let rows = statement
-            .query_map(params![from, to], |row| {
-                Ok((
-                    row.get::<_, i64>(0)?,
-                    row.get::<_, i64>(1)?,
-                    row.get::<_, Vec<u8>>(2)?,
-                ))
-            })
-            .map_err(|e| self.sqlite_error(e))?;
+        let fail = |e| self.sqlite_error(e);
+        let mut rows = statement.query(params![from, to]).map_err(fail)?;
         let per_value = if tier == Tier::Raw { 1 } else { 3 };
         let mut layouts = Layouts::default();
-        // Series are numbered once; each layout maps its positions to those numbers (or to None
-        // when filtered out), so the loop over values touches no strings.
+        // Series are numbered once; each layout lists its selected positions with their
+        // numbers, so the loop over values touches no strings and skips what was not asked for.
         let mut names: Vec<String> = Vec::new();
         let mut number_of: BTreeMap<String, usize> = BTreeMap::new();
-        let mut positions: BTreeMap<i64, Vec<Option<usize>>> = BTreeMap::new();
+        let mut selected: BTreeMap<i64, Vec<(usize, usize)>> = BTreeMap::new();
         // Rows come in time order, so each series' buckets are appended, never looked up.
         let mut buckets: Vec<Vec<(i64, Accumulator)>> = Vec::new();
         let mut newest: Option<i64> = None;
-        for row in rows {
-            let (t, layout, data) = row.map_err(|e| self.sqlite_error(e))?;
+        while let Some(row) = rows.next().map_err(fail)? {
+            let t: i64 = row.get(0).map_err(fail)?;
+            let layout: i64 = row.get(1).map_err(fail)?;
+            // Read in place: a month of minute rows is 43,200 blobs not worth copying.
+            let data = row
+                .get_ref(2)
+                .and_then(|v| Ok(v.as_blob()?))
+                .map_err(fail)?;
             newest = Some(t);
-            let numbers = match positions.entry(layout) {
+            let wanted = match selected.entry(layout) {
                 std::collections::btree_map::Entry::Occupied(known) => known.into_mut(),
                 std::collections::btree_map::Entry::Vacant(new) => {
-                    let layout_names = layouts
-                        .names_of(&connection, layout)
-                        .map_err(|e| self.sqlite_error(e))?;
-                    let numbers = layout_names
+                    let layout_names = layouts.names_of(&connection, layout).map_err(fail)?;
+                    let wanted = layout_names
                         .iter()
-                        .map(|name| {
-                            series::selected(name, filter).then(|| {
-                                *number_of.entry(name.clone()).or_insert_with(|| {
-                                    names.push(name.clone());
-                                    buckets.push(Vec::new());
-                                    names.len() - 1
-                                })
-                            })
+                        .enumerate()
+                        .filter(|(_, name)| series::selected(name, filter))
+                        .map(|(position, name)| {
+                            let number = *number_of.entry(name.clone()).or_insert_with(|| {
+                                names.push(name.clone());
+                                buckets.push(Vec::new());
+                                names.len() - 1
+                            });
+                            (position, number)
                         })
                         .collect();
-                    new.insert(numbers)
+                    new.insert(wanted)
                 }
             };
             let start = t.div_euclid(bucket_ms) * bucket_ms;
-            let values: Vec<f64> = unpack(&data).collect();
-            for (i, number) in numbers.iter().enumerate() {
-                let Some(number) = number else { continue };
-                let Some(chunk) = values.get(i * per_value..(i + 1) * per_value) else {
-                    continue;
-                };
-                let (min, avg, max) = match chunk {
-                    [v] => (*v, *v, *v),
-                    [min, avg, max] => (*min, *avg, *max),
-                    _ => continue,
+            for &(position, number) in wanted.iter() {
+                let at = |k: usize| value_at(data, position * per_value + k);
+                let (min, avg, max) = if per_value == 1 {
+                    let Some(v) = at(0) else { continue };
+                    (v, v, v)
+                } else {
+                    let (Some(min), Some(avg), Some(max)) = (at(0), at(1), at(2)) else {
+                        continue;
+                    };
+                    (min, avg, max)
                 };
                 if !avg.is_finite() {
                     continue;
                 }
-                let of_series = &mut buckets[*number];
-                if of_series.last().is_none_or(|(last, _)| *last != start) {
-                    of_series.push((start, (f64::INFINITY, 0.0, f64::NEG_INFINITY, 0)));
+                let of_series = &mut buckets[number];
+                match of_series.last_mut() {
+                    Some((last, entry)) if *last == start => {
+                        entry.0 = entry.0.min(min);
+                        entry.1 += avg;
+                        entry.2 = entry.2.max(max);
+                        entry.3 += 1;
+                    }
+                    _ => of_series.push((start, (min, avg, max, 1))),
                 }
-                let Some((_, entry)) = of_series.last_mut() else {
-                    continue;
-                };
-                entry.0 = entry.0.min(min);
-                entry.1 += avg;
-                entry.2 = entry.2.max(max);
-                entry.3 += 1;
             }
         }
         let series = names
