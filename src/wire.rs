@@ -392,6 +392,36 @@ pub enum GpuOccupancy {
     Unavailable,
 }
 
+impl GpuOccupancy {
+    pub fn label(self) -> &'static str {
+        match self {
+            GpuOccupancy::Idle => "idle",
+            GpuOccupancy::Busy => "busy",
+            GpuOccupancy::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A GPU counts as busy above this utilization even with no process listed (e.g. another container).
+const BUSY_UTILIZATION_PERCENT: u32 = 5;
+
+impl GpuMetrics {
+    /// Idle, busy (a process holds it, or it is working for one we cannot see) or unavailable.
+    pub fn occupancy(&self) -> GpuOccupancy {
+        if !self.available {
+            GpuOccupancy::Unavailable
+        } else if !self.processes.is_empty()
+            || self
+                .utilization_percent
+                .is_some_and(|u| u >= BUSY_UTILIZATION_PERCENT)
+        {
+            GpuOccupancy::Busy
+        } else {
+            GpuOccupancy::Idle
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct GpuListEntry {
     pub index: u32,

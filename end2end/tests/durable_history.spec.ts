@@ -109,7 +109,7 @@ test('a day written before a restart shows at 24 h with its gap, and a drag zoom
     expect(zoomedMs).toBeLessThan(3.5 * HOUR);
     await expect(page.getByTestId('zoom-reset')).toBeVisible();
     await expect.poll(() => chartSpanMs(page, 'chart-cpu')).toBe(zoomedMs);
-    expect(await chartSpanMs(page, 'chart-io')).toBe(zoomedMs);
+    expect(await chartSpanMs(page, 'chart-net')).toBe(zoomedMs);
     await expect.poll(async () => medianSpacing(await cpuLine(page)), { timeout: 10_000 })
       .toBeLessThan(medianSpacing(day) / 4);
 

@@ -1,20 +1,64 @@
-import { expect, test } from '@playwright/test';
+import { expect, Page, test } from '@playwright/test';
 import { chartPoints, chartSpanMs, GPUS, openLive, PLAIN } from './helpers';
 
 const sizes = [
   { name: 'phone', width: 390, height: 844, columns: 1 },
+  { name: 'tablet-portrait', width: 768, height: 1024, columns: 1 },
   { name: 'tablet', width: 1024, height: 768, columns: 2 },
   { name: 'wide', width: 1920, height: 1080, columns: 3 },
 ];
 
-for (const size of sizes) {
-  test(`at ${size.width}×${size.height} nothing overflows or overlaps`, async ({ page }, testInfo) => {
+/** Every drawn axis label of every chart, as [chart, text, rect], and the legends that page. */
+async function chartText(page: Page) {
+  return page.evaluate(() => {
+    const labels: { chart: string; text: string; x: number; y: number; w: number; h: number }[] = [];
+    const paged: string[] = [];
+    for (const el of document.querySelectorAll('.chart')) {
+      const chart = (window as any).echarts.getInstanceByDom(el);
+      if (!chart) continue;
+      for (const item of chart.getZr().storage.getDisplayList()) {
+        const text = item.style?.text;
+        if (typeof text !== 'string' || item.ignore || item.invisible) continue;
+        // A legend that pages shows its page counter ("1/2").
+        const pages = /^\d+\/(\d+)$/.exec(text);
+        if (pages && Number(pages[1]) > 1) paged.push(`${el.id}: ${text}`);
+        // An axis label is drawn as a text span whose parent is the label ("label_<value>").
+        const label = item.parent;
+        if (!label || !String(label.anid ?? '').startsWith('label_') || label.ignore) continue;
+        const rect = label.getBoundingRect().clone();
+        const transform = label.getComputedTransform();
+        if (transform) rect.applyTransform(transform);
+        labels.push({ chart: el.id, text, x: rect.x, y: rect.y, w: rect.width, h: rect.height });
+      }
+    }
+    return { labels, paged };
+  });
+}
+
+for (const size of sizes) for (const theme of ['light', 'dark'] as const) {
+  test(`at ${size.width}×${size.height} in the ${theme} theme nothing overflows or overlaps`, async ({ page }, testInfo) => {
+    await page.emulateMedia({ colorScheme: theme });
     await page.setViewportSize({ width: size.width, height: size.height });
     await openLive(page, GPUS);
     await expect(page.getByTestId('gpu-card')).toHaveCount(2);
     await page.waitForTimeout(1_500);
-    await page.screenshot({ path: testInfo.outputPath(`dashboard-${size.name}.png`), fullPage: true });
-    await testInfo.attach(`dashboard-${size.name}`, { path: testInfo.outputPath(`dashboard-${size.name}.png`) });
+    const shot = testInfo.outputPath(`dashboard-${size.name}-${theme}.png`);
+    await page.screenshot({ path: shot, fullPage: true });
+    await testInfo.attach(`dashboard-${size.name}-${theme}`, { path: shot });
+
+    // No two axis labels of a chart overlap (those that would are hidden), and no legend pages.
+    const { labels, paged } = await chartText(page);
+    expect(labels.length).toBeGreaterThan(20);
+    const overlapping: string[] = [];
+    labels.forEach((a, i) =>
+      labels.slice(i + 1).forEach((b) => {
+        if (a.chart !== b.chart) return;
+        const apart = a.x + a.w <= b.x + 0.5 || b.x + b.w <= a.x + 0.5 || a.y + a.h <= b.y + 0.5 || b.y + b.h <= a.y + 0.5;
+        if (!apart) overlapping.push(`${a.chart}: '${a.text}' and '${b.text}'`);
+      }),
+    );
+    expect(overlapping).toEqual([]);
+    expect(paged).toEqual([]);
 
     const layout = await page.evaluate(() => {
       const viewport = document.documentElement.clientWidth;
@@ -45,7 +89,7 @@ for (const size of sizes) {
 
 test('charts keep drawing new data over time', async ({ page }) => {
   await openLive(page, GPUS);
-  for (const id of ['chart-cpu', 'chart-io', 'chart-gpu-0']) {
+  for (const id of ['chart-cpu', 'chart-disk', 'chart-net', 'chart-gpu-0']) {
     // Charts out of view are not redrawn (see the test below), so look at each one.
     await page.locator(`#${id}`).scrollIntoViewIfNeeded();
     const before = await chartPoints(page, id);

@@ -42,6 +42,34 @@ test('when the socket is cut the page polls REST, and stops polling once the soc
   await expect(lastUpdate).not.toHaveText(before!);
 });
 
+test('with the socket and polling both blocked the page says offline, and comes back live', async ({ page }) => {
+  let blocked = false;
+  const pageSides: WebSocketRoute[] = [];
+  await page.routeWebSocket(/\/ws$/, (ws) => {
+    if (blocked) {
+      ws.close();
+      return;
+    }
+    pageSides.push(ws);
+    ws.connectToServer();
+  });
+  await page.route('**/api/system/metrics', (route) => (blocked ? route.abort('connectionrefused') : route.continue()));
+
+  await openLive(page, PLAIN);
+  blocked = true;
+  for (const ws of pageSides) await ws.close();
+  const connection = page.getByTestId('connection');
+  // One interval to notice, one to reconnect and fail, one poll to fail: within a few intervals.
+  await expect(connection).toHaveAttribute('data-state', 'offline', { timeout: 8_000 });
+  await expect(connection).toHaveText(/offline/);
+  // With the age of the last data, which keeps growing.
+  await expect(page.getByTestId('update-age')).toHaveText(/^· [2-9]\d* s ago$|^· \d{2,} s ago$/, { timeout: 10_000 });
+
+  blocked = false;
+  await expect(connection).toHaveAttribute('data-state', 'live', { timeout: 40_000 });
+  await expect(page.getByTestId('update-age')).toHaveText(/^· [01] s ago$/, { timeout: 5_000 });
+});
+
 test('a socket that goes silent is detected as dead and replaced', async ({ page }) => {
   let silent = false;
   await page.routeWebSocket(/\/ws$/, (ws) => {

@@ -19,7 +19,7 @@ test('a person opens the dashboard and sees live values and drawn charts', async
   await expect(page.getByTestId('update-age')).toHaveText(/^· \d+ s ago$/);
 
   // Every chart is drawn by ECharts into a canvas.
-  for (const id of ['chart-cpu', 'chart-cores', 'chart-memory', 'chart-io']) {
+  for (const id of ['chart-cpu', 'chart-cores', 'chart-memory', 'chart-disk', 'chart-net']) {
     await expect(page.locator(`#${id} canvas`)).toHaveCount(1);
   }
 
@@ -34,7 +34,13 @@ test('a machine without an NVIDIA driver says so instead of showing empty GPU ch
   await openLive(page, PLAIN);
   const panel = page.getByTestId('no-gpu');
   await expect(panel).toBeVisible();
-  await expect(panel).toContainText(/NVIDIA driver not found/i);
+  // One short sentence first; the library's exact error one click away.
+  await expect(panel.getByTestId('no-gpu-lead')).toHaveText('No NVIDIA driver found on this machine.');
+  const details = panel.getByTestId('no-gpu-details');
+  await expect(details).toBeHidden();
+  await panel.locator('summary').click();
+  await expect(details).toBeVisible();
+  await expect(details).toContainText(/NVIDIA driver not found/i);
   await expect(page.getByTestId('gpu-card')).toHaveCount(0);
 });
 
@@ -44,6 +50,9 @@ test('GPU cards and the process table show on the fake NVML library', async ({ p
   await expect(cards).toHaveCount(2);
   await expect(cards.nth(0)).toContainText('Fake H100 80GB');
   await expect(cards.nth(0).getByTestId('gpu-util')).toHaveText('63 %');
+  // Idle, busy or unavailable at a glance: a process holds GPU 0.
+  await expect(cards.nth(0).getByTestId('gpu-occupancy')).toHaveText('busy');
+  await expect(cards.nth(1).getByTestId('gpu-occupancy')).toHaveText('idle');
   await expect(cards.nth(0)).toContainText('312 / 700 W');
   const table = cards.nth(0).getByTestId('gpu-processes');
   await expect(table).toContainText('compute');
@@ -58,7 +67,12 @@ test('GPU cards and the process table show on the fake NVML library', async ({ p
   // Power draw is drawn against the power limit, with watts in the tooltip.
   const seriesNames = await page.evaluate(() =>
     (window as any).echarts.getInstanceByDom(document.getElementById('chart-gpu-0')).getOption().series.map((s: any) => s.name));
-  expect(seriesNames).toEqual(['GPU %', 'Memory controller %', 'Temperature °C', 'Power W']);
+  expect(seriesNames).toEqual(['GPU', 'Memory bus', 'Temperature', 'Power']);
+  // Tooltips read each value with its unit, at a sensible precision.
+  const tooltips = await page.evaluate(() =>
+    (window as any).echarts.getInstanceByDom(document.getElementById('chart-gpu-0')).getOption().series
+      .map((s: any) => s.tooltip.valueFormatter(61.26)));
+  expect(tooltips).toEqual(['61.3 %', '61.3 %', '61.3 °C', '61.3 W / 700 W']);
   // Facts and processes are updated in place, not rebuilt every sample (a selection would be lost).
   const util = await cards.nth(0).getByTestId('gpu-util').elementHandle();
   const row = await table.locator('tbody tr').first().elementHandle();

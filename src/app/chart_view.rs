@@ -57,6 +57,38 @@ mod browser {
         fn dispatch_action(this: &Instance, action: &JsValue);
         #[wasm_bindgen(method, js_name = setOption)]
         fn set_option(this: &Instance, option: &JsValue);
+        #[wasm_bindgen(method, js_name = setOption)]
+        fn set_option_with(this: &Instance, option: &JsValue, settings: &JsValue);
+    }
+
+    /// Series and value axes are replaced, not merged, on every update: a series or an axis that
+    /// went away (a temperature with nothing to draw) must not linger from the last one.
+    const REPLACE: &str = r#"{"replaceMerge":["series","yAxis"]}"#;
+
+    /// A tooltip's value formatter, made from a series' `{value} unit` template.
+    type ValueFormatter = Closure<dyn Fn(JsValue) -> JsValue>;
+
+    fn parse(json: &str) -> JsValue {
+        js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
+    }
+
+    fn get(value: &JsValue, key: &str) -> JsValue {
+        js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+    }
+
+    fn set(target: &JsValue, key: &str, value: &JsValue) {
+        let _ = js_sys::Reflect::set(target, &JsValue::from_str(key), value);
+    }
+
+    /// The items of an option that is one object or an array of them.
+    fn each(value: JsValue) -> Vec<JsValue> {
+        if value.is_undefined() || value.is_null() {
+            Vec::new()
+        } else if js_sys::Array::is_array(&value) {
+            js_sys::Array::from(&value).iter().collect()
+        } else {
+            vec![value]
+        }
     }
 
     /// A drag across the plot selects a span of the x axis (not a box): ECharts' brush, on from
@@ -68,6 +100,8 @@ mod browser {
     struct Mounted {
         echarts: Echarts,
         dark: bool,
+        /// One formatter per template, kept as long as the chart.
+        formatters: std::collections::HashMap<String, ValueFormatter>,
         resize_observer: web_sys::ResizeObserver,
         _on_resize: Closure<dyn FnMut()>,
         view_observer: Option<web_sys::IntersectionObserver>,
@@ -76,6 +110,43 @@ mod browser {
     }
 
     impl Mounted {
+        /// Draws `chart`, with what charming cannot say: axis labels that would overlap are
+        /// hidden (they thin out with the width), and each series' tooltip value template
+        /// becomes a function that reads the value at a sensible precision with its unit.
+        fn draw(&mut self, chart: &Chart) {
+            let Ok(option) = serde_wasm_bindgen::to_value(chart) else {
+                return;
+            };
+            for axis in ["xAxis", "yAxis"]
+                .into_iter()
+                .flat_map(|k| each(get(&option, k)))
+            {
+                let mut label = get(&axis, "axisLabel");
+                if !label.is_object() {
+                    label = js_sys::Object::new().into();
+                    set(&axis, "axisLabel", &label);
+                }
+                set(&label, "hideOverlap", &JsValue::TRUE);
+            }
+            for series in each(get(&option, "series")) {
+                let tooltip = get(&series, "tooltip");
+                let Some(template) = get(&tooltip, "valueFormatter").as_string() else {
+                    continue;
+                };
+                let formatter = self.formatters.entry(template.clone()).or_insert_with(|| {
+                    Closure::new(move |value: JsValue| {
+                        let shown = value
+                            .as_f64()
+                            .map_or("–".into(), crate::app::format::reading);
+                        JsValue::from_str(&template.replace("{value}", &shown))
+                    })
+                });
+                set(&tooltip, "valueFormatter", formatter.as_ref());
+            }
+            let instance: &Instance = self.echarts.unchecked_ref();
+            instance.set_option_with(&option, &parse(REPLACE));
+        }
+
         fn dispose(self) {
             self.resize_observer.disconnect();
             if let Some(observer) = &self.view_observer {
@@ -103,9 +174,7 @@ mod browser {
             let options = chart.get();
             let dark = dark.map(|d| d.get()).unwrap_or(false);
             mounted.update_value(|slot| match slot {
-                Some(existing) if existing.dark == dark => {
-                    WasmRenderer::update(&existing.echarts, &options)
-                }
+                Some(existing) if existing.dark == dark => existing.draw(&options),
                 _ => {
                     if let Some(old) = slot.take() {
                         old.dispose();
@@ -133,7 +202,7 @@ mod browser {
         let theme = if dark { Theme::Dark } else { Theme::Default };
         let echarts = WasmRenderer::new_opt(None, None)
             .theme(theme)
-            .render(id, options)
+            .render(id, &Chart::new())
             .ok()?;
         let element = web_sys::window()?.document()?.get_element_by_id(id)?;
         let resized: Echarts = echarts.clone().unchecked_into();
@@ -160,15 +229,18 @@ mod browser {
         let on_brush = on_select
             .filter(|_| fine_pointer())
             .map(|on_select| select_spans(&echarts, on_select));
-        Some(Mounted {
+        let mut mounted = Mounted {
             echarts,
             dark,
+            formatters: Default::default(),
             resize_observer,
             _on_resize: on_resize,
             view_observer,
             _on_view: on_view,
             _on_brush: on_brush,
-        })
+        };
+        mounted.draw(options);
+        Some(mounted)
     }
 
     /// Whether the page is used with a mouse or a pen rather than a finger.
@@ -186,14 +258,10 @@ mod browser {
     ) -> Closure<dyn FnMut(JsValue)> {
         let echarts: &JsValue = echarts;
         let instance: Instance = echarts.clone().unchecked_into();
-        let parse = |json: &str| js_sys::JSON::parse(json).unwrap_or(JsValue::NULL);
         instance.set_option(&parse(BRUSH_OPTION));
         instance.dispatch_action(&parse(BRUSH_CURSOR));
         let cleared: Instance = echarts.clone().unchecked_into();
         let on_brush = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
-            let get = |value: &JsValue, key: &str| {
-                js_sys::Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
-            };
             let range = get(&get(&get(&event, "areas"), "0"), "coordRange");
             let bound = |i: u32| js_sys::Reflect::get_u32(&range, i).ok()?.as_f64();
             if let (Some(from), Some(to)) = (bound(0), bound(1)) {

@@ -57,10 +57,13 @@ fn time_points(points: &[(Millis, f64)], scale: f64, bucket_ms: Millis) -> Vec<D
     drawn
 }
 
-fn line(name: &str, points: &[(Millis, f64)], scale: f64, bucket_ms: Millis) -> Line {
+/// A line of `points`, its tooltip reading each value with `unit` (a template the page turns into
+/// a formatter: see chart_view).
+fn line(name: &str, points: &[(Millis, f64)], scale: f64, bucket_ms: Millis, unit: &str) -> Line {
     Line::new()
         .name(name)
         .show_symbol(false)
+        .tooltip(Tooltip::new().value_formatter(Formatter::String(format!("{{value}} {unit}"))))
         .data(time_points(points, scale, bucket_ms))
 }
 
@@ -84,8 +87,12 @@ fn base(window: TimeWindow) -> Chart {
             Legend::new()
                 .type_(LegendType::Scroll)
                 .top(4)
-                .left(40)
-                .right(40),
+                .left(4)
+                .right(4)
+                .item_width(16)
+                .item_height(8)
+                .item_gap(8)
+                .padding(2),
         )
         .grid(Grid::new().left(48).right(48).top(36).bottom(28))
         // The axis spans the whole selected range, so the range reads the same whatever the history.
@@ -107,49 +114,58 @@ fn percent_axis() -> Axis {
         .axis_label(AxisLabel::new().formatter("{value} %"))
 }
 
-/// Utilization (0–100 %) on the left axis, temperature (°C) on the right one.
+/// Power draw against its limit, for a GPU's utilization chart.
+pub struct PowerLine<'a> {
+    pub points: &'a [(Millis, f64)],
+    pub limit_watts: f64,
+}
+
+/// Utilization (0–100 %) on the left axis; temperature (°C) on the right one when there is any to
+/// draw; power draw on a hidden axis that runs up to the power limit, so its line reads as "share
+/// of the limit" beside utilization while its tooltip shows watts against the limit.
 pub fn utilization_chart(
     window: TimeWindow,
     utilization: &[LineSeries<'_>],
     temperature: &[LineSeries<'_>],
+    power: Option<PowerLine<'_>>,
 ) -> Chart {
-    // Both axes split into five steps, so their grid lines coincide (0–100 % against 0–125 °C).
-    let mut chart = base(window).y_axis(percent_axis().interval(20)).y_axis(
-        Axis::new()
-            .type_(AxisType::Value)
-            .min(0)
-            .max(125)
-            .interval(25)
-            .split_line(SplitLine::new().show(false))
-            .axis_label(AxisLabel::new().formatter("{value} °C")),
-    );
+    let bucket_ms = window.bucket_ms;
+    let mut chart = base(window).y_axis(percent_axis().interval(20));
     for series in utilization {
-        chart = chart.series(line(series.name, series.points, 1.0, window.bucket_ms));
+        chart = chart.series(line(series.name, series.points, 1.0, bucket_ms, "%"));
     }
-    for series in temperature {
-        chart =
-            chart.series(line(series.name, series.points, 1.0, window.bucket_ms).y_axis_index(1));
-    }
-    chart
-}
-
-/// Adds power draw to a utilization chart on a hidden third axis that runs up to the power limit,
-/// so the line reads as "share of the limit" beside utilization while its tooltip shows watts.
-pub fn with_power(
-    chart: Chart,
-    window: TimeWindow,
-    points: &[(Millis, f64)],
-    limit_watts: f64,
-) -> Chart {
-    chart
-        .y_axis(
+    let mut axes = 1;
+    if temperature.iter().any(|s| !s.points.is_empty()) {
+        // Both axes split into five steps, so their grid lines coincide (0–100 % against 0–125 °C).
+        chart = chart.y_axis(
             Axis::new()
                 .type_(AxisType::Value)
-                .show(false)
                 .min(0)
-                .max(limit_watts),
-        )
-        .series(line("Power W", points, 1.0, window.bucket_ms).y_axis_index(2))
+                .max(125)
+                .interval(25)
+                .split_line(SplitLine::new().show(false))
+                .axis_label(AxisLabel::new().formatter("{value} °C")),
+        );
+        for series in temperature {
+            let temperature = line(series.name, series.points, 1.0, bucket_ms, "°C");
+            chart = chart.series(temperature.y_axis_index(axes as f64));
+        }
+        axes += 1;
+    }
+    if let Some(power) = power.filter(|p| !p.points.is_empty()) {
+        let limit = power.limit_watts;
+        let unit = format!("W / {limit:.0} W");
+        chart = chart
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .show(false)
+                    .min(0)
+                    .max(limit),
+            )
+            .series(line("Power", power.points, 1.0, bucket_ms, &unit).y_axis_index(axes as f64));
+    }
+    chart
 }
 
 /// The unit that reads best for the largest rate shown, and its size in bytes per second.
@@ -163,8 +179,8 @@ pub fn rate_unit(max_bytes_per_sec: f64) -> (&'static str, f64) {
     }
 }
 
-/// Disk read/write and network receive/transmit rates, scaled to one readable unit.
-pub fn io_chart(window: TimeWindow, series: &[LineSeries<'_>]) -> Chart {
+/// Rates (disk read and write, or network down and up), scaled to one readable unit.
+pub fn rate_chart(window: TimeWindow, series: &[LineSeries<'_>]) -> Chart {
     let max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.1))
@@ -175,8 +191,7 @@ pub fn io_chart(window: TimeWindow, series: &[LineSeries<'_>]) -> Chart {
             AxisLabel::new().formatter(Formatter::String(format!("{{value}} {unit}"))),
         ));
     for s in series {
-        let name = format!("{} ({unit})", s.name);
-        chart = chart.series(line(&name, s.points, scale, window.bucket_ms));
+        chart = chart.series(line(s.name, s.points, scale, window.bucket_ms, unit));
     }
     chart
 }
@@ -314,6 +329,7 @@ mod tests {
                 points: &points,
             }],
             &[],
+            None,
         ));
         let data = v["series"][0]["data"].as_array().unwrap();
         assert_eq!(data.len(), 21, "20 points and one break");
@@ -326,7 +342,7 @@ mod tests {
 
         // Sparse samples (every 10 s, drawn at 1 s) are not gaps; a missed one is not either.
         let sparse: Vec<(Millis, f64)> = [0, 10, 20, 40, 50].map(|s| (s * 1_000, 1.0)).to_vec();
-        let v = json(&io_chart(
+        let v = json(&rate_chart(
             window(50_000, 60_000),
             &[LineSeries {
                 name: "Disk read",
@@ -351,6 +367,7 @@ mod tests {
                 name: "Temperature °C",
                 points: &temp,
             }],
+            None,
         );
         let v = json(&chart);
         assert_eq!(v["animation"], false);
@@ -373,23 +390,62 @@ mod tests {
         assert!(v["series"][0].get("yAxisIndex").is_none());
         assert_eq!(v["series"][1]["yAxisIndex"], 1.0);
         assert_eq!(v["series"][1]["showSymbol"], false);
+        assert_eq!(v["series"][0]["tooltip"]["valueFormatter"], "{value} %");
+        assert_eq!(v["series"][1]["tooltip"]["valueFormatter"], "{value} °C");
+    }
+
+    #[test]
+    fn no_temperature_axis_without_a_temperature_to_draw() {
+        let usage = [(1_000, 12.0)];
+        let chart = utilization_chart(
+            window(2_000, 60_000),
+            &[LineSeries {
+                name: "CPU %",
+                points: &usage,
+            }],
+            &[LineSeries {
+                name: "Temperature °C",
+                points: &[],
+            }],
+            None,
+        );
+        let v = json(&chart);
+        assert!(v["yAxis"].is_object(), "one axis: {}", v["yAxis"]);
+        assert_eq!(v["series"].as_array().unwrap().len(), 1);
     }
 
     #[test]
     fn power_rides_a_hidden_axis_up_to_the_limit() {
-        let window = window(1_000, 60_000);
-        let chart = with_power(
-            utilization_chart(window, &[], &[]),
-            window,
-            &[(1_000, 300.0)],
-            700.0,
-        );
-        let v = json(&chart);
+        let temp = [(1_000, 60.0)];
+        let temperature = [LineSeries {
+            name: "Temperature °C",
+            points: &temp,
+        }];
+        let power = || {
+            Some(PowerLine {
+                points: &[(1_000, 300.0)],
+                limit_watts: 700.0,
+            })
+        };
+        let v = json(&utilization_chart(
+            window(1_000, 60_000),
+            &[],
+            &temperature,
+            power(),
+        ));
         assert_eq!(v["yAxis"][2]["show"], false);
         assert_eq!(v["yAxis"][2]["max"], 700.0);
-        assert_eq!(v["series"][0]["name"], "Power W");
-        assert_eq!(v["series"][0]["yAxisIndex"], 2.0);
-        assert_eq!(v["series"][0]["data"], json!([[1000.0, 300.0]]));
+        assert_eq!(v["series"][1]["name"], "Power");
+        assert_eq!(v["series"][1]["yAxisIndex"], 2.0);
+        assert_eq!(v["series"][1]["data"], json!([[1000.0, 300.0]]));
+        assert_eq!(
+            v["series"][1]["tooltip"]["valueFormatter"],
+            "{value} W / 700 W"
+        );
+        // Without a temperature, power takes the second axis.
+        let v = json(&utilization_chart(window(1_000, 60_000), &[], &[], power()));
+        assert_eq!(v["yAxis"][1]["max"], 700.0);
+        assert_eq!(v["series"][0]["yAxisIndex"], 1.0);
     }
 
     #[test]
@@ -398,15 +454,16 @@ mod tests {
         assert_eq!(rate_unit(12e6), ("MB/s", 1e6));
         assert_eq!(rate_unit(3e9), ("GB/s", 1e9));
         let read = [(0, 2_000_000.0), (1_000, 4_004_567.0)];
-        let v = json(&io_chart(
+        let v = json(&rate_chart(
             window(1_000, 60_000),
             &[LineSeries {
-                name: "Disk read",
+                name: "Read",
                 points: &read,
             }],
         ));
         assert_eq!(v["yAxis"]["axisLabel"]["formatter"], "{value} MB/s");
-        assert_eq!(v["series"][0]["name"], "Disk read (MB/s)");
+        assert_eq!(v["series"][0]["name"], "Read");
+        assert_eq!(v["series"][0]["tooltip"]["valueFormatter"], "{value} MB/s");
         assert_eq!(
             v["series"][0]["data"],
             json!([[0.0, 2.0], [1000.0, 4.0]]),

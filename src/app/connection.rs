@@ -11,6 +11,8 @@ pub enum ConnectionState {
     Reconnecting { attempt: u32 },
     /// Socket down for a while; data comes from REST polling while reconnects continue.
     Polling { attempt: u32 },
+    /// Polling fails too: the server cannot be reached at all. Polling goes on.
+    Offline { attempt: u32 },
 }
 
 impl ConnectionState {
@@ -20,12 +22,16 @@ impl ConnectionState {
             ConnectionState::Live => "live",
             ConnectionState::Reconnecting { .. } => "reconnecting",
             ConnectionState::Polling { .. } => "polling",
+            ConnectionState::Offline { .. } => "offline",
         }
     }
 
     /// Whether REST polling should run in this state.
     pub fn polls(self) -> bool {
-        matches!(self, ConnectionState::Polling { .. })
+        matches!(
+            self,
+            ConnectionState::Polling { .. } | ConnectionState::Offline { .. }
+        )
     }
 }
 
@@ -38,6 +44,10 @@ pub enum ConnectionEvent {
     Lost,
     /// A reconnect attempt is starting.
     Retrying,
+    /// A poll of the current snapshot answered.
+    Polled,
+    /// A poll of the current snapshot failed.
+    PollFailed,
 }
 
 /// After this many failed attempts the page polls REST while it keeps trying the socket.
@@ -57,7 +67,12 @@ pub fn next_state(state: ConnectionState, event: ConnectionEvent) -> ConnectionS
                 Reconnecting { attempt }
             }
         }
-        (state, Retrying) => state,
+        (Offline { attempt }, Lost) => Offline {
+            attempt: attempt.saturating_add(1),
+        },
+        (Polling { attempt }, PollFailed) => Offline { attempt },
+        (Offline { attempt }, Polled) => Polling { attempt },
+        (state, Retrying | Polled | PollFailed) => state,
     }
 }
 
@@ -110,8 +125,29 @@ mod tests {
     }
 
     #[test]
+    fn a_failing_poll_is_offline_until_a_poll_or_the_socket_answers() {
+        assert_eq!(
+            next_state(Polling { attempt: 2 }, PollFailed),
+            Offline { attempt: 2 }
+        );
+        assert_eq!(
+            next_state(Offline { attempt: 2 }, Lost),
+            Offline { attempt: 3 },
+            "a failed reconnect leaves it offline"
+        );
+        assert_eq!(
+            next_state(Offline { attempt: 3 }, Polled),
+            Polling { attempt: 3 }
+        );
+        assert_eq!(next_state(Offline { attempt: 3 }, Opened), Live);
+        assert_eq!(next_state(Live, PollFailed), Live, "only polling can fail");
+        assert_eq!(Offline { attempt: 1 }.label(), "offline");
+    }
+
+    #[test]
     fn only_polling_polls() {
         assert!(Polling { attempt: 2 }.polls());
+        assert!(Offline { attempt: 2 }.polls());
         assert!(!Live.polls());
         assert!(!Reconnecting { attempt: 1 }.polls());
         assert!(!Connecting.polls());

@@ -2,17 +2,18 @@
 
 use super::chart_view::{DarkCharts, EChart, PageVisible};
 use super::charts::{
-    LineSeries, MemoryBar, core_percents, io_chart, memory_chart, memory_rows, per_core_chart,
-    utilization_chart, with_power,
+    LineSeries, MemoryBar, PowerLine, core_percents, memory_chart, memory_rows, per_core_chart,
+    rate_chart, utilization_chart,
 };
 use super::connection::ConnectionState;
 use super::format;
 use super::live::{Live, use_live};
 use super::seed::page_seed;
 use super::store::{Millis, gpu_key, gpu_metric, gpu_series, series};
+use super::tab::TabStatus;
 use super::theme::{ThemeToggle, prefers_dark};
 use super::timeline::{DrawFrame, RangeControls, Timeline};
-use crate::wire::{GpuMetrics, GpuStatus};
+use crate::wire::{GpuMetrics, GpuStatus, GpuUnavailableReason};
 use leptos::prelude::*;
 
 #[component]
@@ -29,6 +30,7 @@ pub fn Dashboard() -> impl IntoView {
     // Dragging across any time chart zooms them all into that span.
     let zoom = Callback::new(move |(from, to): (Millis, Millis)| timeline.zoom_to(from, to));
     view! {
+        <TabStatus />
         <Header />
         <main class="grid">
             <CpuPanels frame zoom />
@@ -100,21 +102,17 @@ fn CpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl I
         timeline.draw(frame.get().span, |d| {
             let usage = d.points(series::CPU_USAGE);
             let temperature = d.points(series::CPU_TEMPERATURE);
-            let temps: Vec<LineSeries> = if temperature.is_empty() {
-                Vec::new()
-            } else {
-                vec![LineSeries {
-                    name: "Temperature °C",
-                    points: &temperature,
-                }]
-            };
             utilization_chart(
                 d.window,
                 &[LineSeries {
-                    name: "CPU %",
+                    name: "CPU",
                     points: &usage,
                 }],
-                &temps,
+                &[LineSeries {
+                    name: "Temperature",
+                    points: &temperature,
+                }],
+                None,
             )
         })
     });
@@ -220,35 +218,22 @@ fn MemoryPanel() -> impl IntoView {
 fn IoPanel(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl IntoView {
     let live = expect_context::<Live>();
     let timeline = expect_context::<Timeline>();
-    let chart = Signal::derive(move || {
-        timeline.draw(frame.get().span, |d| {
-            let read = d.points(series::DISK_READ);
-            let write = d.points(series::DISK_WRITE);
-            let rx = d.points(series::NET_RX);
-            let tx = d.points(series::NET_TX);
-            io_chart(
-                d.window,
-                &[
-                    LineSeries {
-                        name: "Disk read",
-                        points: &read,
-                    },
-                    LineSeries {
-                        name: "Disk write",
-                        points: &write,
-                    },
-                    LineSeries {
-                        name: "Net down",
-                        points: &rx,
-                    },
-                    LineSeries {
-                        name: "Net up",
-                        points: &tx,
-                    },
-                ],
-            )
+    // Disk and network side by side: two lines each, so each legend fits on one line at any width.
+    let rates = move |names: [(&'static str, &'static str); 2]| {
+        Signal::derive(move || {
+            timeline.draw(frame.get().span, |d| {
+                let [first, second] = names.map(|(name, series)| (name, d.points(series)));
+                rate_chart(
+                    d.window,
+                    &[first, second]
+                        .each_ref()
+                        .map(|(name, points)| LineSeries { name, points }),
+                )
+            })
         })
-    });
+    };
+    let disk = rates([("Read", series::DISK_READ), ("Write", series::DISK_WRITE)]);
+    let network = rates([("Down", series::NET_RX), ("Up", series::NET_TX)]);
     let details = move || {
         live.store.with(|s| {
             let disks = s.disk.as_ref().map(|d| {
@@ -278,7 +263,16 @@ fn IoPanel(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl Int
         <section class="card" data-testid="io-card">
             <h2>"Disk and network"</h2>
             <p class="details" data-testid="io-details">{details}</p>
-            <EChart id="chart-io".into() chart on_select=zoom />
+            <div class="chart-pair">
+                <div>
+                    <h3>"Disk"</h3>
+                    <EChart id="chart-disk".into() chart=disk on_select=zoom />
+                </div>
+                <div>
+                    <h3>"Network"</h3>
+                    <EChart id="chart-net".into() chart=network on_select=zoom />
+                </div>
+            </div>
         </section>
     }
 }
@@ -304,11 +298,15 @@ fn GpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl I
     };
     view! {
         {move || match status() {
-            Some(GpuStatus::Unavailable { message, .. }) if indices().is_empty() => {
+            Some(GpuStatus::Unavailable { reason, message }) if indices().is_empty() => {
                 view! {
                     <section class="card no-gpu" data-testid="no-gpu">
                         <h2>"GPUs"</h2>
-                        <p>"No GPU to show: " {message}</p>
+                        <p data-testid="no-gpu-lead">{no_gpu_lead(reason)}</p>
+                        <details>
+                            <summary>"Details"</summary>
+                            <code data-testid="no-gpu-details">{message}</code>
+                        </details>
                     </section>
                 }
                     .into_any()
@@ -318,6 +316,16 @@ fn GpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl I
         <For each=indices key=|index| *index let:index>
             <GpuCard frame zoom index />
         </For>
+    }
+}
+
+/// One short sentence for why there is no GPU to show; the library's own words are one click away.
+fn no_gpu_lead(reason: GpuUnavailableReason) -> &'static str {
+    match reason {
+        GpuUnavailableReason::NoDriver => "No NVIDIA driver found on this machine.",
+        GpuUnavailableReason::NoDevices => "The NVIDIA driver reports no GPUs.",
+        GpuUnavailableReason::NoPermission => "Vitals is not allowed to read the GPUs.",
+        GpuUnavailableReason::Error => "The GPUs could not be read.",
     }
 }
 
@@ -338,28 +346,28 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
             let util = d.points(&gpu_series(&key, gpu_metric::UTILIZATION));
             let mem = d.points(&gpu_series(&key, gpu_metric::MEMORY_UTILIZATION));
             let temp = d.points(&gpu_series(&key, gpu_metric::TEMPERATURE));
-            let chart = utilization_chart(
+            let power = d.points(&gpu_series(&key, gpu_metric::POWER));
+            utilization_chart(
                 d.window,
                 &[
                     LineSeries {
-                        name: "GPU %",
+                        name: "GPU",
                         points: &util,
                     },
                     LineSeries {
-                        name: "Memory controller %",
+                        name: "Memory bus",
                         points: &mem,
                     },
                 ],
                 &[LineSeries {
-                    name: "Temperature °C",
+                    name: "Temperature",
                     points: &temp,
                 }],
-            );
-            let power = d.points(&gpu_series(&key, gpu_metric::POWER));
-            match limit {
-                Some(limit) if !power.is_empty() => with_power(chart, d.window, &power, limit),
-                _ => chart,
-            }
+                limit.map(|limit_watts| PowerLine {
+                    points: &power,
+                    limit_watts,
+                }),
+            )
         })
     });
     view! {
@@ -385,14 +393,15 @@ fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
         move || gpu.with(|g| g.as_ref().map(read).unwrap_or_default())
     };
     let title = fact(|g| format!("GPU {} · {}", g.index, g.name));
-    let unavailable = move || gpu.with(|g| g.as_ref().is_some_and(|g| !g.available));
+    // Idle, busy or unavailable at a glance: what /api/system/gpus reports too.
+    let occupancy = move || gpu.with(|g| g.as_ref().map(|g| g.occupancy().label()));
     let error = move || gpu.with(|g| g.as_ref().and_then(|g| g.error.clone()));
     view! {
         <h2>
             {title}
-            <Show when=unavailable>
-                <span class="badge warn">"unavailable"</span>
-            </Show>
+            <span class="badge occupancy" data-testid="gpu-occupancy" data-occupancy=occupancy>
+                {occupancy}
+            </span>
         </h2>
         {move || error().map(|e| view! { <p class="error">{e}</p> })}
         <dl class="facts" data-testid="gpu-facts">

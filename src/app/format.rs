@@ -25,6 +25,22 @@ fn scale(mut value: f64, step: f64) -> (f64, &'static str) {
     (value, UNITS[unit])
 }
 
+/// A reading at the precision it deserves: whole numbers as they are, otherwise three significant
+/// digits at most (12.3, 1.25, 215), as the card headers show them.
+pub fn reading(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    let magnitude = value.abs();
+    if value.fract() == 0.0 || magnitude >= 100.0 {
+        format!("{value:.0}")
+    } else if magnitude >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    }
+}
+
 /// `3d 4h`, `5h 12m`, `7m`.
 pub fn uptime(seconds: u64) -> String {
     let (days, hours, minutes) = (seconds / 86_400, seconds / 3600 % 24, seconds / 60 % 60);
@@ -59,6 +75,15 @@ pub fn age(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn readings_show_a_sensible_precision() {
+        assert_eq!(reading(71.0), "71");
+        assert_eq!(reading(12.34), "12.3");
+        assert_eq!(reading(215.4), "215");
+        assert_eq!(reading(1.254), "1.25");
+        assert_eq!(reading(f64::NAN), "–");
+    }
 
     #[test]
     fn clock_times_match_chrono() {

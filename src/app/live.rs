@@ -343,9 +343,9 @@ mod browser {
             .update(|s| *s = next_state(*s, ConnectionEvent::Lost));
         let state = live.state.get_untracked();
         let attempt = match state {
-            ConnectionState::Reconnecting { attempt } | ConnectionState::Polling { attempt } => {
-                attempt
-            }
+            ConnectionState::Reconnecting { attempt }
+            | ConnectionState::Polling { attempt }
+            | ConnectionState::Offline { attempt } => attempt,
             _ => 1,
         };
         let start_polling = state.polls()
@@ -387,12 +387,21 @@ mod browser {
             if page_hidden() {
                 continue;
             }
-            let Ok(current) = fetch_current_metrics().await else {
-                continue;
-            };
+            let polled = fetch_current_metrics().await;
             if !live.state.get_untracked().polls() {
                 break;
             }
+            let event = match polled {
+                Ok(_) => ConnectionEvent::Polled,
+                Err(_) => ConnectionEvent::PollFailed,
+            };
+            let state = live.state.get_untracked();
+            if next_state(state, event) != state {
+                live.state.set(next_state(state, event));
+            }
+            let Ok(current) = polled else {
+                continue;
+            };
             apply_live(live, Some(current.epoch), &current.channels);
         }
         inner.try_update_value(|s| s.polling = false);

@@ -13,11 +13,12 @@ pub mod seed;
 mod shell;
 pub mod store;
 pub mod stored;
+pub mod tab;
 pub mod theme;
 pub mod timeline;
 
 use leptos::prelude::*;
-use leptos_meta::{Title, provide_meta_context};
+use leptos_meta::provide_meta_context;
 #[cfg(feature = "ssr")]
 pub use shell::shell;
 
@@ -25,7 +26,6 @@ pub use shell::shell;
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Title text="Vitals" />
         <dashboard::Dashboard />
     }
 }

@@ -4,17 +4,13 @@ use super::collect::Snapshot;
 use super::error::HttpError;
 use super::state::AppState;
 use crate::wire::{
-    CHANNEL_GPU_PREFIX, CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, GpuOccupancy,
-    HOST_CHANNELS, PageSeed,
+    CHANNEL_GPU_PREFIX, CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, HOST_CHANNELS, PageSeed,
 };
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-
-/// A GPU counts as busy above this utilization even with no process listed (e.g. another container).
-const BUSY_UTILIZATION_PERCENT: u32 = 5;
 
 /// The latest message of every system channel: what a browser polls while its socket is down.
 pub fn current_metrics(app: &AppState) -> CurrentMetrics {
@@ -64,22 +60,8 @@ fn gpu_entry(gpu: &GpuMetrics) -> GpuListEntry {
         name: gpu.name.clone(),
         memory_total_bytes: gpu.memory_total_bytes,
         power_limit_watts: gpu.power_limit_watts,
-        occupancy: occupancy(gpu),
+        occupancy: gpu.occupancy(),
         jobs: gpu.processes.clone(),
-    }
-}
-
-pub fn occupancy(gpu: &GpuMetrics) -> GpuOccupancy {
-    if !gpu.available {
-        GpuOccupancy::Unavailable
-    } else if !gpu.processes.is_empty()
-        || gpu
-            .utilization_percent
-            .is_some_and(|u| u >= BUSY_UTILIZATION_PERCENT)
-    {
-        GpuOccupancy::Busy
-    } else {
-        GpuOccupancy::Idle
     }
 }
 
@@ -214,7 +196,7 @@ pub fn parse_since(since: &str) -> Result<(u64, Option<DateTime<Utc>>), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{GpuProcess, GpuProcessKind};
+    use crate::wire::{GpuOccupancy, GpuProcess, GpuProcessKind};
 
     #[test]
     fn since_takes_a_seq_or_a_time() {
@@ -232,12 +214,12 @@ mod tests {
             utilization_percent: Some(0),
             ..Default::default()
         };
-        assert_eq!(occupancy(&idle), GpuOccupancy::Idle);
+        assert_eq!(idle.occupancy(), GpuOccupancy::Idle);
         let hot = GpuMetrics {
             utilization_percent: Some(90),
             ..idle.clone()
         };
-        assert_eq!(occupancy(&hot), GpuOccupancy::Busy);
+        assert_eq!(hot.occupancy(), GpuOccupancy::Busy);
         let with_job = GpuMetrics {
             processes: vec![GpuProcess {
                 pid: 1,
@@ -249,11 +231,11 @@ mod tests {
             }],
             ..idle.clone()
         };
-        assert_eq!(occupancy(&with_job), GpuOccupancy::Busy);
+        assert_eq!(with_job.occupancy(), GpuOccupancy::Busy);
         let gone = GpuMetrics {
             available: false,
             ..Default::default()
         };
-        assert_eq!(occupancy(&gone), GpuOccupancy::Unavailable);
+        assert_eq!(gone.occupancy(), GpuOccupancy::Unavailable);
     }
 }
