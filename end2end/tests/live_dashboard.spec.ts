@@ -18,6 +18,27 @@ test('a person opens the dashboard and sees live values and drawn charts', async
   // Beside the time of the last update, its age, kept current by the page's own clock.
   await expect(page.getByTestId('update-age')).toHaveText(/^· \d+ s ago$/);
 
+  // A pinned tab says which machine and how busy, by itself.
+  await expect(page).toHaveTitle(/^\S+ · \d+ % CPU · Vitals$/);
+  expect(await page.locator("link[rel='icon']").getAttribute('href')).toMatch(/^data:image\/svg\+xml,/);
+
+  // No empty axis: every value axis of the CPU chart has a series drawn against it.
+  const axes = await page.evaluate(() => {
+    const option = (window as any).echarts.getInstanceByDom(document.getElementById('chart-cpu')).getOption();
+    const used = new Set(option.series.map((s: any) => s.yAxisIndex ?? 0));
+    return { axes: option.yAxis.length, used: used.size };
+  });
+  expect(axes.axes).toBe(axes.used);
+
+  // A series hidden from the legend stays hidden as new data arrives (5 min: a redraw a tick).
+  await page.getByTestId('range-5').click();
+  await page.evaluate(() =>
+    (window as any).echarts.getInstanceByDom(document.getElementById('chart-disk')).dispatchAction({ type: 'legendUnSelect', name: 'Write' }));
+  await page.waitForTimeout(2_500);
+  const writeShown = await page.evaluate(() =>
+    (window as any).echarts.getInstanceByDom(document.getElementById('chart-disk')).getOption().legend[0].selected.Write);
+  expect(writeShown).toBe(false);
+
   // Every chart is drawn by ECharts into a canvas.
   for (const id of ['chart-cpu', 'chart-cores', 'chart-memory', 'chart-disk', 'chart-net']) {
     await expect(page.locator(`#${id} canvas`)).toHaveCount(1);

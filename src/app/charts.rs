@@ -352,24 +352,28 @@ mod tests {
         assert_eq!(v["series"][0]["data"].as_array().unwrap().len(), 5);
     }
 
+    /// The CPU card's chart over the last minute to 2 s.
+    fn cpu_chart(usage: &[(Millis, f64)], temperature: &[(Millis, f64)]) -> Value {
+        json(&utilization_chart(
+            window(2_000, 60_000),
+            &[LineSeries {
+                name: "CPU %",
+                points: usage,
+            }],
+            &[LineSeries {
+                name: "Temperature °C",
+                points: temperature,
+            }],
+            None,
+        ))
+    }
+
     #[test]
     fn utilization_has_two_axes_and_temperature_on_the_right() {
         // As the store holds it: an f32 reading widened to f64.
         let usage = [(1_000, 12.3_f32 as f64), (2_000, 50.0)];
         let temp = [(1_000, 40.0), (2_000, 42.0)];
-        let chart = utilization_chart(
-            window(2_000, 60_000),
-            &[LineSeries {
-                name: "CPU %",
-                points: &usage,
-            }],
-            &[LineSeries {
-                name: "Temperature °C",
-                points: &temp,
-            }],
-            None,
-        );
-        let v = json(&chart);
+        let v = cpu_chart(&usage, &temp);
         assert_eq!(v["animation"], false);
         assert_eq!(v["xAxis"]["type"], "time");
         assert_eq!(
@@ -397,19 +401,7 @@ mod tests {
     #[test]
     fn no_temperature_axis_without_a_temperature_to_draw() {
         let usage = [(1_000, 12.0)];
-        let chart = utilization_chart(
-            window(2_000, 60_000),
-            &[LineSeries {
-                name: "CPU %",
-                points: &usage,
-            }],
-            &[LineSeries {
-                name: "Temperature °C",
-                points: &[],
-            }],
-            None,
-        );
-        let v = json(&chart);
+        let v = cpu_chart(&usage, &[]);
         assert!(v["yAxis"].is_object(), "one axis: {}", v["yAxis"]);
         assert_eq!(v["series"].as_array().unwrap().len(), 1);
     }
