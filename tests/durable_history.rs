@@ -121,6 +121,118 @@ async fn emitted_events_survive_a_restart() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// The buckets of `series` in a range answer, as (start, min, avg, max).
+fn buckets(answer: &Value, series: &str) -> Vec<(i64, f64, f64, f64)> {
+    answer["series"][series]
+        .as_array()
+        .unwrap_or_else(|| panic!("no {series} in {answer}"))
+        .iter()
+        .map(|b| {
+            let n = |i: usize| b[i].as_f64().unwrap();
+            (n(0) as i64, n(1), n(2), n(3))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn minute_rollups_hold_the_min_avg_and_max_of_their_raw_samples_and_old_raw_rows_are_pruned()
+{
+    let dir = data_dir("rollups");
+    let dir_arg = dir.to_str().unwrap();
+    // Three hours of synthetic samples at 0.5 s, raw samples kept for one hour only.
+    let server = ServerProcess::start(
+        &[
+            "--data-dir",
+            dir_arg,
+            "--prefill-database-hours",
+            "3",
+            "--keep-raw-hours",
+            "1",
+        ],
+        None,
+    );
+    let now = now_ms();
+    // Ten closed minutes from within the raw hour, read at both tiers.
+    let from = (now - 40 * 60_000).div_euclid(60_000) * 60_000;
+    let to = from + 10 * 60_000 - 1;
+    let query = |points: usize| {
+        format!("/api/system/history?from={from}&to={to}&points={points}&series=cpu.usage")
+    };
+    // The prefill reaches the database with the writer's first batch.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let minutes = loop {
+        let answer = get(&server, &query(10)).await;
+        let written = answer["series"]["cpu.usage"]
+            .as_array()
+            .is_some_and(|b| b.len() == 10);
+        if written || Instant::now() > deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(minutes["tier"], "minute", "{minutes}");
+    let raw = get(&server, &query(5_000)).await;
+    assert_eq!(raw["tier"], "raw");
+    let minutes = buckets(&minutes, "cpu.usage");
+    let raw = buckets(&raw, "cpu.usage");
+    assert_eq!(minutes.len(), 10);
+    for (start, min, avg, max) in minutes {
+        let values: Vec<f64> = raw
+            .iter()
+            .filter(|b| b.0 >= start && b.0 < start + 60_000)
+            .map(|b| b.2)
+            .collect();
+        assert_eq!(values.len(), 120, "a minute at 0.5 s");
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-3 * b.abs().max(1.0);
+        let expected_min = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let expected_max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let expected_avg = values.iter().sum::<f64>() / values.len() as f64;
+        assert!(close(min, expected_min), "min {min} vs {expected_min}");
+        assert!(close(max, expected_max), "max {max} vs {expected_max}");
+        assert!(close(avg, expected_avg), "avg {avg} vs {expected_avg}");
+    }
+    server.terminate();
+
+    let check = rusqlite::Connection::open(dir.join("history.sqlite")).unwrap();
+    let (oldest_raw, oldest_minute): (i64, i64) = check
+        .query_row(
+            "SELECT (SELECT min(t) FROM raw), (SELECT min(t) FROM minute)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(
+        oldest_raw >= now - 3_600_000 - 60_000,
+        "raw rows past the hour are pruned: the oldest is {} s old",
+        (now - oldest_raw) / 1000
+    );
+    assert!(oldest_minute < now - 2 * 3_600_000, "the minutes are kept");
+    drop(check);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_vitals_is_named_and_live_data_still_served() {
+    let dir = data_dir("newer");
+    drop(HistoryDb::open(&dir, Retention::default()).unwrap());
+    let db = rusqlite::Connection::open(dir.join("history.sqlite")).unwrap();
+    db.execute_batch("PRAGMA user_version = 99").unwrap();
+    drop(db);
+    let server = start(&dir);
+    let seed = get(&server, "/api/system/seed").await;
+    let problem = seed["hello"]["persistence"]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("newer Vitals") && problem.contains(dir.to_str().unwrap()),
+        "{problem}"
+    );
+    let metrics = reqwest::get(server.url("/api/system/metrics"))
+        .await
+        .unwrap();
+    assert_eq!(metrics.status(), 200);
+    server.terminate();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[tokio::test]
 async fn kill_9_at_random_moments_never_corrupts_nor_loses_more_than_a_batch() {
     let dir = data_dir("kill");
