@@ -142,6 +142,11 @@ fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, H
     Ok(axum::Json(answer).into_response())
 }
 
+/// `GET /api/system/alerts`: pending and firing alerts, and the latest changes.
+pub async fn alerts(State(app): State<AppState>) -> axum::Json<crate::wire::AlertList> {
+    axum::Json(app.alerts.list())
+}
+
 pub async fn history(
     State(app): State<AppState>,
     Query(query): Query<HistoryQuery>,

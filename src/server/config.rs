@@ -161,6 +161,9 @@ pub struct FileConfig {
     pub keep_minutes_days: Option<u64>,
     pub keep_hours_days: Option<u64>,
     pub keep_events_mib: Option<u64>,
+    /// `[alerts]`: default rules switched off, and rules of one's own.
+    #[serde(default)]
+    pub alerts: super::alerts::rules::AlertsConfig,
 }
 
 /// The validated settings the server runs with.
@@ -187,6 +190,8 @@ pub struct Config {
     /// Where the history database lives; None with --no-persist.
     pub data_dir: Option<PathBuf>,
     pub retention: Retention,
+    /// The alert rules the server watches with: the defaults and the config's.
+    pub alert_rules: Vec<super::alerts::rules::Rule>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -230,6 +235,8 @@ pub enum ConfigError {
         "the access token must be at least 16 characters long (`vitals token` prints a good one)"
     )]
     ShortAccessToken,
+    #[error(transparent)]
+    AlertRule(#[from] super::alerts::rules::RuleError),
 }
 
 impl Config {
@@ -343,6 +350,7 @@ impl Config {
         if !bind.ip().is_loopback() && access_token.is_none() {
             return Err(ConfigError::WideBindWithoutToken(bind));
         }
+        let alert_rules = super::alerts::rules::resolve(&file.alerts)?;
         Ok(Config {
             bind,
             access_token,
@@ -369,6 +377,7 @@ impl Config {
             emit_history_bytes: emit_history_mib << 20,
             data_dir,
             retention,
+            alert_rules,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The server side: collectors, the sampler loop, the channel hub and the routes that serve them.
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod body;
@@ -117,6 +118,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         latest: Latest::default(),
         page_history,
         durable: durable.clone(),
+        alerts: Arc::new(alerts::Alerts::new(config.alert_rules.clone())),
     };
     let gpu = NvmlSource::new(GpuOptions {
         library_path: config.nvml_library.clone(),
@@ -192,6 +194,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         sessions: Arc::new(sessions::Sessions::saved_in(durable.db.clone())),
         failures: Default::default(),
         sign_in_reads: Arc::new(tokio::sync::Semaphore::new(auth::MAX_SIGN_INS_READ_AT_ONCE)),
+        alerts: outlets.alerts,
     };
     Ok(Running {
         addr,
@@ -213,6 +216,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws", get(ws::upgrade))
         // /api/system/metrics, /gpus and /seed are server functions (src/app/api.rs), mounted with the pages.
         .route("/api/system/history", get(api::history))
+        .route("/api/system/alerts", get(api::alerts))
         .route("/api/internal/ws/emit", post(emit::emit))
         .route("/metrics", get(prometheus::metrics))
         .leptos_routes_with_context(&state, routes, provide_state, move || {

@@ -1,5 +1,6 @@
 //! The sampler loop: runs the monitor on its own thread every interval and publishes each tick.
 
+use super::alerts::Alerts;
 use super::collect::{Monitor, Snapshot};
 use super::history_db::Durable;
 use super::hub::Hub;
@@ -61,6 +62,7 @@ pub struct Outlets {
     pub page_history: Arc<PageHistory>,
     /// The history database and its writer, when history is kept on disk.
     pub durable: Durable,
+    pub alerts: Arc<Alerts>,
 }
 
 /// Whether history is being saved, as clients last heard it: they are told when it changes.
@@ -116,9 +118,11 @@ pub fn spawn(
             while !stopped.load(Ordering::Relaxed) {
                 let snapshot = Arc::new(monitor.sample());
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
-                if let Some(recorder) = &outlets.durable.recorder {
+                let recorder = outlets.durable.recorder.as_deref();
+                if let Some(recorder) = recorder {
                     recorder.record(&snapshot);
                 }
+                outlets.alerts.watch(&snapshot, &outlets.hub, recorder);
                 if let Some(status) = persistence.changed(outlets.durable.status()) {
                     outlets.hub.broadcast(&ServerMessage::Persistence(status));
                 }

@@ -1,0 +1,130 @@
+//! Alerts: rules that watch every tick on the server. A change (pending, firing, resolved) is
+//! published on `system/alerts`, kept with the history as an event of that channel, and listed by
+//! `GET /api/system/alerts`.
+
+pub mod engine;
+pub mod rules;
+
+use super::collect::Snapshot;
+use super::history_db::series::of_snapshot;
+use super::history_db::{NamedValues, events::SavedEvent, writer::Recorder};
+use super::hub::Hub;
+use crate::app::store::{gpu_key, gpu_series};
+use crate::wire::{AlertList, CHANNEL_ALERTS, EVENT_ALERT};
+use engine::Engine;
+use std::sync::{Mutex, MutexGuard};
+
+/// The engine, shared by the sampler (which feeds it) and the API (which reads it).
+pub struct Alerts {
+    engine: Mutex<Engine>,
+}
+
+impl Alerts {
+    pub fn new(rules: Vec<rules::Rule>) -> Alerts {
+        Alerts {
+            engine: Mutex::new(Engine::new(rules)),
+        }
+    }
+
+    fn engine(&self) -> MutexGuard<'_, Engine> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Evaluates one tick and announces what changed: on the channel, and to the history.
+    pub fn watch(&self, snapshot: &Snapshot, hub: &Hub, recorder: Option<&Recorder>) {
+        let changes = self
+            .engine()
+            .evaluate(snapshot.timestamp, &watched_values(snapshot));
+        for alert in changes {
+            let Ok(data) = serde_json::to_value(&alert) else {
+                continue;
+            };
+            if let Some(recorder) = recorder {
+                recorder.record_event(SavedEvent {
+                    at_ms: alert.since.timestamp_millis(),
+                    channel: CHANNEL_ALERTS.into(),
+                    event: EVENT_ALERT.into(),
+                    data: data.to_string(),
+                });
+            }
+            let _ = hub.publish(CHANNEL_ALERTS, EVENT_ALERT, data, alert.since);
+        }
+    }
+
+    pub fn list(&self) -> AlertList {
+        let engine = self.engine();
+        AlertList {
+            active: engine.active(),
+            recent: engine.recent(),
+        }
+    }
+}
+
+/// A tick's values under the names rules use: every stored series, plus what rules watch that
+/// is not drawn: each GPU's memory in use as a percentage and whether it is available (1 or 0),
+/// and each filesystem's use as a percentage.
+pub fn watched_values(snapshot: &Snapshot) -> NamedValues {
+    let mut values = of_snapshot(snapshot);
+    for gpu in &snapshot.gpus {
+        let key = gpu_key(gpu);
+        let available = if gpu.available { 1.0 } else { 0.0 };
+        values.push((gpu_series(&key, "available"), available));
+        if let (Some(used), Some(total)) = (gpu.memory_used_bytes, gpu.memory_total_bytes)
+            && total > 0
+        {
+            let percent = used as f64 * 100.0 / total as f64;
+            values.push((gpu_series(&key, "memory_percent"), percent));
+        }
+    }
+    for filesystem in &snapshot.disk.filesystems {
+        if filesystem.total_bytes > 0 {
+            let percent = filesystem.used_bytes as f64 * 100.0 / filesystem.total_bytes as f64;
+            let name = format!("filesystem/{}/used_percent", filesystem.mount_point);
+            values.push((name, percent));
+        }
+    }
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AlertState, Filesystem, GpuMetrics};
+    use chrono::DateTime;
+
+    #[test]
+    fn a_tick_is_watched_under_the_names_rules_use_and_changes_are_published() {
+        let mut snapshot = Snapshot {
+            timestamp: DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
+            ..Default::default()
+        };
+        snapshot.gpus = vec![GpuMetrics {
+            uuid: "GPU-a".into(),
+            available: false,
+            memory_used_bytes: Some(3),
+            memory_total_bytes: Some(4),
+            ..Default::default()
+        }];
+        snapshot.disk.filesystems = vec![Filesystem {
+            mount_point: "/data".into(),
+            total_bytes: 100,
+            used_bytes: 98,
+            ..Default::default()
+        }];
+        let values = watched_values(&snapshot);
+        let get = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert_eq!(get("gpu/GPU-a/available"), Some(0.0));
+        assert_eq!(get("gpu/GPU-a/memory_percent"), Some(75.0));
+        assert_eq!(get("filesystem//data/used_percent"), Some(98.0));
+
+        let hub = Hub::new(1, std::time::Duration::from_secs(60), 8, 1 << 20);
+        let alerts = Alerts::new(rules::defaults());
+        alerts.watch(&snapshot, &hub, None);
+        let list = alerts.list();
+        let firing: Vec<&str> = list.active.iter().map(|a| a.rule.as_str()).collect();
+        assert_eq!(firing, ["gpu_unavailable", "filesystem"]);
+        assert!(list.active.iter().all(|a| a.state == AlertState::Firing));
+        let published = hub.history(CHANNEL_ALERTS, 0, None).unwrap();
+        assert_eq!(published.len(), 2, "one message per change");
+    }
+}

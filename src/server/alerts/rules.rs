@@ -1,0 +1,365 @@
+//! Alert rules: which series, which way, how far, for how long, and how far back before it clears.
+//! The defaults are on unless switched off; the config file overrides them by name or adds more,
+//! and a bad rule stops start-up with its name and what is wrong.
+
+use crate::wire::AlertComparison;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Lowercase words and underscores: how the rule is named in the config, the API and events.
+    pub name: String,
+    /// What it is about, in words ("GPU temperature").
+    pub summary: String,
+    /// A series name, or a pattern with one `*` (e.g. `gpu/*/temperature`): one alert per match.
+    pub series: String,
+    pub comparison: AlertComparison,
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+    /// How long the value must stay past the threshold before the alert fires.
+    pub for_duration: Duration,
+    /// How far back past the threshold the value must go before the alert clears, so a value that
+    /// hovers at the threshold does not flap.
+    pub hysteresis: f64,
+    /// When set, the rule watches how much the series grew over this long, not its value.
+    pub growth_over: Option<Duration>,
+}
+
+impl Rule {
+    fn threshold(
+        name: &str,
+        summary: &str,
+        series: &str,
+        warning: Option<f64>,
+        critical: Option<f64>,
+        for_seconds: u64,
+        hysteresis: f64,
+    ) -> Rule {
+        Rule {
+            name: name.into(),
+            summary: summary.into(),
+            series: series.into(),
+            comparison: AlertComparison::AtLeast,
+            warning,
+            critical,
+            for_duration: Duration::from_secs(for_seconds),
+            hysteresis,
+            growth_over: None,
+        }
+    }
+
+    /// The part of `name` the `*` of the rule's series stands for ("" for a plain name), or None
+    /// when the series is not the rule's.
+    pub fn instance_of<'a>(&self, name: &'a str) -> Option<&'a str> {
+        match self.series.split_once('*') {
+            None => (name == self.series).then_some(""),
+            Some((prefix, suffix)) => name
+                .strip_prefix(prefix)?
+                .strip_suffix(suffix)
+                .filter(|middle| !middle.is_empty()),
+        }
+    }
+}
+
+/// The rules every Vitals starts with: a hot GPU, a GPU out of memory or gone, RAM full, swap
+/// growing, a filesystem filling, the CPU pinned.
+pub fn defaults() -> Vec<Rule> {
+    vec![
+        Rule::threshold(
+            "gpu_temperature",
+            "GPU temperature",
+            "gpu/*/temperature",
+            Some(85.0),
+            Some(90.0),
+            60,
+            3.0,
+        ),
+        Rule::threshold(
+            "gpu_memory",
+            "GPU memory in use",
+            "gpu/*/memory_percent",
+            Some(95.0),
+            None,
+            120,
+            2.0,
+        ),
+        Rule {
+            comparison: AlertComparison::AtMost,
+            ..Rule::threshold(
+                "gpu_unavailable",
+                "GPU lost or unavailable",
+                "gpu/*/available",
+                None,
+                Some(0.0),
+                0,
+                0.0,
+            )
+        },
+        Rule::threshold(
+            "memory",
+            "RAM in use",
+            "memory.ram",
+            Some(95.0),
+            None,
+            120,
+            2.0,
+        ),
+        Rule {
+            growth_over: Some(Duration::from_secs(600)),
+            ..Rule::threshold(
+                "swap_growing",
+                "Swap in use growing",
+                "memory.swap_used_bytes",
+                Some(256.0 * 1024.0 * 1024.0),
+                None,
+                0,
+                0.0,
+            )
+        },
+        Rule::threshold(
+            "filesystem",
+            "Filesystem full",
+            "filesystem/*/used_percent",
+            Some(90.0),
+            Some(97.0),
+            0,
+            1.0,
+        ),
+        Rule::threshold("cpu", "CPU busy", "cpu.usage", Some(95.0), None, 600, 5.0),
+    ]
+}
+
+/// `[alerts]` in the config file.
+#[derive(Deserialize, Debug, Default, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Default rules switched off, by name.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Rules of one's own; one named like a default replaces it.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One `[[alerts.rules]]` table.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RuleConfig {
+    pub name: String,
+    pub series: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default = "at_least")]
+    pub comparison: AlertComparison,
+    pub warning: Option<f64>,
+    pub critical: Option<f64>,
+    #[serde(default)]
+    pub for_seconds: u64,
+    #[serde(default)]
+    pub hysteresis: f64,
+    pub growth_over_seconds: Option<u64>,
+}
+
+fn at_least() -> AlertComparison {
+    AlertComparison::AtLeast
+}
+
+/// What is wrong with a rule, with its name.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("alert rule '{name}': {problem}")]
+pub struct RuleError {
+    pub name: String,
+    pub problem: String,
+}
+
+/// The defaults, less those switched off, with the config's rules over them; every rule checked.
+pub fn resolve(config: &AlertsConfig) -> Result<Vec<Rule>, RuleError> {
+    let mut rules = defaults();
+    for name in &config.disable {
+        let before = rules.len();
+        rules.retain(|rule| &rule.name != name);
+        if rules.len() == before {
+            return Err(RuleError {
+                name: name.clone(),
+                problem: format!(
+                    "is not a default rule, so it cannot be disabled; the defaults are {}",
+                    defaults()
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
+    }
+    for configured in &config.rules {
+        let rule = check(configured)?;
+        match rules.iter_mut().find(|r| r.name == rule.name) {
+            Some(default) => *default = rule,
+            None => rules.push(rule),
+        }
+    }
+    Ok(rules)
+}
+
+fn check(config: &RuleConfig) -> Result<Rule, RuleError> {
+    let fail = |problem: String| RuleError {
+        name: config.name.clone(),
+        problem,
+    };
+    let name_ok = !config.name.is_empty()
+        && config.name.len() <= 64
+        && config
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !name_ok {
+        return Err(fail("a name is 1–64 characters of a-z, 0-9 and '_'".into()));
+    }
+    let stars = config.series.matches('*').count();
+    if config.series.is_empty() || stars > 1 || config.series.len() > 128 {
+        return Err(fail(format!(
+            "series '{}' must be a series name, or a pattern with one '*' like gpu/*/temperature",
+            config.series
+        )));
+    }
+    let (warning, critical) = (config.warning, config.critical);
+    if warning.is_none() && critical.is_none() {
+        return Err(fail(
+            "give a warning or a critical threshold, or both".into(),
+        ));
+    }
+    if [warning, critical, Some(config.hysteresis)]
+        .into_iter()
+        .flatten()
+        .any(|v| !v.is_finite())
+    {
+        return Err(fail("thresholds and hysteresis must be numbers".into()));
+    }
+    if let (Some(warning), Some(critical)) = (warning, critical) {
+        let ordered = match config.comparison {
+            AlertComparison::AtLeast => critical >= warning,
+            AlertComparison::AtMost => critical <= warning,
+        };
+        if !ordered {
+            return Err(fail(format!(
+                "critical ({critical}) must be past warning ({warning}) in the rule's direction"
+            )));
+        }
+    }
+    if config.hysteresis < 0.0 {
+        return Err(fail("hysteresis cannot be negative".into()));
+    }
+    if config.for_seconds > 86_400 {
+        return Err(fail("for_seconds is at most 86400 (a day)".into()));
+    }
+    if let Some(over) = config.growth_over_seconds
+        && !(1..=86_400).contains(&over)
+    {
+        return Err(fail("growth_over_seconds is 1 to 86400".into()));
+    }
+    Ok(Rule {
+        name: config.name.clone(),
+        summary: config
+            .summary
+            .clone()
+            .unwrap_or_else(|| config.name.replace('_', " ")),
+        series: config.series.clone(),
+        comparison: config.comparison,
+        warning,
+        critical,
+        for_duration: Duration::from_secs(config.for_seconds),
+        hysteresis: config.hysteresis,
+        growth_over: config.growth_over_seconds.map(Duration::from_secs),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(toml: &str) -> Result<Vec<Rule>, RuleError> {
+        let config: AlertsConfig = toml::from_str(toml).unwrap();
+        resolve(&config)
+    }
+
+    #[test]
+    fn defaults_are_on_and_can_be_switched_off_or_overridden() {
+        let names: Vec<String> = rule("").unwrap().into_iter().map(|r| r.name).collect();
+        assert_eq!(
+            names,
+            [
+                "gpu_temperature",
+                "gpu_memory",
+                "gpu_unavailable",
+                "memory",
+                "swap_growing",
+                "filesystem",
+                "cpu"
+            ]
+        );
+        let rules = rule(
+            r#"
+            disable = ["cpu"]
+            [[rules]]
+            name = "gpu_temperature"
+            series = "gpu/*/temperature"
+            warning = 80
+            for_seconds = 30
+            [[rules]]
+            name = "load"
+            series = "cpu.load1"
+            warning = 8
+            "#,
+        )
+        .unwrap();
+        assert!(!rules.iter().any(|r| r.name == "cpu"));
+        let hot = rules.iter().find(|r| r.name == "gpu_temperature").unwrap();
+        assert_eq!((hot.warning, hot.critical), (Some(80.0), None));
+        assert_eq!(hot.for_duration, Duration::from_secs(30));
+        assert_eq!(rules.last().unwrap().name, "load");
+    }
+
+    #[test]
+    fn a_bad_rule_is_named_with_what_is_wrong() {
+        let error = |toml: &str| rule(toml).unwrap_err().to_string();
+        assert_eq!(
+            error("[[rules]]\nname = \"x\"\nseries = \"cpu.usage\""),
+            "alert rule 'x': give a warning or a critical threshold, or both"
+        );
+        assert!(
+            error("[[rules]]\nname = \"Bad Name\"\nseries = \"a\"\nwarning = 1")
+                .contains("'Bad Name'")
+        );
+        assert!(
+            error("[[rules]]\nname = \"x\"\nseries = \"a/*/*\"\nwarning = 1").contains("one '*'")
+        );
+        assert!(
+            error("[[rules]]\nname = \"x\"\nseries = \"a\"\nwarning = 90\ncritical = 80")
+                .contains("critical (80) must be past warning (90)")
+        );
+        assert!(error("disable = [\"nope\"]").contains("alert rule 'nope': is not a default rule"));
+        let unknown: Result<AlertsConfig, _> =
+            toml::from_str("[[rules]]\nname = \"x\"\nseries = \"a\"\nwarn = 1");
+        assert!(unknown.is_err(), "an unknown key is refused, not ignored");
+    }
+
+    #[test]
+    fn patterns_match_one_instance_each() {
+        let hot = &defaults()[0];
+        assert_eq!(hot.instance_of("gpu/GPU-a/temperature"), Some("GPU-a"));
+        assert_eq!(hot.instance_of("gpu/GPU-a/power"), None);
+        assert_eq!(hot.instance_of("gpu//temperature"), None);
+        let fs = defaults()
+            .into_iter()
+            .find(|r| r.name == "filesystem")
+            .unwrap();
+        assert_eq!(
+            fs.instance_of("filesystem//home/used_percent"),
+            Some("/home")
+        );
+        let ram = defaults().into_iter().find(|r| r.name == "memory").unwrap();
+        assert_eq!(ram.instance_of("memory.ram"), Some(""));
+    }
+}

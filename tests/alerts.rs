@@ -1,0 +1,138 @@
+//! Alerts against a running server on the fake NVML library: a GPU heats up, its alert goes
+//! pending then firing, and resolves when it cools; a bad rule stops start-up with its name.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::fake_nvml::FakeNvml;
+use common::server::TestServer;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use vitals::server::config::{Cli, Config};
+
+fn gpu(temperature: u32) -> String {
+    format!(
+        "gpu name=\"Fake H100\" uuid=GPU-hot temp={temperature} util=10 memutil=1 mem_used=1 mem_total=8\n"
+    )
+}
+
+/// A config file of its own for one test.
+fn config_file(name: &str, text: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("vitals-alerts-{name}-{}.toml", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn alerts(server: &TestServer) -> Value {
+    reqwest::get(server.url("/api/system/alerts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls the alert list until `done` holds (or ten seconds pass) and returns it.
+async fn wait_for(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let list = alerts(server).await;
+        if done(&list) || Instant::now() > deadline {
+            return list;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_gpu_that_heats_up_alerts_pending_then_firing_and_resolves_when_it_cools() {
+    let fake = FakeNvml::start(&gpu(60));
+    // The default rule, waiting two seconds instead of a minute.
+    let config = config_file(
+        "hot",
+        "[alerts]\n[[alerts.rules]]\nname = \"gpu_temperature\"\nseries = \"gpu/*/temperature\"\n\
+         warning = 85\ncritical = 90\nfor_seconds = 2\nhysteresis = 3\n",
+    );
+    let library = fake.library().to_path_buf();
+    let config_path = config.clone();
+    let server = TestServer::start(move |cli| {
+        cli.nvml_library = Some(library);
+        cli.config = Some(config_path);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(alerts(&server).await["active"], serde_json::json!([]));
+
+    fake.write(&gpu(92));
+    let pending = wait_for(&server, |l| l["active"][0]["state"] == "pending").await;
+    let alert = &pending["active"][0];
+    assert_eq!(alert["state"], "pending", "{pending}");
+    assert_eq!(alert["rule"], "gpu_temperature");
+    assert_eq!(alert["instance"], "GPU-hot");
+    assert_eq!(alert["series"], "gpu/GPU-hot/temperature");
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["value"], 92.0);
+    let firing = wait_for(&server, |l| l["active"][0]["state"] == "firing").await;
+    assert_eq!(firing["active"][0]["state"], "firing", "{firing}");
+
+    // 84 °C is inside the hysteresis of the warning threshold: still on, as a warning.
+    fake.write(&gpu(84));
+    let warning = wait_for(&server, |l| l["active"][0]["severity"] == "warning").await;
+    assert_eq!(warning["active"][0]["state"], "firing", "{warning}");
+
+    fake.write(&gpu(60));
+    let resolved = wait_for(&server, |l| l["active"] == serde_json::json!([])).await;
+    assert_eq!(resolved["recent"][0]["state"], "resolved", "{resolved}");
+
+    // The channel carried every change, in order.
+    let channel: Value = reqwest::get(server.url("/api/system/history?channel=system/alerts"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let changes: Vec<(String, String)> = channel["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let data = &m["data"];
+            (
+                data["state"].as_str().unwrap().to_owned(),
+                data["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("pending", "critical"),
+        ("firing", "critical"),
+        ("firing", "warning"),
+        ("resolved", "warning"),
+    ]
+    .map(|(s, v)| (s.to_owned(), v.to_owned()));
+    assert_eq!(changes, expected);
+    drop(fake);
+    let _ = std::fs::remove_file(config);
+}
+
+#[test]
+fn a_bad_rule_stops_start_up_with_its_name_and_what_is_wrong() {
+    let config = config_file(
+        "bad",
+        "[[alerts.rules]]\nname = \"disk_hot\"\nseries = \"disk.read\"\nwarning = 5\ncritical = 1\n",
+    );
+    let cli = Cli {
+        config: Some(config.clone()),
+        ..Default::default()
+    };
+    let error = Config::resolve(cli, "127.0.0.1:3000".parse().unwrap())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "alert rule 'disk_hot': critical (1) must be past warning (5) in the rule's direction"
+    );
+    let _ = std::fs::remove_file(config);
+}
