@@ -432,6 +432,9 @@ pub struct StoreSeed {
 pub struct PageSeed {
     pub hello: Hello,
     pub history: StoreSeed,
+    /// The alerts pending or firing now.
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
 }
 
 /// `GET /api/system/metrics`: the latest sample of every channel.

@@ -5,7 +5,8 @@ use charming::Chart;
 use charming::component::{Axis, Grid, Legend, LegendType};
 use charming::datatype::{CompositeValue, DataPoint};
 use charming::element::{
-    AxisLabel, AxisType, Formatter, Label, LabelPosition, SplitLine, Tooltip, Trigger,
+    AxisLabel, AxisType, Formatter, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData,
+    SplitLine, Tooltip, Trigger,
 };
 use charming::series::{Bar, Line};
 
@@ -166,6 +167,40 @@ pub fn utilization_chart(
             .series(line("Power", power.points, 1.0, bucket_ms, &unit).y_axis_index(axes as f64));
     }
     chart
+}
+
+/// Shades the spans of alerts on a time chart, through a series of their own (its legend entry
+/// hides them).
+pub fn with_alert_spans(chart: Chart, spans: &[(Millis, Millis)]) -> Chart {
+    if spans.is_empty() {
+        return chart;
+    }
+    // A time axis reads ISO-8601 strings; a number in a string would not be taken as a time.
+    let at = |ms: Millis| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let areas: Vec<(MarkAreaData, MarkAreaData)> = spans
+        .iter()
+        .map(|&(start, end)| {
+            (
+                MarkAreaData::new().x_axis(at(start)),
+                MarkAreaData::new().x_axis(at(end)),
+            )
+        })
+        .collect();
+    chart.series(
+        Line::new()
+            .name("Alerts")
+            .data(Vec::<DataPoint>::new())
+            .mark_area(
+                MarkArea::new()
+                    .silent(true)
+                    .item_style(ItemStyle::new().color("rgba(220, 38, 38, 0.15)"))
+                    .data(areas),
+            ),
+    )
 }
 
 /// The unit that reads best for the largest rate shown, and its size in bytes per second.
@@ -438,6 +473,24 @@ mod tests {
         let v = json(&utilization_chart(window(1_000, 60_000), &[], &[], power()));
         assert_eq!(v["yAxis"][1]["max"], 700.0);
         assert_eq!(v["series"][0]["yAxisIndex"], 1.0);
+    }
+
+    #[test]
+    fn alert_spans_are_shaded_in_iso_time() {
+        let chart = with_alert_spans(
+            utilization_chart(window(1_000, 60_000), &[], &[], None),
+            &[(1_767_225_600_000, 1_767_225_660_500)],
+        );
+        let v = json(&chart);
+        let area = &v["series"][0]["markArea"]["data"][0];
+        assert_eq!(area[0]["xAxis"], "2026-01-01T00:00:00.000Z");
+        assert_eq!(area[1]["xAxis"], "2026-01-01T00:01:00.500Z");
+        assert_eq!(v["series"][0]["name"], "Alerts");
+        let none = json(&with_alert_spans(
+            utilization_chart(window(1_000, 60_000), &[], &[], None),
+            &[],
+        ));
+        assert!(none["series"].as_array().is_none_or(|s| s.is_empty()));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The dashboard page: header with the connection indicator, and the grid of charts and GPU cards.
 
+use super::alerts::AlertStrip;
 use super::chart_view::{DarkCharts, EChart, PageVisible};
 use super::charts::{
     LineSeries, MemoryBar, PowerLine, core_percents, memory_chart, memory_rows, per_core_chart,
-    rate_chart, utilization_chart,
+    rate_chart, utilization_chart, with_alert_spans,
 };
 use super::connection::ConnectionState;
 use super::format;
@@ -32,6 +33,7 @@ pub fn Dashboard() -> impl IntoView {
     view! {
         <TabStatus />
         <Header />
+        <AlertStrip />
         <main class="grid">
             <CpuPanels frame zoom />
             <MemoryPanel />
@@ -99,7 +101,8 @@ fn CpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl I
     let live = expect_context::<Live>();
     let timeline = expect_context::<Timeline>();
     let chart = Signal::derive(move || {
-        timeline.draw(frame.get().span, |d| {
+        let spans = alert_spans(live, |s| s.starts_with("cpu."));
+        let chart = timeline.draw(frame.get().span, |d| {
             let usage = d.points(series::CPU_USAGE);
             let temperature = d.points(series::CPU_TEMPERATURE);
             utilization_chart(
@@ -114,7 +117,8 @@ fn CpuPanels(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl I
                 }],
                 None,
             )
-        })
+        });
+        with_alert_spans(chart, &spans)
     });
     // Redrawn only when a bar would change.
     let percents = Memo::new(move |_| {
@@ -277,6 +281,15 @@ fn IoPanel(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl Int
     }
 }
 
+/// The spans of the alerts on the series `watched` picks (tracked: a chart redraws when they change).
+fn alert_spans(live: Live, watched: impl Fn(&str) -> bool) -> Vec<(Millis, Millis)> {
+    let now = live
+        .store
+        .with_untracked(|s| s.last_message_ms)
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+    live.alerts.with(|book| book.spans(watched, now))
+}
+
 /// `name ↓rate ↑rate` for each device, joined: the per-device detail of the I/O card.
 fn rate_list<'a>(items: impl Iterator<Item = (&'a String, f64, f64)>) -> String {
     items
@@ -342,7 +355,9 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                 g.and_then(|g| g.power_limit_watts),
             )
         });
-        timeline.draw(frame.get().span, |d| {
+        let prefix = format!("gpu/{key}/");
+        let spans = alert_spans(live, |s| s.starts_with(&prefix));
+        let chart = timeline.draw(frame.get().span, |d| {
             let util = d.points(&gpu_series(&key, gpu_metric::UTILIZATION));
             let mem = d.points(&gpu_series(&key, gpu_metric::MEMORY_UTILIZATION));
             let temp = d.points(&gpu_series(&key, gpu_metric::TEMPERATURE));
@@ -368,7 +383,8 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                     limit_watts,
                 }),
             )
-        })
+        });
+        with_alert_spans(chart, &spans)
     });
     view! {
         <section class="card gpu" data-testid="gpu-card">

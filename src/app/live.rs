@@ -1,6 +1,7 @@
 //! The live connection hook: WebSocket with resync, dead-connection watchdog, backoff with jitter,
 //! and REST polling while the socket is down. The decisions live in `connection` and `store`.
 
+use super::alerts::AlertBook;
 use super::connection::ConnectionState;
 use super::store::{DEFAULT_WINDOW_MS, MetricsStore};
 use crate::wire::{Hello, PageSeed};
@@ -18,13 +19,23 @@ pub struct Live {
     pub received_ms: RwSignal<Option<f64>>,
     /// The browser's clock (ms), ticked every second: what the age of the data is measured against.
     pub now_ms: RwSignal<Option<f64>>,
+    /// Active alerts, and the latest resolved ones.
+    pub alerts: RwSignal<AlertBook>,
 }
 
 /// Starts the live connection (in the browser only) from the page's seed and returns its signals.
 pub fn use_live(seed: Option<PageSeed>) -> Live {
-    let (hello, store) = match seed {
-        Some(seed) => (Some(seed.hello), MetricsStore::from(seed.history)),
-        None => (None, MetricsStore::new(DEFAULT_WINDOW_MS)),
+    let (hello, store, alerts) = match seed {
+        Some(seed) => (
+            Some(seed.hello),
+            MetricsStore::from(seed.history),
+            AlertBook::new(seed.alerts),
+        ),
+        None => (
+            None,
+            MetricsStore::new(DEFAULT_WINDOW_MS),
+            AlertBook::default(),
+        ),
     };
     let live = Live {
         store: RwSignal::new(store),
@@ -33,6 +44,7 @@ pub fn use_live(seed: Option<PageSeed>) -> Live {
         page_visible: RwSignal::new(true),
         received_ms: RwSignal::new(None),
         now_ms: RwSignal::new(None),
+        alerts: RwSignal::new(alerts),
     };
     browser::start(live);
     live
@@ -50,7 +62,8 @@ mod browser {
     use crate::app::store::Applied;
     use crate::wire::Envelope;
     use crate::wire::{
-        CHANNEL_GPU_ALL, ChannelHistory, ClientMessage, HOST_CHANNELS, ServerMessage,
+        Alert, AlertList, CHANNEL_ALERTS, CHANNEL_GPU_ALL, ChannelHistory, ClientMessage,
+        HOST_CHANNELS, ServerMessage,
     };
     use futures::{SinkExt, StreamExt, channel::mpsc};
     use gloo_net::websocket::{Message, futures::WebSocket};
@@ -241,6 +254,7 @@ mod browser {
                         let mut channels: Vec<String> =
                             HOST_CHANNELS.iter().map(|c| c.to_string()).collect();
                         channels.push(CHANNEL_GPU_ALL.to_owned());
+                        channels.push(CHANNEL_ALERTS.to_owned());
                         let subscribe = ClientMessage::Subscribe {
                             channels,
                             since,
@@ -256,7 +270,12 @@ mod browser {
                             s.set_epoch(hello.epoch);
                         });
                         live.hello.set(Some(hello));
+                        // What changed while the socket was away: the server's list is the truth.
+                        spawn_local(refresh_alerts(live));
                         opened(live, inner);
+                    }
+                    ServerMessage::Message(envelope) if envelope.channel == CHANNEL_ALERTS => {
+                        alert_changed(live, &envelope)
                     }
                     ServerMessage::Message(envelope) => queue(live, inner, envelope),
                     ServerMessage::Reset { channel, .. } => {
@@ -405,6 +424,38 @@ mod browser {
             apply_live(live, Some(current.epoch), &current.channels);
         }
         inner.try_update_value(|s| s.polling = false);
+    }
+
+    /// Takes in an alert's change, and notifies of one that fired while the tab is hidden.
+    fn alert_changed(live: Live, envelope: &Envelope) {
+        let Some(alert) = crate::app::json::from_value::<Alert>(&envelope.data) else {
+            return;
+        };
+        let gpus = live.store.with_untracked(|s| s.gpus.clone());
+        crate::app::alerts::notifications::fired(
+            &alert,
+            &crate::app::alerts::subject(&alert, &gpus),
+            &crate::app::alerts::value_text(&alert),
+        );
+        live.alerts.update(|book| book.apply(alert));
+    }
+
+    /// Replaces the active alerts with the server's list.
+    async fn refresh_alerts(live: Live) {
+        let Ok(response) = gloo_net::http::Request::get("/api/system/alerts")
+            .send()
+            .await
+        else {
+            return;
+        };
+        if let Some(list) = response
+            .text()
+            .await
+            .ok()
+            .and_then(|text| from_text::<AlertList>(&text))
+        {
+            live.alerts.update(|book| book.replace_active(list.active));
+        }
     }
 
     /// Refills a channel's history from the server's ring after a reset.

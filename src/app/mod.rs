@@ -1,5 +1,6 @@
 //! The browser side: the page shell, the dashboard and its parts.
 
+pub mod alerts;
 pub mod api;
 pub mod chart_view;
 pub mod charts;

@@ -62,6 +62,7 @@ mod tests {
                 window_ms: 60_000,
                 ..Default::default()
             },
+            alerts: Vec::new(),
         };
         let json = embeddable_json(&seed).unwrap();
         assert!(!json.contains('<'), "{json}");

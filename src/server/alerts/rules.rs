@@ -196,6 +196,13 @@ pub fn resolve(config: &AlertsConfig) -> Result<Vec<Rule>, RuleError> {
     for configured in &config.rules {
         let rule = check(configured)?;
         match rules.iter_mut().find(|r| r.name == rule.name) {
+            // An override without a summary of its own keeps the default's words.
+            Some(default) if configured.summary.is_none() => {
+                *default = Rule {
+                    summary: default.summary.clone(),
+                    ..rule
+                }
+            }
             Some(default) => *default = rule,
             None => rules.push(rule),
         }
@@ -318,6 +325,10 @@ mod tests {
         let hot = rules.iter().find(|r| r.name == "gpu_temperature").unwrap();
         assert_eq!((hot.warning, hot.critical), (Some(80.0), None));
         assert_eq!(hot.for_duration, Duration::from_secs(30));
+        assert_eq!(
+            hot.summary, "GPU temperature",
+            "an override keeps the default's words"
+        );
         assert_eq!(rules.last().unwrap().name, "load");
     }
 
