@@ -307,6 +307,14 @@ fn encode_gpus(
         readable
             .iter()
             .map(|g| (labels(g), gauge(g.processes.len() as f64))),
+    )?;
+    // Every GPU, readable or not: what an alert on a lost GPU watches.
+    family(
+        encoder,
+        "vitals_gpu_available",
+        "Whether the GPU can be read (1) or is lost or unavailable (0).",
+        gpus.iter()
+            .map(|g| (labels(g), gauge(if g.available { 1.0 } else { 0.0 }))),
     )
 }
 
@@ -393,7 +401,37 @@ mod tests {
             "an unsupported field is absent, not zero"
         );
         assert!(text.contains(r#"vitals_gpu_processes{gpu="0""#));
+        assert!(text.contains(r#"vitals_gpu_available{gpu="0""#));
         assert!(text.contains(r#"vitals_build_info{version=""#));
+    }
+
+    #[test]
+    fn a_lost_gpu_is_exported_as_unavailable_and_nothing_else() {
+        let mut lost = snapshot();
+        lost.gpus.push(GpuMetrics {
+            index: 1,
+            uuid: "GPU-2".into(),
+            available: false,
+            temperature_celsius: Some(50),
+            ..Default::default()
+        });
+        let text = encoded(lost, false);
+        let line = |prefix: &str| {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .map(str::to_owned)
+        };
+        let available = line(r#"vitals_gpu_available{gpu="1""#).unwrap();
+        assert!(
+            available.ends_with(" 0") || available.ends_with(" 0.0"),
+            "{available}"
+        );
+        assert!(
+            line(r#"vitals_gpu_available{gpu="0""#)
+                .unwrap()
+                .contains("} 1")
+        );
+        assert!(line(r#"DCGM_FI_DEV_GPU_TEMP{gpu="1""#).is_none());
     }
 
     #[test]
