@@ -352,6 +352,34 @@ pub struct AlertList {
     pub active: Vec<Alert>,
     /// The latest changes, newest first.
     pub recent: Vec<Alert>,
+    /// How delivery to each configured webhook is going.
+    #[serde(default)]
+    pub webhooks: Vec<WebhookStatus>,
+}
+
+/// The body a webhook is sent: Vitals' own JSON, or what a chat or push service takes.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Generic,
+    Slack,
+    Discord,
+    Ntfy,
+}
+
+/// Deliveries to one webhook since start.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct WebhookStatus {
+    /// Scheme and host only: the rest of a webhook's URL is often its secret.
+    pub url: String,
+    pub format: WebhookFormat,
+    pub delivered: u64,
+    pub failed_attempts: u64,
+    /// Changes dropped because the webhook's queue was full.
+    pub dropped: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
 }
 
 /// What the server sends over the socket.

@@ -1,13 +1,18 @@
 //! Alerts against a running server on the fake NVML library: a GPU heats up, its alert goes
-//! pending then firing, and resolves when it cools; a bad rule stops start-up with its name.
+//! pending then firing, and resolves when it cools, and a real local webhook is told (with a
+//! retry when it first fails); a bad rule stops start-up with its name.
 #![cfg(feature = "ssr")]
 
 mod common;
 
+use axum::http::StatusCode;
 use common::fake_nvml::FakeNvml;
 use common::server::TestServer;
 use serde_json::Value;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vitals::server::config::{Cli, Config};
 
@@ -46,14 +51,43 @@ async fn wait_for(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
+/// A webhook receiver on loopback that answers 500 to the first request and 200 after, and
+/// keeps the bodies it took.
+async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Value>>>) {
+    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let tries = Arc::new(AtomicUsize::new(0));
+    let kept = received.clone();
+    let hook = move |body: String| {
+        let (kept, tries) = (kept.clone(), tries.clone());
+        async move {
+            if tries.fetch_add(1, Ordering::SeqCst) == 0 {
+                return StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            kept.lock()
+                .unwrap()
+                .push(serde_json::from_str(&body).unwrap());
+            StatusCode::OK
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route("/hook", axum::routing::post(hook));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, received)
+}
+
 #[tokio::test]
 async fn a_gpu_that_heats_up_alerts_pending_then_firing_and_resolves_when_it_cools() {
     let fake = FakeNvml::start(&gpu(60));
-    // The default rule, waiting two seconds instead of a minute.
+    let (hook, received) = receiver().await;
+    // The default rule, waiting two seconds instead of a minute; changes go to the webhook.
     let config = config_file(
         "hot",
-        "[alerts]\n[[alerts.rules]]\nname = \"gpu_temperature\"\nseries = \"gpu/*/temperature\"\n\
-         warning = 85\ncritical = 90\nfor_seconds = 2\nhysteresis = 3\n",
+        &format!(
+            "[alerts]\n[[alerts.rules]]\nname = \"gpu_temperature\"\nseries = \"gpu/*/temperature\"\n\
+             warning = 85\ncritical = 90\nfor_seconds = 2\nhysteresis = 3\n\
+             [[alerts.webhooks]]\nurl = \"http://{hook}/hook\"\n"
+        ),
     );
     let library = fake.library().to_path_buf();
     let config_path = config.clone();
@@ -113,6 +147,32 @@ async fn a_gpu_that_heats_up_alerts_pending_then_firing_and_resolves_when_it_coo
     ]
     .map(|(s, v)| (s.to_owned(), v.to_owned()));
     assert_eq!(changes, expected);
+
+    // The webhook was told of the firing (after a first try it answered with 500), the change of
+    // severity and the resolve, not of the pending.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while received.lock().unwrap().len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let told: Vec<(String, String)> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|body| {
+            assert!(body["host"].is_string());
+            let alert = &body["alert"];
+            (
+                alert["state"].as_str().unwrap().to_owned(),
+                alert["severity"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(told, expected[1..].to_vec());
+    let status = &alerts(&server).await["webhooks"][0];
+    assert_eq!(status["delivered"], 3, "{status}");
+    assert_eq!(status["failed_attempts"], 1);
+    assert_eq!(status["last_error"], "answered 500 Internal Server Error");
+    assert_eq!(status["url"], format!("http://{}", hook.ip()));
     drop(fake);
     let _ = std::fs::remove_file(config);
 }

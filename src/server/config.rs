@@ -192,6 +192,8 @@ pub struct Config {
     pub retention: Retention,
     /// The alert rules the server watches with: the defaults and the config's.
     pub alert_rules: Vec<super::alerts::rules::Rule>,
+    /// Where alert changes are delivered.
+    pub alert_webhooks: Vec<(reqwest::Url, crate::wire::WebhookFormat)>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -351,6 +353,12 @@ impl Config {
             return Err(ConfigError::WideBindWithoutToken(bind));
         }
         let alert_rules = super::alerts::rules::resolve(&file.alerts)?;
+        let alert_webhooks = file
+            .alerts
+            .webhooks
+            .iter()
+            .map(|hook| Ok((super::alerts::webhooks::check(hook)?, hook.format)))
+            .collect::<Result<_, super::alerts::rules::RuleError>>()?;
         Ok(Config {
             bind,
             access_token,
@@ -378,6 +386,7 @@ impl Config {
             data_dir,
             retention,
             alert_rules,
+            alert_webhooks,
         })
     }
 }

@@ -113,12 +113,18 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     );
     let durable = history_db::Durable::start(config.data_dir.as_deref(), config.retention);
     let page_history = Arc::new(PageHistory::new(epoch, config.history));
+    let hostname: Arc<str> = sysinfo::System::host_name()
+        .unwrap_or_else(|| "this machine".into())
+        .into();
     let outlets = Outlets {
         hub: hub.clone(),
         latest: Latest::default(),
         page_history,
         durable: durable.clone(),
-        alerts: Arc::new(alerts::Alerts::new(config.alert_rules.clone())),
+        alerts: Arc::new(alerts::Alerts::new(
+            config.alert_rules.clone(),
+            alerts::webhooks::Webhooks::start(&config.alert_webhooks, &hostname),
+        )),
     };
     let gpu = NvmlSource::new(GpuOptions {
         library_path: config.nvml_library.clone(),
@@ -177,9 +183,6 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         SocketAddr::V4(v4) => v4.ip().to_string(),
         SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
     });
-    let hostname: Arc<str> = sysinfo::System::host_name()
-        .unwrap_or_else(|| "this machine".into())
-        .into();
     let state = AppState {
         leptos_options,
         config: Arc::new(config),

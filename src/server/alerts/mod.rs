@@ -4,25 +4,52 @@
 
 pub mod engine;
 pub mod rules;
+pub mod webhooks;
 
 use super::collect::Snapshot;
 use super::history_db::series::of_snapshot;
 use super::history_db::{NamedValues, events::SavedEvent, writer::Recorder};
 use super::hub::Hub;
 use crate::app::store::{gpu_key, gpu_series};
-use crate::wire::{AlertList, CHANNEL_ALERTS, EVENT_ALERT};
+use crate::wire::{Alert, AlertList, AlertState, CHANNEL_ALERTS, EVENT_ALERT};
 use engine::Engine;
+use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
+use webhooks::Webhooks;
 
-/// The engine, shared by the sampler (which feeds it) and the API (which reads it).
+/// The engine, shared by the sampler (which feeds it) and the API (which reads it), and the
+/// webhooks changes go to.
 pub struct Alerts {
     engine: Mutex<Engine>,
+    webhooks: Webhooks,
+    /// Alerts the webhooks were told are firing: only those are told when they resolve.
+    announced: Mutex<HashSet<(String, String)>>,
 }
 
 impl Alerts {
-    pub fn new(rules: Vec<rules::Rule>) -> Alerts {
+    pub fn new(rules: Vec<rules::Rule>, webhooks: Webhooks) -> Alerts {
         Alerts {
             engine: Mutex::new(Engine::new(rules)),
+            webhooks,
+            announced: Mutex::default(),
+        }
+    }
+
+    /// Tells the webhooks of an alert that fired (or changed severity while firing), and of the
+    /// resolving of one they were told of; a pending alert is nobody's business yet.
+    fn deliver(&self, alert: &Alert) {
+        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (alert.rule.clone(), alert.series.clone());
+        let tell = match alert.state {
+            AlertState::Pending => false,
+            AlertState::Firing => {
+                announced.insert(key);
+                true
+            }
+            AlertState::Resolved => announced.remove(&key),
+        };
+        if tell {
+            self.webhooks.send(alert);
         }
     }
 
@@ -36,6 +63,7 @@ impl Alerts {
             .engine()
             .evaluate(snapshot.timestamp, &watched_values(snapshot));
         for alert in changes {
+            self.deliver(&alert);
             let Ok(data) = serde_json::to_value(&alert) else {
                 continue;
             };
@@ -56,6 +84,7 @@ impl Alerts {
         AlertList {
             active: engine.active(),
             recent: engine.recent(),
+            webhooks: self.webhooks.statuses(),
         }
     }
 }
@@ -118,7 +147,7 @@ mod tests {
         assert_eq!(get("filesystem//data/used_percent"), Some(98.0));
 
         let hub = Hub::new(1, std::time::Duration::from_secs(60), 8, 1 << 20);
-        let alerts = Alerts::new(rules::defaults());
+        let alerts = Alerts::new(rules::defaults(), Webhooks::none());
         alerts.watch(&snapshot, &hub, None);
         let list = alerts.list();
         let firing: Vec<&str> = list.active.iter().map(|a| a.rule.as_str()).collect();

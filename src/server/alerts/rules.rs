@@ -140,6 +140,9 @@ pub struct AlertsConfig {
     /// Rules of one's own; one named like a default replaces it.
     #[serde(default)]
     pub rules: Vec<RuleConfig>,
+    /// Where changes are delivered.
+    #[serde(default)]
+    pub webhooks: Vec<super::webhooks::WebhookConfig>,
 }
 
 /// One `[[alerts.rules]]` table.
