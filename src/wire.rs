@@ -548,6 +548,10 @@ pub struct EmitRequest {
     pub channel: String,
     pub event: String,
     pub data: Value,
+    /// The channel promises a message at least this often (1–86400 s): the `heartbeat` alert
+    /// fires when it stays silent longer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -22,6 +22,9 @@ fn gpu(temperature: u32) -> String {
     )
 }
 
+/// The host's own rules, off: what the machine running the tests is doing is not theirs to judge.
+const HOST_RULES_OFF: &str = r#"disable = ["cpu", "memory", "swap_growing", "filesystem"]"#;
+
 /// A config file of its own for one test.
 fn config_file(name: &str, text: &str) -> PathBuf {
     let path =
@@ -84,7 +87,7 @@ async fn a_gpu_that_heats_up_alerts_pending_then_firing_and_resolves_when_it_coo
     let config = config_file(
         "hot",
         &format!(
-            "[alerts]\n[[alerts.rules]]\nname = \"gpu_temperature\"\nseries = \"gpu/*/temperature\"\n\
+            "[alerts]\n{HOST_RULES_OFF}\n[[alerts.rules]]\nname = \"gpu_temperature\"\nseries = \"gpu/*/temperature\"\n\
              warning = 85\ncritical = 90\nfor_seconds = 2\nhysteresis = 3\n\
              [[alerts.webhooks]]\nurl = \"http://{hook}/hook\"\n"
         ),
@@ -194,5 +197,36 @@ fn a_bad_rule_stops_start_up_with_its_name_and_what_is_wrong() {
         error,
         "alert rule 'disk_hot': critical (1) must be past warning (5) in the rule's direction"
     );
+    let _ = std::fs::remove_file(config);
+}
+
+#[tokio::test]
+async fn a_channel_silent_past_its_heartbeat_alerts_until_it_speaks_again() {
+    let config = config_file("heartbeat", &format!("[alerts]\n{HOST_RULES_OFF}\n"));
+    let config_path = config.clone();
+    let server = TestServer::start(move |cli| cli.config = Some(config_path)).await;
+    let http = reqwest::Client::new();
+    let emit = |heartbeat: Option<u64>| {
+        let mut body =
+            serde_json::json!({"channel": "jobs/train", "event": "step", "data": {"step": 1}});
+        if let Some(seconds) = heartbeat {
+            body["heartbeat_seconds"] = seconds.into();
+        }
+        http.post(server.url("/api/internal/ws/emit"))
+            .bearer_auth(common::server::EMIT_TOKEN)
+            .json(&body)
+            .send()
+    };
+    assert_eq!(emit(Some(1)).await.unwrap().status(), 202);
+    let silent = wait_for(&server, |l| l["active"][0]["rule"] == "heartbeat").await;
+    let alert = &silent["active"][0];
+    assert_eq!(alert["rule"], "heartbeat", "{silent}");
+    assert_eq!(alert["instance"], "jobs/train");
+    assert_eq!(alert["state"], "firing");
+    assert_eq!(emit(None).await.unwrap().status(), 202);
+    let spoke = wait_for(&server, |l| l["active"] == serde_json::json!([])).await;
+    assert_eq!(spoke["recent"][0]["state"], "resolved", "{spoke}");
+    let bad = emit(Some(0)).await.unwrap();
+    assert_eq!(bad.status(), 422);
     let _ = std::fs::remove_file(config);
 }

@@ -63,6 +63,10 @@ pub async fn emit(
     if let Some((recorder, event)) = saved {
         recorder.record_event(event);
     }
+    if let Some(seconds) = request.heartbeat_seconds {
+        app.hub
+            .set_heartbeat(&request.channel, std::time::Duration::from_secs(seconds));
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(EmitResponse {
@@ -104,6 +108,13 @@ pub fn check_request(request: &EmitRequest) -> Result<(), String> {
             request.event
         ));
     }
+    if let Some(seconds) = request.heartbeat_seconds
+        && !(1..=86_400).contains(&seconds)
+    {
+        return Err(format!(
+            "heartbeat_seconds={seconds}: promise a message every 1 to 86400 seconds"
+        ));
+    }
     Ok(())
 }
 
@@ -118,6 +129,7 @@ mod tests {
             channel: channel.into(),
             event: event.into(),
             data: json!({}),
+            heartbeat_seconds: None,
         }
     }
 
@@ -136,6 +148,16 @@ mod tests {
         );
         assert!(check_request(&request("jobs/a", "")).is_err());
         assert!(check_request(&request("jobs/a", "has space")).is_err());
+        let promise = |heartbeat_seconds| EmitRequest {
+            heartbeat_seconds: Some(heartbeat_seconds),
+            ..request("jobs/a", "step")
+        };
+        assert!(check_request(&promise(30)).is_ok());
+        assert!(
+            check_request(&promise(0))
+                .unwrap_err()
+                .contains("heartbeat_seconds=0")
+        );
     }
 
     #[test]

@@ -57,6 +57,10 @@ struct Stored {
 
 struct Channel {
     seq: u64,
+    /// When its newest message was published.
+    last_at: Option<DateTime<Utc>>,
+    /// How often a publisher promised to send (the emit body's `heartbeat_seconds`).
+    heartbeat: Option<Duration>,
     ring: VecDeque<Stored>,
     /// The newest message, parsed, of a system channel (what REST polling serves).
     latest: Option<Envelope>,
@@ -213,10 +217,13 @@ impl Hub {
             .entry(channel.to_owned())
             .or_insert_with(|| Channel {
                 seq: 0,
+                last_at: None,
+                heartbeat: None,
                 ring: VecDeque::new(),
                 latest: None,
             });
         entry.seq += 1;
+        entry.last_at = Some(timestamp);
         let seq = entry.seq;
         let message = ServerMessage::Message(Envelope {
             channel: channel.to_owned(),
@@ -259,6 +266,27 @@ impl Hub {
                 .any(|pattern| pattern_matches(pattern, channel))
         });
         Ok(Published { seq, delivered })
+    }
+
+    /// Notes that a channel's publisher promised a message at least every `period`.
+    pub fn set_heartbeat(&self, channel: &str, period: Duration) {
+        if let Some(channel) = self.lock().channels.get_mut(channel) {
+            channel.heartbeat = Some(period);
+        }
+    }
+
+    /// For each channel with a heartbeat: how late it is at `now`, as its silence over its
+    /// period (1 and more: a message is overdue).
+    pub fn heartbeat_lateness(&self, now: DateTime<Utc>) -> Vec<(String, f64)> {
+        self.lock()
+            .channels
+            .iter()
+            .filter_map(|(name, channel)| {
+                let period = channel.heartbeat?.as_secs_f64();
+                let silent = (now - channel.last_at?).to_std().unwrap_or_default();
+                Some((name.clone(), silent.as_secs_f64() / period))
+            })
+            .collect()
     }
 
     /// Sends a message that belongs to no channel to every client; returns how many took it.
@@ -616,6 +644,23 @@ mod tests {
             ServerMessage::Reset { reason, .. } => assert!(reason.contains("restarted")),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_channel_with_a_heartbeat_knows_how_late_it_is() {
+        let hub = hub();
+        let at = |s: i64| DateTime::from_timestamp(1_767_225_600 + s, 0).unwrap();
+        hub.publish("jobs/train", "step", json!({}), at(0)).unwrap();
+        hub.publish("jobs/quiet", "step", json!({}), at(0)).unwrap();
+        hub.set_heartbeat("jobs/train", Duration::from_secs(10));
+        assert_eq!(
+            hub.heartbeat_lateness(at(5)),
+            [("jobs/train".to_owned(), 0.5)]
+        );
+        assert_eq!(hub.heartbeat_lateness(at(25))[0].1, 2.5);
+        hub.publish("jobs/train", "step", json!({}), at(26))
+            .unwrap();
+        assert_eq!(hub.heartbeat_lateness(at(26))[0].1, 0.0);
     }
 
     #[test]

@@ -360,6 +360,12 @@ mod tests {
                 AlertSeverity::Critical,
             ),
             ("cpu", "cpu.usage", 99.0, AlertSeverity::Warning),
+            (
+                "heartbeat",
+                "channel/jobs/train/lateness",
+                1.5,
+                AlertSeverity::Warning,
+            ),
         ];
         for (name, series, value, severity) in cases {
             let rule = rule(name);
@@ -371,7 +377,11 @@ mod tests {
                 Some((AlertState::Firing, severity)),
                 "{name}: {changes:?}"
             );
-            let quiet = if name == "gpu_unavailable" { 1.0 } else { 10.0 };
+            let quiet = match name {
+                "gpu_unavailable" => 1.0,
+                "heartbeat" => 0.1,
+                _ => 10.0,
+            };
             let calm = feed(&mut engine, series, seconds as i64, &[quiet]);
             assert_eq!(
                 calm.last().map(|c| c.1),

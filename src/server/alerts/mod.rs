@@ -59,9 +59,11 @@ impl Alerts {
 
     /// Evaluates one tick and announces what changed: on the channel, and to the history.
     pub fn watch(&self, snapshot: &Snapshot, hub: &Hub, recorder: Option<&Recorder>) {
-        let changes = self
-            .engine()
-            .evaluate(snapshot.timestamp, &watched_values(snapshot));
+        let mut values = watched_values(snapshot);
+        for (channel, lateness) in hub.heartbeat_lateness(snapshot.timestamp) {
+            values.push((format!("channel/{channel}/lateness"), lateness));
+        }
+        let changes = self.engine().evaluate(snapshot.timestamp, &values);
         for alert in changes {
             self.deliver(&alert);
             let Ok(data) = serde_json::to_value(&alert) else {

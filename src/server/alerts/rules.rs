@@ -63,7 +63,7 @@ impl Rule {
 }
 
 /// The rules every Vitals starts with: a hot GPU, a GPU out of memory or gone, RAM full, swap
-/// growing, a filesystem filling, the CPU pinned.
+/// growing, a filesystem filling, the CPU pinned, a channel silent past its heartbeat.
 pub fn defaults() -> Vec<Rule> {
     vec![
         Rule::threshold(
@@ -127,6 +127,17 @@ pub fn defaults() -> Vec<Rule> {
             1.0,
         ),
         Rule::threshold("cpu", "CPU busy", "cpu.usage", Some(95.0), None, 600, 5.0),
+        // A channel that promised a message every so often (`heartbeat_seconds` when it was
+        // emitted to) and has been silent for longer.
+        Rule::threshold(
+            "heartbeat",
+            "Channel silent past its heartbeat",
+            "channel/*/lateness",
+            Some(1.0),
+            None,
+            0,
+            0.0,
+        ),
     ]
 }
 
@@ -306,7 +317,8 @@ mod tests {
                 "memory",
                 "swap_growing",
                 "filesystem",
-                "cpu"
+                "cpu",
+                "heartbeat"
             ]
         );
         let rules = rule(
