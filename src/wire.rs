@@ -176,9 +176,15 @@ pub struct GpuMetrics {
     pub sm_clock_mhz: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_clock_mhz: Option<u32>,
+    /// Why the clocks are held down, as NVML's bitmask of throttle reasons (4: the power cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clocks_throttle_reasons: Option<u64>,
     #[serde(default)]
     pub processes: Vec<GpuProcess>,
 }
+
+/// NVML's throttle reason: the clocks are held down to keep power under the limit.
+pub const THROTTLE_SW_POWER_CAP: u64 = 0x4;
 
 /// Why no GPU can be read, so the dashboard can say so instead of showing nothing.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
@@ -498,6 +504,12 @@ impl GpuOccupancy {
 const BUSY_UTILIZATION_PERCENT: u32 = 5;
 
 impl GpuMetrics {
+    /// Whether the clocks are held down by the power limit (None: the GPU does not say).
+    pub fn power_capped(&self) -> Option<bool> {
+        self.clocks_throttle_reasons
+            .map(|reasons| reasons & THROTTLE_SW_POWER_CAP != 0)
+    }
+
     /// Idle, busy (a process holds it, or it is working for one we cannot see) or unavailable.
     pub fn occupancy(&self) -> GpuOccupancy {
         if !self.available {

@@ -42,7 +42,7 @@ fn values_come_through_exactly() {
         "driver 550.54.15\ncuda 12040\n\
          gpu name=\"Fake H100 80GB\" uuid=GPU-aaaa util=37 memutil=12 mem_used=1073741824 \
          mem_total=85899345920 temp=55 power_mw=123456 limit_mw=700000 fan=40 sm_clock=1980 \
-         mem_clock=2619 procs={me}:1048576:compute,{me}:2048:graphics,{GONE_PID}:na:graphics\n\
+         mem_clock=2619 throttle=68 procs={me}:1048576:compute,{me}:2048:graphics,{GONE_PID}:na:graphics\n\
          gpu name=\"Fake L4\" uuid=GPU-bbbb util=0 memutil=0 mem_used=0 mem_total=24000000000\n"
     ));
     let (status, gpus) = source(&fake).sample();
@@ -71,6 +71,8 @@ fn values_come_through_exactly() {
         fan_percent: Some(40),
         sm_clock_mhz: Some(1980),
         memory_clock_mhz: Some(2619),
+        // The software power cap (4) and the thermal slowdown (64): as NVML says it.
+        clocks_throttle_reasons: Some(68),
         processes: vec![
             GpuProcess {
                 pid: me,

@@ -244,7 +244,7 @@ fn encode_gpus(
             ("Hostname", hostname.to_owned()),
         ]
     };
-    let fields: [GpuField; 8] = [
+    let fields: [GpuField; 9] = [
         ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", |g| {
             g.utilization_percent.map(f64::from)
         }),
@@ -287,6 +287,11 @@ fn encode_gpus(
             "DCGM_FI_DEV_MEM_CLOCK",
             "Memory clock frequency (in MHz).",
             |g| g.memory_clock_mhz.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS",
+            "Current clock throttle reasons (bitmask of NVML's; 4: the power cap).",
+            |g| g.clocks_throttle_reasons.map(|r| r as f64),
         ),
     ];
     for (name, help, read) in fields {

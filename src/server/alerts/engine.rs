@@ -352,6 +352,12 @@ mod tests {
                 0.0,
                 AlertSeverity::Critical,
             ),
+            (
+                "gpu_power_capped",
+                "gpu/GPU-a/power_capped",
+                1.0,
+                AlertSeverity::Warning,
+            ),
             ("memory", "memory.ram", 96.0, AlertSeverity::Warning),
             (
                 "filesystem",
@@ -379,7 +385,7 @@ mod tests {
             );
             let quiet = match name {
                 "gpu_unavailable" => 1.0,
-                "heartbeat" => 0.1,
+                "heartbeat" | "gpu_power_capped" => 0.0,
                 _ => 10.0,
             };
             let calm = feed(&mut engine, series, seconds as i64, &[quiet]);

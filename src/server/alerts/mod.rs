@@ -92,14 +92,18 @@ impl Alerts {
 }
 
 /// A tick's values under the names rules use: every stored series, plus what rules watch that
-/// is not drawn: each GPU's memory in use as a percentage and whether it is available (1 or 0),
-/// and each filesystem's use as a percentage.
+/// is not drawn: each GPU's memory in use as a percentage, whether it is available and whether its
+/// clocks are held down by its power limit (1 or 0), and each filesystem's use as a percentage.
 pub fn watched_values(snapshot: &Snapshot) -> NamedValues {
     let mut values = of_snapshot(snapshot);
     for gpu in &snapshot.gpus {
         let key = gpu_key(gpu);
         let available = if gpu.available { 1.0 } else { 0.0 };
         values.push((gpu_series(&key, "available"), available));
+        if let Some(capped) = gpu.power_capped() {
+            let capped = if capped { 1.0 } else { 0.0 };
+            values.push((gpu_series(&key, "power_capped"), capped));
+        }
         if let (Some(used), Some(total)) = (gpu.memory_used_bytes, gpu.memory_total_bytes)
             && total > 0
         {

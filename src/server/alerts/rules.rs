@@ -62,7 +62,8 @@ impl Rule {
     }
 }
 
-/// The rules every Vitals starts with: a hot GPU, a GPU out of memory or gone, RAM full, swap
+/// The rules every Vitals starts with: a hot GPU, a GPU out of memory, held at its power limit or
+/// gone, RAM full, swap
 /// growing, a filesystem filling, the CPU pinned, a channel silent past its heartbeat.
 pub fn defaults() -> Vec<Rule> {
     vec![
@@ -83,6 +84,15 @@ pub fn defaults() -> Vec<Rule> {
             None,
             120,
             2.0,
+        ),
+        Rule::threshold(
+            "gpu_power_capped",
+            "GPU held down at its power limit",
+            "gpu/*/power_capped",
+            Some(1.0),
+            None,
+            300,
+            0.0,
         ),
         Rule {
             comparison: AlertComparison::AtMost,
@@ -313,6 +323,7 @@ mod tests {
             [
                 "gpu_temperature",
                 "gpu_memory",
+                "gpu_power_capped",
                 "gpu_unavailable",
                 "memory",
                 "swap_growing",

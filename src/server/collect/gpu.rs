@@ -354,6 +354,7 @@ fn read_device(nvml: &Nvml, index: u32, show_command_lines: bool) -> Result<GpuM
         fan_percent: field(device.fan_speed(0))?,
         sm_clock_mhz: field(device.clock_info(Clock::SM))?,
         memory_clock_mhz: field(device.clock_info(Clock::Memory))?,
+        clocks_throttle_reasons: field(device.current_throttle_reasons())?.map(|r| r.bits()),
         processes,
     })
 }

@@ -15,7 +15,8 @@
 //!
 //! Each `gpu` line is the next device (0, 1, …). Its keys: `name`, `uuid`, `util`, `memutil`,
 //! `mem_used`, `mem_total` (bytes), `temp`, `power_mw`, `limit_mw`, `fan`, `sm_clock`, `mem_clock`,
-//! `procs` and `lost`. `procs` is a comma list of `pid:used_bytes:compute|graphics`, where
+//! `throttle` (NVML's clock throttle reasons as a number: 4 is the software power cap), `procs`
+//! and `lost`. `procs` is a comma list of `pid:used_bytes:compute|graphics`, where
 //! `used_bytes` may be `na` (NVML_VALUE_NOT_AVAILABLE).
 //!
 //! A measurement that is absent, or set to `ns`, returns NVML_ERROR_NOT_SUPPORTED. A value may instead
@@ -429,6 +430,14 @@ pub unsafe extern "C" fn nvmlDeviceGetFanSpeed_v2(
         0 => unsafe { put(speed, field(gpu, "fan")?) },
         _ => Err(ERROR_INVALID_ARGUMENT),
     })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetCurrentClocksThrottleReasons(
+    device: Device,
+    reasons: *mut c_ulonglong,
+) -> Return {
+    on_gpu(device, |gpu| unsafe { put(reasons, field(gpu, "throttle")?) })
 }
 
 #[unsafe(no_mangle)]
