@@ -1,20 +1,18 @@
 import { expect, test } from '@playwright/test';
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { collectPageErrors, openLive } from './helpers';
+import { collectPageErrors, openLive, ROOT, startServer, stopServer } from './helpers';
 
 // A server of its own on the fake NVML library, whose script this test rewrites to heat a GPU up
 // and cool it down again; the temperature rule waits one second instead of a minute.
-const root = path.resolve(__dirname, '../..');
 const PORT = 3103;
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 
 const gpu = (temperature: number) =>
   `gpu name="Fake H100" uuid=GPU-alert util=40 memutil=10 mem_used=1000 mem_total=8000 temp=${temperature} power_mw=200000 limit_mw=700000\n`;
 
-async function startServer(dir: string): Promise<ChildProcess> {
+function startOn(dir: string) {
   const config = path.join(dir, 'vitals.toml');
   // Only the GPU rules: the host's own load (a build running beside the test) is not this test's.
   fs.writeFileSync(config, [
@@ -22,31 +20,17 @@ async function startServer(dir: string): Promise<ChildProcess> {
     '[[alerts.rules]]', 'name = "gpu_temperature"', 'series = "gpu/*/temperature"',
     'warning = 85', 'critical = 90', 'for_seconds = 1', 'hysteresis = 3', '',
   ].join('\n'));
-  const child = spawn(path.join(root, 'target/release/vitals'), [
-    '--bind', `127.0.0.1:${PORT}`, '--interval', '0.5', '--no-persist', '--config', config,
-    '--emit-token', 'e2e-emit-token-0123456789',
-    '--nvml-library', path.join(root, 'target/fake-nvml/release/libfake_nvml.so'),
-  ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FAKE_NVML_SCRIPT: path.join(dir, 'gpus.nvml') } });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-    if (child.exitCode !== null) throw new Error(`the server stopped at start: ${stderr}`);
-    try {
-      if ((await fetch(`${ORIGIN}/api/system/metrics`)).ok) return child;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the server did not answer within a minute: ${stderr}`);
+  return startServer(PORT, [
+    '--interval', '0.5', '--no-persist', '--config', config,
+    '--nvml-library', path.join(ROOT, 'target/fake-nvml/release/libfake_nvml.so'),
+  ], { FAKE_NVML_SCRIPT: path.join(dir, 'gpus.nvml') });
 }
 
 test('a GPU that overheats shows in the alert strip and on its chart, and the strip clears when it cools', async ({ page }, testInfo) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitals-e2e-alerts-'));
   const script = path.join(dir, 'gpus.nvml');
   fs.writeFileSync(script, gpu(60));
-  const server = await startServer(dir);
+  const server = await startOn(dir);
   try {
     const errors = collectPageErrors(page);
     await openLive(page, ORIGIN);
@@ -77,9 +61,7 @@ test('a GPU that overheats shows in the alert strip and on its chart, and the st
     expect(await shaded()).toBe(1);
     expect(errors).toEqual([]);
   } finally {
-    const exited = new Promise((resolve) => server.once('exit', resolve));
-    server.kill('SIGTERM');
-    await exited;
+    await stopServer(server);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,45 +1,19 @@
 import { expect, Page, test } from '@playwright/test';
-import { ChildProcess, spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { chartSpanMs, collectPageErrors, openLive, PLAIN } from './helpers';
+import { chartSpanMs, collectPageErrors, openLive, PLAIN, startServer, stopServer } from './helpers';
 
 // These tests start their own release server on a data directory of their own, so they can stop
 // and start it again: the history must come back from the SQLite file on disk.
-const root = path.resolve(__dirname, '../..');
-const binary = path.join(root, 'target/release/vitals');
 const PORT = 3102;
 const ORIGIN = `http://127.0.0.1:${PORT}`;
 const HOUR = 3_600_000;
 
-async function startServer(dataDir: string, extra: string[] = []): Promise<ChildProcess> {
-  const child = spawn(binary, [
-    '--bind', `127.0.0.1:${PORT}`, '--interval', '1', '--data-dir', dataDir,
-    '--emit-token', 'e2e-emit-token-0123456789', '--nvml-library', '/nonexistent/libnvidia-ml.so.1', ...extra,
-  ], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (chunk) => (stderr += chunk));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the server stopped at start: ${stderr}`);
-    try {
-      if ((await fetch(`${ORIGIN}/api/system/metrics`)).ok) return child;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`the server did not answer within a minute: ${stderr}`);
-}
-
-/** SIGTERM, as systemd stops it: the writer saves what is queued before the process exits. */
-async function stopServer(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
+function startOn(dataDir: string, extra: string[] = []) {
+  return startServer(PORT, [
+    '--interval', '1', '--data-dir', dataDir, '--nvml-library', '/nonexistent/libnvidia-ml.so.1', ...extra,
+  ]);
 }
 
 type Point = [number, number | string];
@@ -63,10 +37,10 @@ test('a day written before a restart shows at 24 h with its gap, and a drag zoom
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'vitals-e2e-history-'));
   // A day of samples at 1 s, with a stretch left out as if Vitals had been stopped (60 %..55 %
   // of the day before the prefill's start), then a clean stop and a fresh start on the same file.
-  let server = await startServer(dataDir, ['--prefill-database-hours', '24']);
+  let server = await startOn(dataDir, ['--prefill-database-hours', '24']);
   const prefilledUntil = Date.now();
   await stopServer(server);
-  server = await startServer(dataDir);
+  server = await startOn(dataDir);
   try {
     const errors = collectPageErrors(page);
     await openLive(page, ORIGIN);
@@ -129,7 +103,7 @@ test('a server that cannot keep history says why, and still serves the live view
   // A data directory that cannot be created: a path under a regular file.
   const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'vitals-e2e-nodir-')), 'a-file');
   fs.writeFileSync(file, '');
-  const server = await startServer(path.join(file, 'vitals'));
+  const server = await startOn(path.join(file, 'vitals'));
   try {
     await openLive(page, ORIGIN);
     const problem = page.getByTestId('persistence-problem');

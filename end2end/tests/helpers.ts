@@ -1,4 +1,6 @@
 import { expect, Page } from '@playwright/test';
+import { ChildProcess, spawn } from 'child_process';
+import * as path from 'path';
 
 export const PLAIN = 'http://127.0.0.1:3100';
 export const GPUS = 'http://127.0.0.1:3101';
@@ -37,4 +39,38 @@ export async function chartSpanMs(page: Page, id: string): Promise<number> {
     const option = (window as any).echarts.getInstanceByDom(document.getElementById(id)).getOption();
     return option.xAxis[0].max - option.xAxis[0].min;
   }, id);
+}
+
+/** The repository root, where the release server runs from (it reads Leptos.toml there). */
+export const ROOT = path.resolve(__dirname, '../..');
+
+/**
+ * Starts a release server of the test's own on `port` with `args` (and `env` added), and waits
+ * until it answers; fails with what it printed if it stops or does not answer within a minute.
+ */
+export async function startServer(port: number, args: string[], env: Record<string, string> = {}): Promise<ChildProcess> {
+  const child = spawn(path.join(ROOT, 'target/release/vitals'), [
+    '--bind', `127.0.0.1:${port}`, '--emit-token', 'e2e-emit-token-0123456789', ...args,
+  ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => (stderr += chunk));
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+    if (child.exitCode !== null) throw new Error(`the server stopped at start: ${stderr}`);
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/api/system/metrics`)).ok) return child;
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`the server did not answer within a minute: ${stderr}`);
+}
+
+/** SIGTERM, as systemd stops it: the writer saves what is queued before the process exits. */
+export async function stopServer(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
 }
