@@ -38,7 +38,7 @@ pub fn page_seed(app: &AppState) -> PageSeed {
     PageSeed {
         hello: super::ws::hello(app),
         history: app.page_history.seed(),
-        alerts: app.alerts.list().active,
+        alerts: app.alerts.active(),
     }
 }
 

@@ -3,6 +3,7 @@
 use super::alerts::Alerts;
 use super::collect::{Monitor, Snapshot};
 use super::history_db::Durable;
+use super::history_db::series::of_snapshot;
 use super::hub::Hub;
 use super::page_history::PageHistory;
 use crate::wire::{
@@ -118,11 +119,15 @@ pub fn spawn(
             while !stopped.load(Ordering::Relaxed) {
                 let snapshot = Arc::new(monitor.sample());
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
+                // The tick as series, made once: for the alerts, then for the history.
+                let stored = of_snapshot(&snapshot);
                 let recorder = outlets.durable.recorder.as_deref();
+                outlets
+                    .alerts
+                    .watch(&snapshot, &stored, &outlets.hub, recorder);
                 if let Some(recorder) = recorder {
-                    recorder.record(&snapshot);
+                    recorder.record((snapshot.timestamp.timestamp_millis(), stored));
                 }
-                outlets.alerts.watch(&snapshot, &outlets.hub, recorder);
                 if let Some(status) = persistence.changed(outlets.durable.status()) {
                     outlets.hub.broadcast(&ServerMessage::Persistence(status));
                 }

@@ -34,11 +34,15 @@ impl Engine {
     }
 
     /// Takes one tick's values; returns the alerts that changed, in rule order.
-    pub fn evaluate(&mut self, at: DateTime<Utc>, values: &[(String, f64)]) -> Vec<Alert> {
+    pub fn evaluate<'a>(
+        &mut self,
+        at: DateTime<Utc>,
+        values: impl IntoIterator<Item = &'a (String, f64)> + Clone,
+    ) -> Vec<Alert> {
         let mut changes = Vec::new();
         let mut seen: HashSet<Key> = HashSet::new();
         for index in 0..self.rules.len() {
-            for (name, value) in values {
+            for (name, value) in values.clone() {
                 let Some(instance) = self.rules[index].instance_of(name) else {
                     continue;
                 };

@@ -7,7 +7,6 @@ pub mod rules;
 pub mod webhooks;
 
 use super::collect::Snapshot;
-use super::history_db::series::of_snapshot;
 use super::history_db::{NamedValues, events::SavedEvent, writer::Recorder};
 use super::hub::Hub;
 use crate::app::store::{gpu_key, gpu_series};
@@ -57,13 +56,22 @@ impl Alerts {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Evaluates one tick and announces what changed: on the channel, and to the history.
-    pub fn watch(&self, snapshot: &Snapshot, hub: &Hub, recorder: Option<&Recorder>) {
-        let mut values = watched_values(snapshot);
+    /// Evaluates one tick (its stored series, made once by the sampler, and what rules watch
+    /// besides) and announces what changed: on the channel, and to the history.
+    pub fn watch(
+        &self,
+        snapshot: &Snapshot,
+        stored: &NamedValues,
+        hub: &Hub,
+        recorder: Option<&Recorder>,
+    ) {
+        let mut values = derived_values(snapshot);
         for (channel, lateness) in hub.heartbeat_lateness(snapshot.timestamp) {
             values.push((format!("channel/{channel}/lateness"), lateness));
         }
-        let changes = self.engine().evaluate(snapshot.timestamp, &values);
+        let changes = self
+            .engine()
+            .evaluate(snapshot.timestamp, stored.iter().chain(&values));
         for alert in changes {
             self.deliver(&alert);
             let Ok(data) = serde_json::to_value(&alert) else {
@@ -81,6 +89,11 @@ impl Alerts {
         }
     }
 
+    /// Pending and firing alerts, oldest first: what a page starts with.
+    pub fn active(&self) -> Vec<Alert> {
+        self.engine().active()
+    }
+
     pub fn list(&self) -> AlertList {
         let engine = self.engine();
         AlertList {
@@ -91,11 +104,11 @@ impl Alerts {
     }
 }
 
-/// A tick's values under the names rules use: every stored series, plus what rules watch that
-/// is not drawn: each GPU's memory in use as a percentage, whether it is available and whether its
-/// clocks are held down by its power limit (1 or 0), and each filesystem's use as a percentage.
-pub fn watched_values(snapshot: &Snapshot) -> NamedValues {
-    let mut values = of_snapshot(snapshot);
+/// What rules watch besides the stored series (`series::of_snapshot`): each GPU's memory in use
+/// as a percentage, whether it is available and whether its clocks are held down by its power
+/// limit (1 or 0), and each filesystem's use as a percentage.
+pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
+    let mut values = NamedValues::new();
     for gpu in &snapshot.gpus {
         let key = gpu_key(gpu);
         let available = if gpu.available { 1.0 } else { 0.0 };
@@ -146,7 +159,7 @@ mod tests {
             used_bytes: 98,
             ..Default::default()
         }];
-        let values = watched_values(&snapshot);
+        let values = derived_values(&snapshot);
         let get = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
         assert_eq!(get("gpu/GPU-a/available"), Some(0.0));
         assert_eq!(get("gpu/GPU-a/memory_percent"), Some(75.0));
@@ -154,7 +167,8 @@ mod tests {
 
         let hub = Hub::new(1, std::time::Duration::from_secs(60), 8, 1 << 20);
         let alerts = Alerts::new(rules::defaults(), Webhooks::none());
-        alerts.watch(&snapshot, &hub, None);
+        let stored = crate::server::history_db::series::of_snapshot(&snapshot);
+        alerts.watch(&snapshot, &stored, &hub, None);
         let list = alerts.list();
         let firing: Vec<&str> = list.active.iter().map(|a| a.rule.as_str()).collect();
         assert_eq!(firing, ["gpu_unavailable", "filesystem"]);

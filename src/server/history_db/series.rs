@@ -127,25 +127,32 @@ pub fn snapshot_of(template: &Snapshot, at_ms: i64, values: &NamedValues) -> Sna
     let disk = &mut snapshot.disk;
     disk.read_bytes_per_sec = get(series::DISK_READ).unwrap_or(0.0);
     disk.write_bytes_per_sec = get(series::DISK_WRITE).unwrap_or(0.0);
+    // A device's two rates, when the tick has either (0 for the one it lacks).
+    let pair = |first: String, second: String| {
+        let (first, second) = (get(&first), get(&second));
+        (first.is_some() || second.is_some()).then(|| (first.unwrap_or(0.0), second.unwrap_or(0.0)))
+    };
     disk.devices.retain_mut(|device| {
-        let read = get(&disk_series(&device.name, "read"));
-        let write = get(&disk_series(&device.name, "write"));
-        device.read_bytes_per_sec = read.unwrap_or(0.0);
-        device.write_bytes_per_sec = write.unwrap_or(0.0);
+        let name = &device.name;
+        let Some(rates) = pair(disk_series(name, "read"), disk_series(name, "write")) else {
+            return false;
+        };
+        (device.read_bytes_per_sec, device.write_bytes_per_sec) = rates;
         (device.read_bytes_total, device.written_bytes_total) = (0, 0);
-        read.is_some() || write.is_some()
+        true
     });
 
     let network = &mut snapshot.network;
     network.rx_bytes_per_sec = get(series::NET_RX).unwrap_or(0.0);
     network.tx_bytes_per_sec = get(series::NET_TX).unwrap_or(0.0);
     network.interfaces.retain_mut(|interface| {
-        let rx = get(&network_series(&interface.name, "rx"));
-        let tx = get(&network_series(&interface.name, "tx"));
-        interface.rx_bytes_per_sec = rx.unwrap_or(0.0);
-        interface.tx_bytes_per_sec = tx.unwrap_or(0.0);
+        let name = &interface.name;
+        let Some(rates) = pair(network_series(name, "rx"), network_series(name, "tx")) else {
+            return false;
+        };
+        (interface.rx_bytes_per_sec, interface.tx_bytes_per_sec) = rates;
         (interface.rx_bytes_total, interface.tx_bytes_total) = (0, 0);
-        rx.is_some() || tx.is_some()
+        true
     });
 
     snapshot.gpus.retain_mut(|gpu| {

@@ -42,7 +42,7 @@ pub struct WriterStatus {
 
 /// The sampler's end of the writer.
 pub struct Recorder {
-    queue: Mutex<Option<SyncSender<Arc<Snapshot>>>>,
+    queue: Mutex<Option<SyncSender<Row>>>,
     events: Mutex<Option<SyncSender<SavedEvent>>>,
     queued_event_bytes: Arc<AtomicU64>,
     status: Arc<Mutex<WriterStatus>>,
@@ -86,11 +86,12 @@ impl Recorder {
         })
     }
 
-    /// Hands a tick to the writer without waiting.
-    pub fn record(&self, snapshot: &Arc<Snapshot>) {
+    /// Hands a tick's series (`series::of_snapshot`, which the sampler already made for the
+    /// alerts) to the writer without waiting.
+    pub fn record(&self, tick: Row) {
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let Some(queue) = queue.as_ref() else { return };
-        if let Err(TrySendError::Full(_)) = queue.try_send(snapshot.clone()) {
+        if let Err(TrySendError::Full(_)) = queue.try_send(tick) {
             let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
             status.dropped_ticks += 1;
             status.problem = Some(
@@ -120,10 +121,11 @@ impl Recorder {
 
     /// Hands a tick to the writer, waiting for room: for tests and benchmarks that record faster
     /// than real time (the sampler uses `record`).
-    pub fn record_waiting(&self, snapshot: &Arc<Snapshot>) {
+    pub fn record_waiting(&self, snapshot: &Snapshot) {
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
         if let Some(queue) = queue {
-            queue.send(snapshot.clone()).unwrap();
+            let at = snapshot.timestamp.timestamp_millis();
+            queue.send((at, series::of_snapshot(snapshot))).unwrap();
         }
     }
 
@@ -243,16 +245,13 @@ impl Writer {
         }
     }
 
-    fn run(mut self, ticks: Receiver<Arc<Snapshot>>) {
+    fn run(mut self, ticks: Receiver<Row>) {
         let mut batch: Vec<Row> = Vec::new();
         let mut due = Instant::now() + BATCH_EVERY;
         loop {
             let wait = due.saturating_duration_since(Instant::now());
             match ticks.recv_timeout(wait) {
-                Ok(snapshot) => batch.push((
-                    snapshot.timestamp.timestamp_millis(),
-                    series::of_snapshot(&snapshot),
-                )),
+                Ok(tick) => batch.push(tick),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
                     self.write(std::mem::take(&mut batch));
