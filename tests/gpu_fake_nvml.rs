@@ -9,7 +9,9 @@ use std::time::Duration;
 use vitals::server::collect::GpuSource;
 use vitals::server::collect::gpu::{Backoff, GpuOptions, NvmlSource};
 use vitals::server::collect::procinfo;
-use vitals::wire::{GpuMetrics, GpuProcess, GpuProcessKind, GpuStatus, GpuUnavailableReason};
+use vitals::wire::{
+    GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization, GpuStatus, GpuUnavailableReason,
+};
 
 /// Longer than a few back-to-back ticks take, short enough to wait out in a test.
 const BACKOFF: Backoff = Backoff {
@@ -42,7 +44,8 @@ fn values_come_through_exactly() {
         "driver 550.54.15\ncuda 12040\n\
          gpu name=\"Fake H100 80GB\" uuid=GPU-aaaa util=37 memutil=12 mem_used=1073741824 \
          mem_total=85899345920 temp=55 power_mw=123456 limit_mw=700000 fan=40 sm_clock=1980 \
-         mem_clock=2619 throttle=68 procs={me}:1048576:compute,{me}:2048:graphics,{GONE_PID}:na:graphics\n\
+         mem_clock=2619 throttle=68 procs={me}:1048576:compute,{me}:2048:graphics,{GONE_PID}:na:graphics \
+         putil={me}:61:22:3:4\n\
          gpu name=\"Fake L4\" uuid=GPU-bbbb util=0 memutil=0 mem_used=0 mem_total=24000000000\n"
     ));
     let (status, gpus) = source(&fake).sample();
@@ -81,6 +84,12 @@ fn values_come_through_exactly() {
                 used_memory_bytes: Some(1_048_576),
                 kind: GpuProcessKind::Compute,
                 command_line: procinfo::command_line(me),
+                utilization: Some(GpuProcessUtilization {
+                    sm_percent: 61,
+                    memory_percent: 22,
+                    encoder_percent: 3,
+                    decoder_percent: 4,
+                }),
             },
             GpuProcess {
                 pid: GONE_PID,
@@ -89,6 +98,7 @@ fn values_come_through_exactly() {
                 used_memory_bytes: None,
                 kind: GpuProcessKind::Graphics,
                 command_line: None,
+                utilization: None,
             },
         ],
     };

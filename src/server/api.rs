@@ -148,6 +148,17 @@ pub async fn alerts(State(app): State<AppState>) -> axum::Json<crate::wire::Aler
     axum::Json(app.alerts.list())
 }
 
+/// The process table now: the latest scan if it is fresh, else the next one (which this starts).
+pub async fn processes(
+    State(app): State<AppState>,
+) -> Result<axum::Json<std::sync::Arc<crate::wire::ProcessList>>, HttpError> {
+    app.processes
+        .current()
+        .await
+        .map(axum::Json)
+        .map_err(|error| HttpError::ServiceUnavailable(error.to_string()))
+}
+
 pub async fn history(
     State(app): State<AppState>,
     Query(query): Query<HistoryQuery>,
@@ -234,6 +245,7 @@ mod tests {
                 used_memory_bytes: None,
                 kind: GpuProcessKind::Compute,
                 command_line: None,
+                utilization: None,
             }],
             ..idle.clone()
         };

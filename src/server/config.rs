@@ -115,6 +115,14 @@ pub struct Cli {
     /// Show GPU processes' full command lines in the API and the page (off: names and users only).
     #[arg(long, env = "VITALS_SHOW_COMMAND_LINES")]
     pub show_command_lines: bool,
+    /// How many processes each measure (CPU, memory, storage I/O) puts in the process table,
+    /// 1–500; processes on a GPU are always in it. Default 25.
+    #[arg(long, env = "VITALS_PROCESS_TOP")]
+    pub process_top: Option<usize>,
+    /// Seconds between process scans, 0.5–60 (scans run only while someone watches the table).
+    /// Default 2.
+    #[arg(long, env = "VITALS_PROCESS_INTERVAL_SECONDS")]
+    pub process_interval: Option<f64>,
     /// Fill the history with a window of synthetic samples at start (benchmarks and demos only).
     #[arg(long, env = "VITALS_PREFILL_HISTORY")]
     pub prefill_history: bool,
@@ -151,6 +159,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub show_command_lines: bool,
     pub max_connections: Option<usize>,
+    pub process_top: Option<usize>,
+    pub process_interval_seconds: Option<f64>,
     #[serde(default)]
     pub trusted_proxies: Vec<IpAddr>,
     pub emit_history_mib: Option<usize>,
@@ -181,6 +191,9 @@ pub struct Config {
     pub access_token: Option<String>,
     pub nvml_library: Option<PathBuf>,
     pub show_command_lines: bool,
+    /// Processes per measure in the process table.
+    pub process_top: usize,
+    pub process_interval: Duration,
     pub prefill_history: bool,
     pub prefill_database: Option<Duration>,
     /// None: derived from the open-files limit at start.
@@ -225,6 +238,10 @@ pub enum ConfigError {
         max: u64,
         value: u64,
     },
+    #[error(
+        "process interval {0} s is out of range: use a number of seconds from 0.5 to 60 (--process-interval, VITALS_PROCESS_INTERVAL_SECONDS or process_interval_seconds)"
+    )]
+    ProcessInterval(f64),
     #[error("the emit token must be at least 16 characters long")]
     ShortEmitToken,
     #[error(
@@ -328,6 +345,19 @@ impl Config {
                 65_536,
             )? << 20,
         };
+        let process_top = keep(
+            "--process-top",
+            cli.process_top.or(file.process_top).map(|n| n as u64),
+            25,
+            500,
+        )? as usize;
+        let process_interval = cli
+            .process_interval
+            .or(file.process_interval_seconds)
+            .unwrap_or(2.0);
+        if !(0.5..=60.0).contains(&process_interval) {
+            return Err(ConfigError::ProcessInterval(process_interval));
+        }
         let data_dir = (!(cli.no_persist || file.no_persist)).then(|| {
             cli.data_dir
                 .or(file.data_dir)
@@ -374,6 +404,8 @@ impl Config {
                 .unwrap_or_else(default_token_file),
             nvml_library: cli.nvml_library.or(file.nvml_library),
             show_command_lines: cli.show_command_lines || file.show_command_lines,
+            process_top,
+            process_interval: Duration::from_secs_f64(process_interval),
             prefill_history: cli.prefill_history,
             prefill_database: cli
                 .prefill_database_hours
@@ -469,6 +501,36 @@ mod tests {
             Config::resolve(cli, default_bind()).unwrap().interval,
             Duration::from_millis(250)
         );
+    }
+
+    #[test]
+    fn process_table_settings_are_checked() {
+        let config = Config::resolve(Cli::default(), default_bind()).unwrap();
+        assert_eq!(
+            (config.process_top, config.process_interval),
+            (25, Duration::from_secs(2))
+        );
+        for (top, interval, wanted) in [
+            (
+                Some(0),
+                None,
+                "--process-top must be between 1 and 500, got 0",
+            ),
+            (None, Some(0.1), "process interval 0.1 s is out of range"),
+            (
+                None,
+                Some(f64::NAN),
+                "process interval NaN s is out of range",
+            ),
+        ] {
+            let cli = Cli {
+                process_top: top,
+                process_interval: interval,
+                ..Default::default()
+            };
+            let err = Config::resolve(cli, default_bind()).unwrap_err();
+            assert!(err.to_string().contains(wanted), "{err}");
+        }
     }
 
     #[test]

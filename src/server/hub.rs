@@ -154,6 +154,12 @@ fn is_system(channel: &str) -> bool {
     channel.starts_with("system/")
 }
 
+/// Channels whose ring keeps only the newest message: a process table is large, and only the
+/// current one means anything.
+fn keeps_latest_only(channel: &str) -> bool {
+    channel == crate::wire::CHANNEL_PROCESSES
+}
+
 /// A server message as the frame every socket sends: the one place messages are encoded.
 pub fn frame(message: &ServerMessage) -> Frame {
     // Serialising our own plain data types cannot fail; an empty frame would be skipped by clients.
@@ -239,6 +245,9 @@ impl Hub {
         {
             entry.latest = Some(envelope);
         }
+        if keeps_latest_only(channel) {
+            entry.ring.clear();
+        }
         entry.ring.push_back(Stored {
             seq,
             at: timestamp,
@@ -317,6 +326,14 @@ impl Hub {
     #[cfg(test)]
     pub fn custom_bytes(&self) -> usize {
         self.lock().custom_bytes
+    }
+
+    /// Whether any client holds a pattern `covers` accepts (someone watches a channel).
+    pub fn watched(&self, covers: impl Fn(&str) -> bool) -> bool {
+        self.lock()
+            .clients
+            .values()
+            .any(|client| client.patterns.iter().any(|p| covers(p)))
     }
 
     /// A new subscriber with no subscriptions yet, or `None` when the hub is at its client limit.
@@ -677,6 +694,33 @@ mod tests {
                 ServerMessage::Pong
             );
         }
+    }
+
+    #[test]
+    fn the_process_table_keeps_only_its_newest_message_and_knows_its_watchers() {
+        let hub = hub();
+        let process_table = |pattern: &str| pattern_matches(pattern, "system/processes");
+        assert!(!hub.watched(process_table));
+        for second in 0..5 {
+            hub.publish(
+                "system/processes",
+                "metrics",
+                json!({"n": second}),
+                at(second),
+            )
+            .unwrap();
+        }
+        let kept = hub.history("system/processes", 0, None).unwrap();
+        assert_eq!(seqs(&kept), [5]);
+        let reader = hub.register().unwrap();
+        hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
+            .unwrap();
+        assert!(!hub.watched(process_table));
+        hub.subscribe(reader.id, &["system/*".into()], &BTreeMap::new(), None)
+            .unwrap();
+        assert!(hub.watched(process_table));
+        drop(reader);
+        assert!(!hub.watched(process_table), "gone with its last watcher");
     }
 
     #[test]

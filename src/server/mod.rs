@@ -15,6 +15,7 @@ pub mod hub;
 pub mod listen;
 pub mod page_history;
 pub mod prefill;
+pub mod processes;
 pub mod prometheus;
 pub mod sampler;
 pub mod sessions;
@@ -53,7 +54,7 @@ pub enum StartError {
         "cannot listen on {addr}: {reason} (is another server using it? pick another with --bind)"
     )]
     Bind { addr: SocketAddr, reason: String },
-    #[error("cannot start the sampler thread: {0}")]
+    #[error("cannot start the sampler or process-scan thread: {0}")]
     Sampler(std::io::Error),
     #[error("the server stopped: {0}")]
     Serve(std::io::Error),
@@ -80,6 +81,7 @@ pub struct Running {
     pub connections: Arc<Tracker>,
     durable: history_db::Durable,
     _sampler: SamplerHandle,
+    _process_scans: processes::ProcessHandle,
 }
 
 /// Builds everything and binds the listener, without serving yet.
@@ -116,11 +118,21 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     let hostname: Arc<str> = sysinfo::System::host_name()
         .unwrap_or_else(|| "this machine".into())
         .into();
+    let process_watch = processes::ProcessWatch::new(processes::ProcessOptions {
+        top: config.process_top,
+        period: config.process_interval,
+        show_command_lines: config.show_command_lines,
+        always: config
+            .alert_rules
+            .iter()
+            .any(|rule| processes::is_process_series(&rule.series)),
+    });
     let outlets = Outlets {
         hub: hub.clone(),
         latest: Latest::default(),
         page_history,
         durable: durable.clone(),
+        processes: process_watch.clone(),
         alerts: Arc::new(alerts::Alerts::new(
             config.alert_rules.clone(),
             alerts::webhooks::Webhooks::start(&config.alert_webhooks, &hostname),
@@ -178,6 +190,9 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     outlets.latest.set_gpu_status(primed.gpu_status);
     let sampler =
         sampler::spawn(monitor, outlets.clone(), config.interval).map_err(StartError::Sampler)?;
+    let process_scans = process_watch
+        .spawn(hub.clone(), outlets.latest.clone())
+        .map_err(StartError::Sampler)?;
 
     let bound_ip = (!addr.ip().is_loopback() && !addr.ip().is_unspecified()).then(|| match addr {
         SocketAddr::V4(v4) => v4.ip().to_string(),
@@ -187,7 +202,12 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         leptos_options,
         config: Arc::new(config),
         hub,
-        metrics_registry: prometheus::registry(outlets.latest.clone(), hostname.clone()),
+        metrics_registry: prometheus::registry(
+            outlets.latest.clone(),
+            hostname.clone(),
+            process_watch.clone(),
+        ),
+        processes: process_watch,
         latest: outlets.latest,
         page_history: outlets.page_history,
         durable: durable.clone(),
@@ -207,6 +227,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         connections: Tracker::new(connection_cap),
         durable,
         _sampler: sampler,
+        _process_scans: process_scans,
     })
 }
 
@@ -220,6 +241,7 @@ pub fn router(state: AppState) -> Router {
         // /api/system/metrics, /gpus and /seed are server functions (src/app/api.rs), mounted with the pages.
         .route("/api/system/history", get(api::history))
         .route("/api/system/alerts", get(api::alerts))
+        .route("/api/system/processes", get(api::processes))
         .route("/api/internal/ws/emit", post(emit::emit))
         .route("/metrics", get(prometheus::metrics))
         .leptos_routes_with_context(&state, routes, provide_state, move || {

@@ -3,6 +3,7 @@
 
 use super::collect::Snapshot;
 use super::error::HttpError;
+use super::processes::ProcessWatch;
 use super::sampler::Latest;
 use super::state::AppState;
 use crate::wire::GpuMetrics;
@@ -27,10 +28,33 @@ struct SnapshotCollector {
 }
 
 /// The registry every scrape encodes; built once at start.
-pub fn registry(latest: Latest, hostname: Arc<str>) -> Arc<Registry> {
+pub fn registry(latest: Latest, hostname: Arc<str>, processes: Arc<ProcessWatch>) -> Arc<Registry> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SnapshotCollector { latest, hostname }));
+    registry.register_collector(Box::new(ProcessScanCollector(processes)));
     Arc::new(registry)
+}
+
+/// What the process scans have cost: they run only while someone watches, and this shows it.
+#[derive(Debug)]
+struct ProcessScanCollector(Arc<ProcessWatch>);
+
+impl Collector for ProcessScanCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let (scans, spent) = self.0.cost();
+        family(
+            &mut encoder,
+            "vitals_process_scans",
+            "Process table scans done since start (they run only while someone watches).",
+            [(Labels::new(), counter(scans as f64))],
+        )?;
+        family(
+            &mut encoder,
+            "vitals_process_scan_seconds",
+            "Time spent scanning processes since start.",
+            [(Labels::new(), counter(spent.as_secs_f64()))],
+        )
+    }
 }
 
 pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
@@ -332,7 +356,8 @@ mod tests {
     fn encoded(snapshot: Snapshot, openmetrics: bool) -> String {
         let latest = Latest::default();
         latest.set(Arc::new(snapshot));
-        let registry = registry(latest, "box".into());
+        let processes = ProcessWatch::new(Default::default());
+        let registry = registry(latest, "box".into(), processes);
         let mut out = String::new();
         if openmetrics {
             prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
@@ -373,6 +398,7 @@ mod tests {
                 used_memory_bytes: None,
                 kind: GpuProcessKind::Compute,
                 command_line: None,
+                utilization: None,
             }],
             ..Default::default()
         }];

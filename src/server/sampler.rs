@@ -64,6 +64,8 @@ pub struct Outlets {
     /// The history database and its writer, when history is kept on disk.
     pub durable: Durable,
     pub alerts: Arc<Alerts>,
+    /// The process scans, whose per-name totals alert rules may watch.
+    pub processes: Arc<super::processes::ProcessWatch>,
 }
 
 /// Whether history is being saved, as clients last heard it: they are told when it changes.
@@ -122,9 +124,10 @@ pub fn spawn(
                 // The tick as series, made once: for the alerts, then for the history.
                 let stored = of_snapshot(&snapshot);
                 let recorder = outlets.durable.recorder.as_deref();
+                let process_values = outlets.processes.values_for_rules();
                 outlets
                     .alerts
-                    .watch(&snapshot, &stored, &outlets.hub, recorder);
+                    .watch(&snapshot, &stored, &process_values, &outlets.hub, recorder);
                 if let Some(recorder) = recorder {
                     recorder.record((snapshot.timestamp.timestamp_millis(), stored));
                 }

@@ -33,6 +33,8 @@ pub struct AppState {
     pub failures: Arc<FailedAttempts>,
     /// Sign-in forms being read at once (bodies sent before anyone is known).
     pub sign_in_reads: Arc<tokio::sync::Semaphore>,
+    /// The process table's scans, run while someone watches.
+    pub processes: Arc<super::processes::ProcessWatch>,
     /// The alert rules' state, fed by the sampler.
     pub alerts: Arc<super::alerts::Alerts>,
 }

@@ -56,12 +56,13 @@ impl Alerts {
         self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Evaluates one tick (its stored series, made once by the sampler, and what rules watch
-    /// besides) and announces what changed: on the channel, and to the history.
+    /// Evaluates one tick (its stored series, made once by the sampler, the process totals, and
+    /// what rules watch besides) and announces what changed: on the channel, and to the history.
     pub fn watch(
         &self,
         snapshot: &Snapshot,
         stored: &NamedValues,
+        processes: &NamedValues,
         hub: &Hub,
         recorder: Option<&Recorder>,
     ) {
@@ -69,9 +70,10 @@ impl Alerts {
         for (channel, lateness) in hub.heartbeat_lateness(snapshot.timestamp) {
             values.push((format!("channel/{channel}/lateness"), lateness));
         }
-        let changes = self
-            .engine()
-            .evaluate(snapshot.timestamp, stored.iter().chain(&values));
+        let changes = self.engine().evaluate(
+            snapshot.timestamp,
+            stored.iter().chain(processes).chain(&values),
+        );
         for alert in changes {
             self.deliver(&alert);
             let Ok(data) = serde_json::to_value(&alert) else {
@@ -168,7 +170,7 @@ mod tests {
         let hub = Hub::new(1, std::time::Duration::from_secs(60), 8, 1 << 20);
         let alerts = Alerts::new(rules::defaults(), Webhooks::none());
         let stored = crate::server::history_db::series::of_snapshot(&snapshot);
-        alerts.watch(&snapshot, &stored, &hub, None);
+        alerts.watch(&snapshot, &stored, &Vec::new(), &hub, None);
         let list = alerts.list();
         let firing: Vec<&str> = list.active.iter().map(|a| a.rule.as_str()).collect();
         assert_eq!(firing, ["gpu_unavailable", "filesystem"]);

@@ -1,12 +1,15 @@
 //! The NVIDIA GPU collector: reads every GPU through NVML each tick, and says why when it cannot.
 
 use super::{GpuSource, procinfo};
-use crate::wire::{GpuMetrics, GpuProcess, GpuProcessKind, GpuStatus, GpuUnavailableReason};
+use crate::wire::{
+    GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization, GpuStatus, GpuUnavailableReason,
+};
+use chrono::{DateTime, Utc};
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
-use nvml_wrapper::struct_wrappers::device::ProcessInfo;
+use nvml_wrapper::struct_wrappers::device::{ProcessInfo, ProcessUtilizationSample};
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -337,6 +340,11 @@ fn read_device(nvml: &Nvml, index: u32, show_command_lines: bool) -> Result<GpuM
     let compute = field(device.running_compute_processes())?.unwrap_or_default();
     let graphics = field(device.running_graphics_processes())?.unwrap_or_default();
     let mut processes = merge_processes(compute, graphics);
+    if !processes.is_empty() {
+        let since = recent_samples_since(Utc::now());
+        let samples = field(device.process_utilization_stats(since))?.unwrap_or_default();
+        attach_utilization(&mut processes, &samples);
+    }
     describe_processes(&mut processes, show_command_lines);
     Ok(GpuMetrics {
         index,
@@ -380,10 +388,34 @@ fn merge_processes(compute: Vec<ProcessInfo>, graphics: Vec<ProcessInfo>) -> Vec
                 used_memory_bytes: used,
                 kind,
                 command_line: None,
+                utilization: None,
             }),
         }
     }
     merged
+}
+
+/// The CPU timestamp (µs) NVML's process samples are asked from: the last few seconds, so a
+/// process that stopped using the GPU stops showing a share.
+fn recent_samples_since(now: DateTime<Utc>) -> u64 {
+    const WINDOW_MICROS: i64 = 5_000_000;
+    (now.timestamp_micros() - WINDOW_MICROS).max(0) as u64
+}
+
+/// Gives each process its newest utilization sample.
+fn attach_utilization(processes: &mut [GpuProcess], samples: &[ProcessUtilizationSample]) {
+    for process in processes {
+        process.utilization = samples
+            .iter()
+            .filter(|sample| sample.pid == process.pid)
+            .max_by_key(|sample| sample.timestamp)
+            .map(|sample| GpuProcessUtilization {
+                sm_percent: sample.sm_util,
+                memory_percent: sample.mem_util,
+                encoder_percent: sample.enc_util,
+                decoder_percent: sample.dec_util,
+            });
+    }
 }
 
 /// Fills in what `/proc` says about each process; only GPU processes are looked up.

@@ -41,7 +41,7 @@ fn real_uid(status: &str) -> Option<u32> {
 }
 
 /// Resolves a uid through `/etc/passwd`, once per uid: GPU process lists repeat every tick.
-fn user_name(uid: u32) -> String {
+pub fn user_name(uid: u32) -> String {
     static NAMES: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
     let names = NAMES.get_or_init(Default::default);
     // A panic elsewhere while holding the lock leaves the map intact, so poisoning is ignored.

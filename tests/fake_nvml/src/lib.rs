@@ -16,8 +16,9 @@
 //! Each `gpu` line is the next device (0, 1, …). Its keys: `name`, `uuid`, `util`, `memutil`,
 //! `mem_used`, `mem_total` (bytes), `temp`, `power_mw`, `limit_mw`, `fan`, `sm_clock`, `mem_clock`,
 //! `throttle` (NVML's clock throttle reasons as a number: 4 is the software power cap), `procs`
-//! and `lost`. `procs` is a comma list of `pid:used_bytes:compute|graphics`, where
-//! `used_bytes` may be `na` (NVML_VALUE_NOT_AVAILABLE).
+//! `putil` and `lost`. `procs` is a comma list of `pid:used_bytes:compute|graphics`, where
+//! `used_bytes` may be `na` (NVML_VALUE_NOT_AVAILABLE). `putil` is a comma list of
+//! `pid:sm:mem:enc:dec` percentages, each process's utilization sample (stamped now).
 //!
 //! A measurement that is absent, or set to `ns`, returns NVML_ERROR_NOT_SUPPORTED. A value may instead
 //! name any error below to make that call fail with it (`temp=unknown`). Calls that return several
@@ -499,6 +500,72 @@ unsafe fn running_processes(
     })
 }
 
+/// `nvmlProcessUtilizationSample_t`.
+#[repr(C)]
+#[derive(Debug, PartialEq)]
+pub struct ProcessUtilizationSample {
+    pid: c_uint,
+    time_stamp: c_ulonglong,
+    sm_util: c_uint,
+    mem_util: c_uint,
+    enc_util: c_uint,
+    dec_util: c_uint,
+}
+
+fn utilization_samples(gpu: &Gpu) -> Result<Vec<ProcessUtilizationSample>, Return> {
+    let list = gpu.get("putil").ok_or(ERROR_NOT_SUPPORTED)?;
+    if let Some(code) = error_named(list) {
+        return Err(code);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as c_ulonglong);
+    let mut samples = Vec::new();
+    for entry in list.split(',').filter(|e| !e.is_empty()) {
+        let numbers: Vec<c_uint> = entry
+            .split(':')
+            .map(|n| n.parse().map_err(|_| ERROR_UNKNOWN))
+            .collect::<Result<_, _>>()?;
+        let [pid, sm_util, mem_util, enc_util, dec_util] = numbers[..] else {
+            return Err(ERROR_UNKNOWN);
+        };
+        samples.push(ProcessUtilizationSample {
+            pid,
+            time_stamp: now,
+            sm_util,
+            mem_util,
+            enc_util,
+            dec_util,
+        });
+    }
+    Ok(samples)
+}
+
+/// The same two-call protocol as the process lists; every sample is newer than any timestamp.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetProcessUtilization(
+    device: Device,
+    samples: *mut ProcessUtilizationSample,
+    count: *mut c_uint,
+    _last_seen_time_stamp: c_ulonglong,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let found = utilization_samples(gpu)?;
+        if count.is_null() {
+            return Err(ERROR_INVALID_ARGUMENT);
+        }
+        let room = unsafe { count.read() } as usize;
+        unsafe { count.write(found.len() as c_uint) };
+        if room < found.len() || samples.is_null() {
+            return Err(ERROR_INSUFFICIENT_SIZE);
+        }
+        for (i, sample) in found.into_iter().enumerate() {
+            unsafe { samples.add(i).write(sample) };
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -534,5 +601,17 @@ mod tests {
             (1, 1, 10)
         );
         assert_eq!(graphics[0].used_gpu_memory, VALUE_NOT_AVAILABLE);
+    }
+
+    #[test]
+    fn utilization_samples_are_read_per_process() {
+        let script = parse("gpu putil=7:60:20:0:5\ngpu putil=7:1\ngpu\n");
+        let samples = utilization_samples(&script.gpus[0]).unwrap();
+        assert_eq!(
+            (samples[0].pid, samples[0].sm_util, samples[0].dec_util),
+            (7, 60, 5)
+        );
+        assert_eq!(utilization_samples(&script.gpus[1]), Err(ERROR_UNKNOWN));
+        assert_eq!(utilization_samples(&script.gpus[2]), Err(ERROR_NOT_SUPPORTED));
     }
 }
