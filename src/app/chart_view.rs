@@ -171,16 +171,19 @@ mod browser {
             if !in_view.get() || !page_visible.is_none_or(|v| v.get()) {
                 return;
             }
-            let options = chart.get();
             let dark = dark.map(|d| d.get()).unwrap_or(false);
-            mounted.update_value(|slot| match slot {
-                Some(existing) if existing.dark == dark => existing.draw(&options),
-                _ => {
-                    if let Some(old) = slot.take() {
-                        old.dispose();
+            // Read in place: a chart's options are large, and cloning them cost the page its
+            // biggest function.
+            chart.with(|options| {
+                mounted.update_value(|slot| match slot {
+                    Some(existing) if existing.dark == dark => existing.draw(options),
+                    _ => {
+                        if let Some(old) = slot.take() {
+                            old.dispose();
+                        }
+                        *slot = create(&id, options, dark, in_view, on_select);
                     }
-                    *slot = create(&id, &options, dark, in_view, on_select);
-                }
+                })
             });
         });
         on_cleanup(move || {

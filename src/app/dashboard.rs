@@ -9,12 +9,13 @@ use super::charts::{
 use super::connection::ConnectionState;
 use super::format;
 use super::live::{Live, use_live};
+use super::process_card::ProcessCard;
 use super::seed::page_seed;
 use super::store::{Millis, gpu_key, gpu_metric, gpu_series, series};
 use super::tab::TabStatus;
 use super::theme::{ThemeToggle, prefers_dark};
 use super::timeline::{DrawFrame, RangeControls, Timeline};
-use crate::wire::{GpuMetrics, GpuStatus, GpuUnavailableReason};
+use crate::wire::{GpuMetrics, GpuProcessKind, GpuStatus, GpuUnavailableReason};
 use leptos::prelude::*;
 
 #[component]
@@ -39,6 +40,7 @@ pub fn Dashboard() -> impl IntoView {
             <MemoryPanel />
             <IoPanel frame zoom />
             <GpuPanels frame zoom />
+            <ProcessCard />
         </main>
     }
 }
@@ -395,6 +397,13 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
     }
 }
 
+fn kind_name(kind: GpuProcessKind) -> &'static str {
+    match kind {
+        GpuProcessKind::Compute => "compute",
+        GpuProcessKind::Graphics => "graphics",
+    }
+}
+
 fn optional<T: std::fmt::Display>(value: Option<T>, unit: &str) -> String {
     value
         .map(|v| format!("{v}{unit}"))
@@ -469,7 +478,7 @@ fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
                                     <td>{p.user.unwrap_or_default()}</td>
                                     <td>{p.name}</td>
                                     <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
-                                    <td>{format!("{:?}", p.kind).to_lowercase()}</td>
+                                    <td>{kind_name(p.kind)}</td>
                                     {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
                                 </tr>
                             }

@@ -3,6 +3,7 @@
 
 use super::alerts::AlertBook;
 use super::connection::ConnectionState;
+use super::processes::ProcessView;
 use super::store::{DEFAULT_WINDOW_MS, MetricsStore};
 use crate::wire::{Hello, PageSeed};
 use leptos::prelude::*;
@@ -21,6 +22,12 @@ pub struct Live {
     pub now_ms: RwSignal<Option<f64>>,
     /// Active alerts, and the latest resolved ones.
     pub alerts: RwSignal<AlertBook>,
+    /// Whether the process table is open: only then is `system/processes` subscribed (and the
+    /// server scans).
+    pub processes_wanted: RwSignal<bool>,
+    /// The latest process scan and each listed process's recent CPU and memory, while the table
+    /// is open.
+    pub processes: RwSignal<ProcessView>,
 }
 
 /// Starts the live connection (in the browser only) from the page's seed and returns its signals.
@@ -45,6 +52,8 @@ pub fn use_live(seed: Option<PageSeed>) -> Live {
         received_ms: RwSignal::new(None),
         now_ms: RwSignal::new(None),
         alerts: RwSignal::new(alerts),
+        processes_wanted: RwSignal::new(false),
+        processes: RwSignal::new(ProcessView::default()),
     };
     browser::start(live);
     live
@@ -58,12 +67,12 @@ mod browser {
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
     };
-    use crate::app::json::from_text;
+    use crate::app::json::{from_text, from_value};
     use crate::app::store::Applied;
     use crate::wire::Envelope;
     use crate::wire::{
-        Alert, AlertList, CHANNEL_ALERTS, CHANNEL_GPU_ALL, ChannelHistory, ClientMessage,
-        HOST_CHANNELS, ServerMessage,
+        Alert, AlertList, CHANNEL_ALERTS, CHANNEL_GPU_ALL, CHANNEL_PROCESSES, ChannelHistory,
+        ClientMessage, HOST_CHANNELS, ProcessList, ServerMessage,
     };
     use futures::{SinkExt, StreamExt, channel::mpsc};
     use gloo_net::websocket::{Message, futures::WebSocket};
@@ -79,6 +88,8 @@ mod browser {
         generation: u64,
         /// Closing this ends the current socket.
         close: Option<mpsc::UnboundedSender<()>>,
+        /// Messages for the current socket to send (subscriptions changed by the page).
+        outgoing: Option<mpsc::UnboundedSender<ClientMessage>>,
         last_heard_ms: f64,
         interval_seconds: f64,
         retry: Option<Timeout>,
@@ -131,6 +142,7 @@ mod browser {
         let inner: Shared = StoredValue::new_local(Inner {
             generation: 0,
             close: None,
+            outgoing: None,
             last_heard_ms: now_ms(),
             interval_seconds: 2.0,
             retry: None,
@@ -142,6 +154,31 @@ mod browser {
             on_visible: None,
         });
         connect(live, inner);
+
+        // Opening or closing the process table (un)subscribes at once on the open socket; a new
+        // socket subscribes to what is wanted then.
+        Effect::new(move |previous: Option<bool>| {
+            let wanted = live.processes_wanted.get();
+            if previous.is_some_and(|was| was != wanted) {
+                let channels = vec![CHANNEL_PROCESSES.to_owned()];
+                let message = if wanted {
+                    ClientMessage::Subscribe {
+                        channels,
+                        since: Default::default(),
+                        epoch: None,
+                    }
+                } else {
+                    live.processes.set(Default::default());
+                    ClientMessage::Unsubscribe { channels }
+                };
+                inner.try_with_value(|state| {
+                    if let Some(outgoing) = &state.outgoing {
+                        let _ = outgoing.unbounded_send(message);
+                    }
+                });
+            }
+            wanted
+        });
 
         // The watchdog: silence of ~3 intervals on an open socket means it is dead even if the
         // browser has not noticed (a sleeping laptop, a dropped NAT mapping), and so does a new
@@ -207,6 +244,7 @@ mod browser {
             state.generation += 1;
             state.retry.take();
             state.close.take();
+            state.outgoing.take();
             Some(state.generation)
         });
         let Some(Some(generation)) = generation else {
@@ -218,8 +256,11 @@ mod browser {
             Err(_) => return lost(live, inner),
         };
         let (close_tx, mut close_rx) = mpsc::unbounded::<()>();
+        let (outgoing_tx, outgoing_rx) = mpsc::unbounded::<ClientMessage>();
+        let mut outgoing_rx = outgoing_rx.fuse();
         inner.try_update_value(|state| {
             state.close = Some(close_tx);
+            state.outgoing = Some(outgoing_tx);
             // The handshake gets as long as a live socket's silence before it counts as dead.
             state.last_heard_ms = now_ms();
         });
@@ -231,6 +272,15 @@ mod browser {
                 let message = futures::select! {
                     message = stream.next() => message,
                     _ = close_rx.next() => None,
+                    out = outgoing_rx.next() => {
+                        let Some(text) = out.and_then(|m| serde_json::to_string(&m).ok()) else {
+                            continue;
+                        };
+                        if sink.send(Message::Text(text)).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
                 };
                 if !current() {
                     return;
@@ -255,6 +305,9 @@ mod browser {
                             HOST_CHANNELS.iter().map(|c| c.to_string()).collect();
                         channels.push(CHANNEL_GPU_ALL.to_owned());
                         channels.push(CHANNEL_ALERTS.to_owned());
+                        if live.processes_wanted.get_untracked() {
+                            channels.push(CHANNEL_PROCESSES.to_owned());
+                        }
                         let subscribe = ClientMessage::Subscribe {
                             channels,
                             since,
@@ -277,6 +330,9 @@ mod browser {
                     ServerMessage::Message(envelope) if envelope.channel == CHANNEL_ALERTS => {
                         alert_changed(live, &envelope)
                     }
+                    ServerMessage::Message(envelope) if envelope.channel == CHANNEL_PROCESSES => {
+                        processes_scanned(live, &envelope)
+                    }
                     ServerMessage::Message(envelope) => queue(live, inner, envelope),
                     ServerMessage::Reset { channel, .. } => {
                         let since = live.store.with_untracked(|s| s.last_message_ms);
@@ -298,6 +354,18 @@ mod browser {
                 lost(live, inner);
             }
         });
+    }
+
+    /// A process scan: the table's rows, and a point on each process's trail. One that arrives
+    /// after the table was closed is dropped.
+    fn processes_scanned(live: Live, envelope: &Envelope) {
+        if !live.processes_wanted.get_untracked() {
+            return;
+        }
+        let Some(list) = from_value::<ProcessList>(&envelope.data) else {
+            return;
+        };
+        live.processes.update(|view| view.add(list));
     }
 
     /// Messages of one tick arrive within milliseconds of each other: apply them together, so the
@@ -353,6 +421,7 @@ mod browser {
             }
             state.generation += 1;
             state.close.take();
+            state.outgoing.take();
             true
         });
         if alive != Some(true) {

@@ -9,6 +9,8 @@ pub mod dashboard;
 pub mod format;
 pub mod json;
 pub mod live;
+pub mod process_card;
+pub mod processes;
 pub mod seed;
 #[cfg(feature = "ssr")]
 mod shell;
