@@ -13,7 +13,8 @@ pub struct ServerProcess {
 
 impl ServerProcess {
     /// Starts `vitals` on an ephemeral loopback port with `args` added, under an open-files limit
-    /// (soft and hard) when one is given, and waits until it serves.
+    /// (soft and hard) when one is given, and waits until it serves. Without GPUs and history on
+    /// disk unless `args` name an NVML library or a data folder.
     pub fn start(args: &[&str], open_files: Option<u64>) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
         command
@@ -23,11 +24,14 @@ impl ServerProcess {
                 "127.0.0.1:0",
                 "--interval",
                 "0.5",
-                "--nvml-library",
-                "/nonexistent/libnvidia-ml.so.1",
                 "--emit-token",
                 super::server::EMIT_TOKEN,
             ])
+            .args(if args.contains(&"--nvml-library") {
+                &[][..]
+            } else {
+                &["--nvml-library", "/nonexistent/libnvidia-ml.so.1"][..]
+            })
             .args(if args.contains(&"--data-dir") {
                 &[][..]
             } else {
