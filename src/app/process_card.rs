@@ -170,9 +170,6 @@ mod table {
             );
             let _ = row.set_attribute("data-testid", "process-row");
             let _ = row.set_attribute("data-key", &key);
-            if let Some(command) = &line.row.command_line {
-                let _ = row.set_attribute("title", command);
-            }
             if !open {
                 continue;
             }
@@ -233,7 +230,14 @@ mod table {
                     (false, false) => "wide num",
                 };
                 let td = self.child(&row, "td", class);
-                td.set_text_content(Some(&cell(process, column, count, now_ms)));
+                let text = cell(process, column, count, now_ms);
+                if column == Column::Name {
+                    // Long names are cut on narrow screens: the whole name (or the command
+                    // line, when shown) is a hover away.
+                    let title = process.command_line.as_deref().unwrap_or(&text);
+                    let _ = td.set_attribute("title", title);
+                }
+                td.set_text_content(Some(&text));
             }
             row
         }
