@@ -1,7 +1,7 @@
 //! Benchmark: CPU time one process-table scan costs, with the machine holding a given number of
 //! processes (sleeping children are started to make up the count).
 //!
-//! `cargo run --release --features ssr --example process_scan -- [PROCESSES] [SCANS] [GAP_MS]`
+//! `cargo run --release --features ssr --example process_scan -- [PROCESSES] [SCANS] [GAP_MS] [--reopen]`
 //! Defaults: 500 processes, 200 scans, 50 ms apart (scans back to back find the kernel's caches
 //! warm and cost about a third less than at the server's 2 s period). A scan is what the server does each period:
 //! read every process in /proc with its rates, pick the top 25 of each measure, make their rows
@@ -54,7 +54,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).filter(|a| a != "--reopen");
     let wanted: usize = args
         .next()
         .map_or(500, |n| n.parse().expect("PROCESSES is a number"));
@@ -74,8 +74,16 @@ fn main() {
             .expect("start a sleeping child");
         sleepers.0.push(child);
     }
+    // As the server does: the open-files limit raised, and stat files kept open within it
+    // (`--reopen` opens every file on every scan instead).
+    let limit = vitals::server::listen::raise_open_files_limit();
+    let keep = if std::env::args().any(|a| a == "--reopen") {
+        0
+    } else {
+        scan::files_to_keep(limit)
+    };
     let host = rows::Host::read();
-    let mut scanner = scan::Scanner::default();
+    let mut scanner = scan::Scanner::keeping(keep);
     scanner.scan();
     let mut costs = Vec::with_capacity(scans);
     let mut listed = (0, 0);
@@ -94,9 +102,10 @@ fn main() {
     }
     costs.sort();
     println!(
-        "processes {} (of them {} sleeping children), {} scans: median {:.3} ms, p90 {:.3} ms, max {:.3} ms; rows {} bytes",
+        "processes {} (of them {} sleeping children), {} stat files kept, {} scans: median {:.3} ms, p90 {:.3} ms, max {:.3} ms; rows {} bytes",
         listed.0,
         sleepers.0.len(),
+        keep.min(listed.0),
         scans,
         percentile(&costs, 50.0).as_secs_f64() * 1e3,
         percentile(&costs, 90.0).as_secs_f64() * 1e3,

@@ -51,9 +51,13 @@ pub fn raise_open_files_limit() -> u64 {
     limit.rlim_cur
 }
 
-/// The connection cap for an open-files limit: the limit less what the process keeps for itself.
+/// The connection cap for an open-files limit: the limit less what the process keeps for itself
+/// (the process scans' stat files among it).
 pub fn connection_cap(open_files_limit: u64) -> usize {
-    open_files_limit.saturating_sub(RESERVED_FILES).max(16) as usize
+    let process_files = super::processes::scan::files_to_keep(open_files_limit) as u64;
+    open_files_limit
+        .saturating_sub(RESERVED_FILES + process_files)
+        .max(16) as usize
 }
 
 /// One open connection as the tracker sees it.

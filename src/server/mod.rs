@@ -126,6 +126,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             .alert_rules
             .iter()
             .any(|rule| processes::is_process_series(&rule.series)),
+        keep_files: processes::scan::files_to_keep(open_files_limit),
     });
     let outlets = Outlets {
         hub: hub.clone(),

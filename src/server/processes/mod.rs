@@ -34,6 +34,8 @@ pub struct ProcessOptions {
     pub show_command_lines: bool,
     /// An alert rule watches processes: scan all the time.
     pub always: bool,
+    /// Stat files kept open between scans (`scan::files_to_keep`).
+    pub keep_files: usize,
 }
 
 impl Default for ProcessOptions {
@@ -43,6 +45,7 @@ impl Default for ProcessOptions {
             period: Duration::from_secs(2),
             show_command_lines: false,
             always: false,
+            keep_files: 0,
         }
     }
 }
@@ -133,7 +136,7 @@ impl ProcessWatch {
 
     fn run(&self, hub: &Hub, latest: &Latest) {
         let host = rows::Host::read();
-        let mut scanner = scan::Scanner::default();
+        let mut scanner = scan::Scanner::keeping(self.options.keep_files);
         while !self.stop.load(Ordering::Relaxed) {
             if !self.wanted(hub) {
                 if scanner.is_primed() {

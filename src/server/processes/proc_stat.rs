@@ -1,6 +1,11 @@
 //! Reading one process from `/proc`: the fields of `/proc/{pid}/stat` a process table needs, and
 //! the storage bytes of `/proc/{pid}/io`.
 
+use std::borrow::Cow;
+use std::fs::File;
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::FileExt;
+
 /// What `/proc/{pid}/stat` says of a process at one moment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Stat {
@@ -87,28 +92,35 @@ impl ProcDir {
         })
     }
 
-    /// The text of `/proc/{pid}/{file}`, or None if the process is gone or the file is closed to us.
-    pub fn read(&mut self, pid: u32, file: &str) -> Option<std::borrow::Cow<'_, str>> {
+    /// Opens `/proc/{pid}/{file}`; None if the process is gone or the file is closed to us.
+    pub fn open_file(&mut self, pid: u32, file: &str) -> Option<File> {
         use std::io::Write;
         self.path.clear();
         write!(self.path, "{pid}/{file}\0").ok()?;
-        // SAFETY: `path` is NUL-terminated; `buffer` is valid for FILE_BYTES bytes; the file
-        // descriptor is closed before returning.
-        let read = unsafe {
-            let fd = libc::openat(
+        // SAFETY: `path` is NUL-terminated; a descriptor it returns is owned by the File.
+        let fd = unsafe {
+            libc::openat(
                 self.fd,
                 self.path.as_ptr().cast(),
                 libc::O_RDONLY | libc::O_CLOEXEC,
-            );
-            if fd < 0 {
-                return None;
-            }
-            let read = libc::read(fd, self.buffer.as_mut_ptr().cast(), FILE_BYTES);
-            libc::close(fd);
-            read
+            )
         };
-        let length = usize::try_from(read).ok()?;
+        // SAFETY: `fd` was just opened and nothing else owns it.
+        (fd >= 0).then(|| unsafe { File::from_raw_fd(fd) })
+    }
+
+    /// The whole text of an open `/proc` file, read again from its start. A file kept open
+    /// belongs to one process: once that process exits, reading fails, so a reused pid is never
+    /// read through an old file.
+    pub fn read_file(&mut self, file: &File) -> Option<Cow<'_, str>> {
+        let length = file.read_at(&mut self.buffer, 0).ok()?;
         Some(String::from_utf8_lossy(&self.buffer[..length]))
+    }
+
+    /// The text of `/proc/{pid}/{file}`, opened and closed for this one read.
+    pub fn read(&mut self, pid: u32, file: &str) -> Option<Cow<'_, str>> {
+        let opened = self.open_file(pid, file)?;
+        self.read_file(&opened)
     }
 }
 
