@@ -34,17 +34,25 @@ pub fn parse_stat(line: &str) -> Option<Stat> {
     let open = line.find('(')?;
     let close = line.rfind(')')?;
     let name = line.get(open + 1..close)?.to_owned();
-    // Fields from the state on (field 3 of proc(5)), so field n is at index n - 3.
-    let fields: Vec<&str> = line.get(close + 1..)?.split_ascii_whitespace().collect();
-    let number = |n: usize| -> Option<u64> { fields.get(n - 3)?.parse().ok() };
+    // Fields from the state on (field 3 of proc(5)), read in one pass: this runs for every
+    // process on every scan.
+    let mut fields = line.get(close + 1..)?.split_ascii_whitespace();
+    let mut number = |skip: usize| -> Option<u64> { fields.nth(skip)?.parse().ok() };
+    let state = line.get(close + 1..)?.trim_start().chars().next()?;
+    let parent_pid = number(1)? as u32; // 4
+    let user_ticks = number(9)?; // 14
+    let system_ticks = number(0)?; // 15
+    let threads = number(4)? as u32; // 20
+    let start_ticks = number(1)?; // 22
+    let resident_pages = number(1)?; // 24
     Some(Stat {
         name,
-        state: fields.first()?.chars().next()?,
-        parent_pid: number(4)? as u32,
-        cpu_ticks: number(14)? + number(15)?,
-        threads: number(20)? as u32,
-        start_ticks: number(22)?,
-        resident_pages: number(24)?,
+        state,
+        parent_pid,
+        cpu_ticks: user_ticks + system_ticks,
+        threads,
+        start_ticks,
+        resident_pages,
     })
 }
 
@@ -114,7 +122,12 @@ impl ProcDir {
     /// read through an old file.
     pub fn read_file(&mut self, file: &File) -> Option<Cow<'_, str>> {
         let length = file.read_at(&mut self.buffer, 0).ok()?;
-        Some(String::from_utf8_lossy(&self.buffer[..length]))
+        let bytes = &self.buffer[..length];
+        // Names are almost always valid UTF-8: the checked conversion is the fast path.
+        Some(match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        })
     }
 
     /// The text of `/proc/{pid}/{file}`, opened and closed for this one read.
