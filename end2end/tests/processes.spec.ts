@@ -64,6 +64,13 @@ test('the process table sorts, filters, groups, keeps its sort across updates an
     expect(pids.length).toBeGreaterThan(2);
     expect(pids).toEqual([...pids].sort((a, b) => a - b));
 
+    // Scrolled down the table, the reader stays there across updates.
+    const scroller = card.getByTestId('process-table');
+    await scroller.evaluate((el) => { el.scrollTop = 120; });
+    const scrolled = await scans();
+    await expect.poll(scans, { timeout: 10_000 }).toBeGreaterThan(scrolled + 1);
+    expect(await scroller.evaluate((el) => el.scrollTop)).toBe(120);
+
     // Filtering by name: only the two sleepers; the one on the GPU carries its GPU memory.
     await card.getByTestId('process-filter').fill('e2e-sleeper');
     await expect.poll(async () => (await rows(page)).map(([, name]) => name)).toEqual(['e2e-sleeper', 'e2e-sleeper']);
