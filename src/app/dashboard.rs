@@ -463,7 +463,7 @@ fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
             <table class="processes" data-testid="gpu-processes">
                 <thead>
                     <tr>
-                        <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"Type"</th>
+                        <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"SM %"</th><th>"Type"</th>
                         {show_command.then(|| view! { <th>"Command"</th> })}
                     </tr>
                 </thead>
@@ -478,6 +478,9 @@ fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
                                     <td>{p.user.unwrap_or_default()}</td>
                                     <td>{p.name}</td>
                                     <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
+                                    <td title=p.utilization.map(|u| format!("memory {} % · encoder {} % · decoder {} %", u.memory_percent, u.encoder_percent, u.decoder_percent))>
+                                        {p.utilization.map(|u| u.sm_percent.to_string()).unwrap_or_else(|| "–".into())}
+                                    </td>
                                     <td>{kind_name(p.kind)}</td>
                                     {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
                                 </tr>
