@@ -8,15 +8,9 @@ use std::time::Duration;
 use vitals::server::collect::Monitor;
 use vitals::server::collect::gpu::{GpuOptions, NvmlSource};
 
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid timespec for the call to fill.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
+#[path = "thread_cpu.rs"]
+mod thread_cpu;
+use thread_cpu::thread_cpu_time;
 
 fn main() {
     let mut args = std::env::args().skip(1);

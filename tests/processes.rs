@@ -7,16 +7,13 @@ mod common;
 
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
-use futures_util::{SinkExt, StreamExt};
+use common::ws::{Socket, next};
+use futures_util::SinkExt;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
-use tokio::time::timeout;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use vitals::wire::{ClientMessage, ProcessList, ProcessRow, ServerMessage};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A helper process killed when the test ends, however it ends.
 struct Helper(Child);
@@ -39,13 +36,7 @@ fn helper(script: &str) -> Helper {
 
 async fn next_list(socket: &mut Socket) -> ProcessList {
     loop {
-        let frame = timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("a message within 10 s")
-            .expect("socket still open")
-            .expect("valid frame");
-        let Message::Text(text) = frame else { continue };
-        if let ServerMessage::Message(envelope) = serde_json::from_str(text.as_str()).unwrap()
+        if let ServerMessage::Message(envelope) = next(socket).await
             && envelope.channel == "system/processes"
         {
             return serde_json::from_value(envelope.data).expect("a process list");

@@ -4,37 +4,22 @@
 mod common;
 
 use common::server::{EMIT_TOKEN, TestServer};
+use common::ws::{Socket, next};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 use vitals::wire::{ClientMessage, Envelope, Hello, ServerMessage};
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn connect(server: &TestServer) -> (Socket, Hello) {
     let (mut socket, _) = connect_async(server.ws_url()).await.expect("socket opens");
     match next(&mut socket).await {
         ServerMessage::Hello(hello) => (socket, hello),
         other => panic!("expected hello first, got {other:?}"),
-    }
-}
-
-async fn next(socket: &mut Socket) -> ServerMessage {
-    loop {
-        let frame = timeout(Duration::from_secs(5), socket.next())
-            .await
-            .expect("a message within 5 s")
-            .expect("socket still open")
-            .expect("valid frame");
-        if let Message::Text(text) = frame {
-            return serde_json::from_str(text.as_str()).expect("server messages parse");
-        }
     }
 }
 

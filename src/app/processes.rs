@@ -245,12 +245,9 @@ impl Trails {
             .map(|(_, trail)| trail)
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.by_process.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_process.is_empty()
     }
 }
 

@@ -7,3 +7,4 @@ pub mod binary;
 pub mod fake_nvml;
 pub mod process;
 pub mod server;
+pub mod ws;

@@ -186,8 +186,8 @@ impl ProcessWatch {
     }
 
     fn list(&self, pass: &[scan::Measured], host: &rows::Host, latest: &Latest) -> ProcessList {
-        let gpus = latest.get().map(|s| s.gpus.clone()).unwrap_or_default();
-        let on_gpu = rows::gpu_use(&gpus);
+        let snapshot = latest.get();
+        let on_gpu = rows::gpu_use(snapshot.as_deref().map_or(&[], |s| &s.gpus[..]));
         if self.options.always {
             *lock(&self.by_name) = totals_by_name(pass, host);
         }

@@ -67,8 +67,9 @@ pub struct Scanner {
     known: HashMap<u32, Known>,
     last: Option<Instant>,
     clock_ticks: f64,
-    /// How many stat files it may keep open between scans.
+    /// How many stat files it may keep open between scans, and how many this scan kept.
     keep_files: usize,
+    kept_files: usize,
 }
 
 impl Default for Scanner {
@@ -91,6 +92,7 @@ impl Scanner {
             last: None,
             clock_ticks: clock_ticks_per_second(),
             keep_files,
+            kept_files: 0,
         }
     }
 
@@ -112,7 +114,7 @@ impl Scanner {
         self.last = Some(now);
         let mut previous = std::mem::take(&mut self.known);
         let mut measured = Vec::with_capacity(previous.len() + 16);
-        let mut kept_files = 0;
+        self.kept_files = 0;
         let (Ok(entries), Some(mut proc)) = (std::fs::read_dir("/proc"), ProcDir::open()) else {
             return measured;
         };
@@ -130,9 +132,9 @@ impl Scanner {
             let read_kept = kept
                 .as_ref()
                 .and_then(|file| parse_stat(&proc.read_file(file)?));
-            let (stat, file) = match read_kept {
-                Some(stat) => (stat, kept),
-                None => {
+            let (stat, file) = match (read_kept, kept) {
+                (Some(stat), Some(file)) => (stat, file),
+                _ => {
                     let Some(file) = proc.open_file(pid, "stat") else {
                         continue;
                     };
@@ -140,12 +142,10 @@ impl Scanner {
                     else {
                         continue;
                     };
-                    (stat, Some(file))
+                    (stat, file)
                 }
             };
             let before = before.filter(|known| known.start_ticks == stat.start_ticks);
-            let file = file.filter(|_| kept_files < self.keep_files);
-            kept_files += usize::from(file.is_some());
             if let Some(process) = self.measure(&mut proc, pid, stat, before, (seconds, now), file)
             {
                 measured.push(process);
@@ -161,12 +161,16 @@ impl Scanner {
         stat: Stat,
         before: Option<Known>,
         (seconds, now): (Option<f64>, Instant),
-        stat_file: Option<File>,
+        stat_file: File,
     ) -> Option<Measured> {
+        // A process's /proc files belong to its user: the open stat file tells, with no path
+        // looked up again.
         let uid = match &before {
             Some(known) => known.uid,
-            None => std::fs::metadata(format!("/proc/{pid}")).ok()?.uid(),
+            None => stat_file.metadata().ok()?.uid(),
         };
+        let stat_file = (self.kept_files < self.keep_files).then_some(stat_file);
+        self.kept_files += usize::from(stat_file.is_some());
         let io_due = match &before {
             None => true,
             Some(known) => {
@@ -266,12 +270,16 @@ mod tests {
         assert!(!scanner.is_primed() && scanner.known.is_empty());
     }
 
-    #[test]
-    fn an_idle_process_reads_zero_io_and_is_rechecked_now_and_then() {
-        let mut sleeper = std::process::Command::new("sleep")
+    fn sleeping_child() -> std::process::Child {
+        std::process::Command::new("sleep")
             .arg("30")
             .spawn()
-            .expect("sleep starts");
+            .expect("sleep starts")
+    }
+
+    #[test]
+    fn an_idle_process_reads_zero_io_and_is_rechecked_now_and_then() {
+        let mut sleeper = sleeping_child();
         let pid = sleeper.id();
         // Past its start-up, so its CPU time no longer moves.
         std::thread::sleep(std::time::Duration::from_millis(200));
@@ -292,10 +300,7 @@ mod tests {
 
     #[test]
     fn kept_files_read_the_same_process_and_fail_once_it_exits() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .expect("sleep starts");
+        let mut child = sleeping_child();
         let pid = child.id();
         let mut scanner = Scanner::keeping(4096);
         scanner.scan();

@@ -1,0 +1,25 @@
+//! A WebSocket client's side of the protocol, for tests that talk to `/ws`.
+
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use vitals::wire::ServerMessage;
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The next server message (text frames only), within 5 seconds.
+pub async fn next(socket: &mut Socket) -> ServerMessage {
+    loop {
+        let frame = timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message within 5 s")
+            .expect("socket still open")
+            .expect("valid frame");
+        if let Message::Text(text) = frame {
+            return serde_json::from_str(text.as_str()).expect("server messages parse");
+        }
+    }
+}
