@@ -147,6 +147,12 @@ pub struct GpuProcess {
     /// few seconds (NVML's process utilization samples), where the driver reports them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub utilization: Option<GpuProcessUtilization>,
+    /// Its host CPU use since the last tick, in percent of one core (absent on its first tick).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f32>,
+    /// Its resident host memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_bytes: Option<u64>,
 }
 
 /// Percentages of one GPU used by one process.
@@ -194,7 +200,173 @@ pub struct GpuMetrics {
     pub clocks_throttle_reasons: Option<u64>,
     #[serde(default)]
     pub processes: Vec<GpuProcess>,
+    /// Performance state, 0 (P0, full speed) to 15 (P15, slowest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance_state: Option<u32>,
+    /// Time the clocks were held down by the power limit since the driver loaded, in ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_violation_ns: Option<u64>,
+    /// Time the clocks were held down by temperature since the driver loaded, in ns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thermal_violation_ns: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecc: Option<GpuEcc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_repair: Option<GpuMemoryRepair>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pcie: Option<GpuPcie>,
+    /// NVLink, on GPUs that have links.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nvlink: Option<GpuNvlink>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoder_percent: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decoder_percent: Option<u32>,
+    /// Energy used since the driver loaded, in joules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_joules: Option<f64>,
+    /// Whether MIG (multi-instance GPU) mode is on, where the GPU supports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mig_enabled: Option<bool>,
+    /// The MIG instances carved out of this GPU while MIG is on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mig_instances: Vec<MigInstance>,
+    /// XID errors this GPU reported, counted since the history began; None while they are not
+    /// being watched (no event support, or the driver refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub xid_count: Option<u64>,
+    /// Its most recent XID errors, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xid_errors: Vec<XidError>,
 }
+
+/// ECC mode and error counts: corrected (single-bit) and uncorrected (double-bit), since the last
+/// driver load (volatile) and over the card's life (aggregate). A count the card does not keep is
+/// absent.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct GpuEcc {
+    pub enabled: bool,
+    /// The mode after the next reboot, when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_volatile: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncorrected_volatile: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub corrected_aggregate: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uncorrected_aggregate: Option<u64>,
+}
+
+/// Memory the card took out of service: retired pages (older cards) or remapped rows (A100 and
+/// newer). Each part is absent where the card does the other.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct GpuMemoryRepair {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_pages_single_bit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_pages_double_bit: Option<u32>,
+    /// Pages wait for a reboot to be retired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retirement_pending: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remapped_rows_correctable: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remapped_rows_uncorrectable: Option<u32>,
+    /// Rows wait for a reset to be remapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remap_pending: Option<bool>,
+    /// A remap failed: the card needs service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remap_failed: Option<bool>,
+}
+
+/// The PCIe link now and at best, and its traffic. A link narrower than its best is a fault; a
+/// lower generation is usually an idle card saving power.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct GpuPcie {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_generation: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx_bytes_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_bytes_per_second: Option<f64>,
+    /// Link retries since the driver loaded: a rising count is a bad slot, riser or cable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replays: Option<u64>,
+}
+
+impl GpuPcie {
+    /// Whether the link runs on fewer lanes than it can: a card seated badly or in a slot that is
+    /// wired narrower (x4 instead of x16).
+    pub fn narrowed(&self) -> bool {
+        matches!((self.width, self.max_width), (Some(now), Some(best)) if now < best)
+    }
+}
+
+/// A GPU's NVLinks: how many, and their traffic all together, in bytes per second each way.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Default)]
+pub struct GpuNvlink {
+    pub links: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rx_bytes_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_bytes_per_second: Option<f64>,
+}
+
+/// One MIG instance: a slice of its parent GPU that runs as a GPU of its own.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct MigInstance {
+    pub index: u32,
+    pub uuid: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total_bytes: Option<u64>,
+}
+
+/// One XID error: the driver's code for a GPU fault, when it came, and what it usually means.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct XidError {
+    pub code: u64,
+    pub at: DateTime<Utc>,
+    pub meaning: String,
+}
+
+/// The event name of an XID error on a GPU's channel.
+pub const EVENT_XID: &str = "xid";
+
+/// An XID error as published on its GPU's channel (event `xid`) and kept with the history.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct XidReport {
+    pub gpu_index: u32,
+    pub gpu_uuid: String,
+    #[serde(flatten)]
+    pub error: XidError,
+}
+
+/// NVML's clock event (throttle) reasons: the bit, a key for series and metrics, and a label.
+pub const CLOCK_EVENT_REASONS: [(u64, &str, &str); 8] = [
+    (0x1, "idle", "Idle"),
+    (0x2, "applications_clocks", "Application clocks"),
+    (0x4, "power_cap", "Power cap"),
+    (0x8, "hw_slowdown", "HW slowdown"),
+    (0x10, "sync_boost", "Sync boost"),
+    (0x20, "sw_thermal", "SW thermal"),
+    (0x40, "hw_thermal", "HW thermal"),
+    (0x80, "power_brake", "Power brake"),
+];
+
+/// Reasons that mean the card is slowed by heat or a hardware signal, not by choice or idleness.
+pub const SLOWDOWN_REASONS: u64 = 0x8 | 0x20 | 0x40 | 0x80;
 
 /// NVML's throttle reason: the clocks are held down to keep power under the limit.
 pub const THROTTLE_SW_POWER_CAP: u64 = 0x4;

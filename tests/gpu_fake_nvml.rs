@@ -10,7 +10,8 @@ use vitals::server::collect::GpuSource;
 use vitals::server::collect::gpu::{Backoff, GpuOptions, NvmlSource};
 use vitals::server::collect::procinfo;
 use vitals::wire::{
-    GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization, GpuStatus, GpuUnavailableReason,
+    GpuEcc, GpuMemoryRepair, GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization,
+    GpuStatus, GpuUnavailableReason, MigInstance,
 };
 
 /// Longer than a few back-to-back ticks take, short enough to wait out in a test.
@@ -90,6 +91,9 @@ fn values_come_through_exactly() {
                     encoder_percent: 3,
                     decoder_percent: 4,
                 }),
+                // Its first tick: no CPU rate yet; resident memory as /proc says (checked below).
+                cpu_percent: None,
+                resident_bytes: gpus[0].processes[0].resident_bytes,
             },
             GpuProcess {
                 pid: GONE_PID,
@@ -99,11 +103,17 @@ fn values_come_through_exactly() {
                 kind: GpuProcessKind::Graphics,
                 command_line: None,
                 utilization: None,
+                cpu_percent: None,
+                resident_bytes: None,
             },
         ],
+        // Whether the event thread registered before this first tick is a race: checked apart.
+        xid_count: gpus[0].xid_count,
+        ..Default::default()
     };
     assert_eq!(gpus[0], expected);
     assert!(gpus[0].processes[0].user.is_some() && gpus[0].processes[0].command_line.is_some());
+    assert!(gpus[0].processes[0].resident_bytes.is_some_and(|b| b > 0));
     assert_eq!(
         (gpus[1].index, gpus[1].name.as_str(), gpus[1].available),
         (1, "Fake L4", true)
@@ -116,8 +126,9 @@ fn values_come_through_exactly() {
 fn unsupported_fields_are_absent() {
     let fake = FakeNvml::start(
         "gpu name=Bare uuid=GPU-cccc util=ns memutil=1 mem_used=ns mem_total=1 temp=ns power_mw=ns \
-         limit_mw=ns fan=ns sm_clock=ns mem_clock=ns procs=ns\n\
-         gpu name=Silent uuid=GPU-dddd\n",
+         limit_mw=ns fan=ns sm_clock=ns mem_clock=ns procs=ns pstate=ns ecc=ns remap=ns \
+         retired_sbe=ns pcie_gen=ns enc=ns energy_mj=ns mig=ns events=ns\n\
+         gpu name=Silent uuid=GPU-dddd events=ns\n",
     );
     let (status, gpus) = source(&fake).sample();
 
@@ -265,4 +276,207 @@ fn zero_devices_means_no_devices() {
         )
     );
     assert!(gpus.is_empty());
+}
+
+#[test]
+fn depth_values_come_through_exactly() {
+    let fake = FakeNvml::start(
+        "gpu name=\"Fake H200\" uuid=GPU-deep throttle=40 pstate=2 viol_power_ns=1500000000 \
+         viol_thermal_ns=250000000 ecc=1 ecc_cv=5 ecc_uv=1 ecc_ca=12 ecc_ua=2 remap=3:1:0:0 \
+         pcie_gen=4 pcie_max_gen=5 pcie_width=4 pcie_max_width=16 pcie_replays=7 \
+         pcie_rx_bytes=+2000000000 pcie_tx_bytes=+500000000 nvlinks=18 nvlink_rx_kib=+1000000 \
+         nvlink_tx_kib=+2000000 enc=13 dec=27 energy_mj=123456789 mig=0\n\
+         gpu name=\"Fake V100\" uuid=GPU-old ecc=0:1 retired_sbe=2 retired_dbe=1 retired_pending=1 \
+         pcie_rx_kbs=1000 pcie_tx_kbs=2000 mig=1 migs=1g.10gb:100:1000,3g.40gb:200:4000\n",
+    );
+    let mut source = source(&fake);
+    let (_, first) = source.sample();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, gpus) = source.sample();
+
+    let deep = &gpus[0];
+    assert_eq!(
+        deep.clocks_throttle_reasons,
+        Some(0x28),
+        "SW thermal and HW slowdown"
+    );
+    assert_eq!(deep.performance_state, Some(2));
+    assert_eq!(deep.power_violation_ns, Some(1_500_000_000));
+    assert_eq!(deep.thermal_violation_ns, Some(250_000_000));
+    assert_eq!(
+        deep.ecc,
+        Some(GpuEcc {
+            enabled: true,
+            pending_enabled: None,
+            corrected_volatile: Some(5),
+            uncorrected_volatile: Some(1),
+            corrected_aggregate: Some(12),
+            uncorrected_aggregate: Some(2),
+        })
+    );
+    assert_eq!(
+        deep.memory_repair,
+        Some(GpuMemoryRepair {
+            remapped_rows_correctable: Some(3),
+            remapped_rows_uncorrectable: Some(1),
+            remap_pending: Some(false),
+            remap_failed: Some(false),
+            ..Default::default()
+        })
+    );
+    let pcie = deep.pcie.expect("PCIe is read");
+    assert_eq!(
+        (
+            pcie.generation,
+            pcie.max_generation,
+            pcie.width,
+            pcie.max_width
+        ),
+        (Some(4), Some(5), Some(4), Some(16))
+    );
+    assert!(pcie.narrowed(), "x4 of x16");
+    assert_eq!(pcie.replays, Some(7));
+    assert_eq!(
+        first[0].pcie.unwrap().rx_bytes_per_second,
+        None,
+        "one reading is no rate"
+    );
+    let near = |value: Option<f64>, expected: f64| {
+        value.is_some_and(|v| (v - expected).abs() <= expected * 0.01)
+    };
+    assert!(near(pcie.rx_bytes_per_second, 2e9), "{pcie:?}");
+    assert!(near(pcie.tx_bytes_per_second, 5e8), "{pcie:?}");
+    let nvlink = deep.nvlink.expect("NVLink is read");
+    assert_eq!(nvlink.links, 18);
+    assert!(near(nvlink.rx_bytes_per_second, 1e6 * 1024.0), "{nvlink:?}");
+    assert!(near(nvlink.tx_bytes_per_second, 2e6 * 1024.0), "{nvlink:?}");
+    assert_eq!(
+        (deep.encoder_percent, deep.decoder_percent),
+        (Some(13), Some(27))
+    );
+    assert_eq!(deep.energy_joules, Some(123_456.789));
+    assert_eq!(deep.mig_enabled, Some(false));
+    assert!(deep.mig_instances.is_empty());
+
+    let old = &gpus[1];
+    assert_eq!(
+        old.ecc,
+        Some(GpuEcc {
+            enabled: false,
+            pending_enabled: Some(true),
+            ..Default::default()
+        }),
+        "ECC off: no counts, and it turns on at the next reboot"
+    );
+    assert_eq!(
+        old.memory_repair,
+        Some(GpuMemoryRepair {
+            retired_pages_single_bit: Some(2),
+            retired_pages_double_bit: Some(1),
+            retirement_pending: Some(true),
+            ..Default::default()
+        }),
+        "no row remapping: retired pages instead"
+    );
+    let pcie = old.pcie.expect("PCIe throughput without the byte counters");
+    assert_eq!(
+        (pcie.rx_bytes_per_second, pcie.tx_bytes_per_second),
+        (Some(1000.0 * 1024.0), Some(2000.0 * 1024.0))
+    );
+    assert_eq!((pcie.generation, pcie.width), (None, None));
+    assert_eq!(old.nvlink, None, "no links");
+    assert_eq!(old.mig_enabled, Some(true));
+    assert_eq!(
+        old.mig_instances,
+        [
+            MigInstance {
+                index: 0,
+                uuid: "MIG-fake-1-0".into(),
+                name: "1g.10gb".into(),
+                memory_used_bytes: Some(100),
+                memory_total_bytes: Some(1000),
+            },
+            MigInstance {
+                index: 1,
+                uuid: "MIG-fake-1-1".into(),
+                name: "3g.40gb".into(),
+                memory_used_bytes: Some(200),
+                memory_total_bytes: Some(4000),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_failing_query_leaves_the_rest_of_the_gpu_readable() {
+    let fake = FakeNvml::start(
+        "gpu name=Partial uuid=GPU-p util=50 memutil=5 pstate=no_permission ecc=1 ecc_cv=no_permission ecc_uv=0 \
+         enc=invalid_argument dec=9\n",
+    );
+    let mut source = source(&fake);
+    for _ in 0..2 {
+        let (_, gpus) = source.sample();
+        let gpu = &gpus[0];
+        assert!(gpu.available && gpu.error.is_none(), "{gpu:?}");
+        assert_eq!(gpu.utilization_percent, Some(50));
+        assert_eq!(gpu.performance_state, None);
+        assert_eq!(gpu.encoder_percent, None);
+        assert_eq!(gpu.decoder_percent, Some(9));
+        let ecc = gpu.ecc.expect("ECC mode reads");
+        assert_eq!(
+            (ecc.corrected_volatile, ecc.uncorrected_volatile),
+            (None, Some(0))
+        );
+    }
+}
+
+#[test]
+fn xid_errors_arrive_through_the_event_thread() {
+    let script = "gpu name=Faulty uuid=GPU-x util=1 memutil=1\n";
+    let fake = FakeNvml::start(script);
+    let mut source = source(&fake);
+    let log = source.xid_log();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let watched = loop {
+        let (_, gpus) = source.sample();
+        if gpus[0].xid_count.is_some() || std::time::Instant::now() > deadline {
+            break gpus;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(watched[0].xid_count, Some(0), "watched, none yet");
+
+    fake.write(&format!("{script}xid 0 79\nxid 0 13\n"));
+    let gpus = loop {
+        let (_, gpus) = source.sample();
+        if gpus[0].xid_errors.len() == 2 || std::time::Instant::now() > deadline {
+            break gpus;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let gpu = &gpus[0];
+    assert_eq!(gpu.xid_count, Some(2), "{gpu:?}");
+    let errors: Vec<(u64, &str)> = gpu
+        .xid_errors
+        .iter()
+        .map(|e| (e.code, e.meaning.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (79, "GPU has fallen off the bus"),
+            (13, "Graphics engine exception")
+        ]
+    );
+    drop(source);
+    let mut after = GpuMetrics {
+        uuid: "GPU-x".into(),
+        ..Default::default()
+    };
+    log.attach(&mut after);
+    assert_eq!(
+        after.xid_count,
+        Some(2),
+        "the log outlives the source that fed it"
+    );
 }

@@ -3,8 +3,9 @@
 //! Plain Rust (no web APIs), so it is unit-tested on the host; the live connection feeds it.
 
 use crate::wire::{
-    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, CpuMetrics, DiskMetrics,
-    EVENT_METRICS, Envelope, GpuMetrics, MemoryMetrics, NetworkMetrics, StoreSeed, gpu_index_of,
+    CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, CLOCK_EVENT_REASONS, CpuMetrics,
+    DiskMetrics, EVENT_METRICS, Envelope, GpuMetrics, MemoryMetrics, NetworkMetrics, StoreSeed,
+    gpu_index_of,
 };
 use serde::de::DeserializeOwned;
 use std::collections::{BTreeMap, VecDeque};
@@ -44,18 +45,23 @@ pub mod gpu_metric {
     pub const TEMPERATURE: &str = "temperature";
     pub const POWER: &str = "power";
     pub const MEMORY_USED: &str = "memory_used";
+    /// Joules since the driver loaded: the energy of a range is its last less its first.
+    pub const ENERGY: &str = "energy";
     /// Every GPU metric the store keeps.
-    pub const ALL: [&str; 5] = [
+    pub const ALL: [&str; 6] = [
         UTILIZATION,
         MEMORY_UTILIZATION,
         TEMPERATURE,
         POWER,
         MEMORY_USED,
+        ENERGY,
     ];
+    /// Prefix of the clock event (throttle) reasons' series, one per reason: 1 while it holds.
+    pub const CLOCK_EVENT: &str = "clock_event/";
 }
 
 /// A GPU's kept metrics with their values (None where the card does not report one).
-pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 5] {
+pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 6] {
     [
         (
             gpu_metric::UTILIZATION,
@@ -74,7 +80,13 @@ pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 5] {
             gpu_metric::MEMORY_USED,
             gpu.memory_used_bytes.map(|b| b as f64),
         ),
+        (gpu_metric::ENERGY, gpu.energy_joules),
     ]
+}
+
+/// The series of one clock event reason of a GPU (`reason` as in `CLOCK_EVENT_REASONS`).
+pub fn clock_event_series(gpu_key: &str, reason: &str) -> String {
+    format!("gpu/{gpu_key}/{}{reason}", gpu_metric::CLOCK_EVENT)
 }
 
 /// The per-GPU series, keyed by the GPU's UUID so a GPU that disappears and returns keeps its own.
@@ -101,7 +113,7 @@ pub enum Sample {
     Memory(MemoryMetrics),
     Disk(DiskMetrics),
     Network(NetworkMetrics),
-    Gpu(GpuMetrics),
+    Gpu(Box<GpuMetrics>),
 }
 
 impl Sample {
@@ -116,7 +128,7 @@ impl Sample {
             CHANNEL_MEMORY => parse(data).map(Sample::Memory),
             CHANNEL_DISK => parse(data).map(Sample::Disk),
             CHANNEL_NETWORK => parse(data).map(Sample::Network),
-            other => gpu_index_of(other).and(parse(data).map(Sample::Gpu)),
+            other => gpu_index_of(other).and(parse(data).map(|gpu| Sample::Gpu(Box::new(gpu)))),
         }
     }
 }
@@ -259,7 +271,7 @@ impl MetricsStore {
             Sample::Disk(disk) => self.disk = Some(disk),
             Sample::Network(network) => self.network = Some(network),
             Sample::Gpu(gpu) => {
-                self.gpus.insert(gpu.index, gpu);
+                self.gpus.insert(gpu.index, *gpu);
             }
         }
         self.last_message_ms = Some(self.last_message_ms.map_or(at, |last| last.max(at)));
@@ -292,6 +304,13 @@ impl MetricsStore {
         for (metric, value) in gpu_values(gpu) {
             if let Some(value) = value {
                 self.push(&gpu_series(&key, metric), at, value);
+            }
+        }
+        // Only the reasons that hold are kept: a point is a tick when it held.
+        let reasons = gpu.clocks_throttle_reasons.unwrap_or(0);
+        for (bit, reason, _) in CLOCK_EVENT_REASONS {
+            if reasons & bit != 0 {
+                self.push(&clock_event_series(&key, reason), at, 1.0);
             }
         }
     }

@@ -246,6 +246,8 @@ mod tests {
                 kind: GpuProcessKind::Compute,
                 command_line: None,
                 utilization: None,
+                cpu_percent: None,
+                resident_bytes: None,
             }],
             ..idle.clone()
         };

@@ -4,7 +4,7 @@
 //! queue. A subscriber whose queue is full is dropped (and told why), so a slow client never delays
 //! another one and never grows memory.
 
-use crate::wire::{Envelope, ServerMessage, pattern_matches};
+use crate::wire::{EVENT_METRICS, Envelope, ServerMessage, pattern_matches};
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -240,8 +240,11 @@ impl Hub {
         });
         let encoded = frame(&message);
         let system = is_system(channel);
+        // Another kind of event on a channel (an XID error on a GPU's) does not displace its
+        // latest sample.
         if let ServerMessage::Message(envelope) = message
             && system
+            && (event == EVENT_METRICS || entry.latest.as_ref().is_none_or(|l| l.event == event))
         {
             entry.latest = Some(envelope);
         }

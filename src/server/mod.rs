@@ -22,6 +22,7 @@ pub mod sessions;
 pub mod state;
 pub mod token;
 pub mod ws;
+pub mod xid_events;
 
 use crate::app::{App, shell};
 use axum::Router;
@@ -144,6 +145,9 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         show_command_lines: config.show_command_lines,
         ..Default::default()
     });
+    let xid_log = gpu.xid_log();
+    let gpu_cost = gpu.cost();
+    xid_events::connect(&xid_log, hub.clone(), durable.recorder.clone());
     let mut monitor = Monitor::new(Box::new(gpu));
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
@@ -162,6 +166,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         }
         match db.recent_events(since) {
             Ok(events) => {
+                xid_events::restore(&xid_log, &events);
                 for saved in events {
                     let (Ok(data), Some(at)) = (
                         serde_json::from_str(&saved.data),
@@ -207,6 +212,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             outlets.latest.clone(),
             hostname.clone(),
             process_watch.clone(),
+            gpu_cost,
         ),
         processes: process_watch,
         latest: outlets.latest,

@@ -2,11 +2,12 @@
 //! names node_exporter and dcgm-exporter users already have dashboards for.
 
 use super::collect::Snapshot;
+use super::collect::gpu::GpuCost;
 use super::error::HttpError;
 use super::processes::ProcessWatch;
 use super::sampler::Latest;
 use super::state::AppState;
-use crate::wire::GpuMetrics;
+use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics};
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -28,11 +29,40 @@ struct SnapshotCollector {
 }
 
 /// The registry every scrape encodes; built once at start.
-pub fn registry(latest: Latest, hostname: Arc<str>, processes: Arc<ProcessWatch>) -> Arc<Registry> {
+pub fn registry(
+    latest: Latest,
+    hostname: Arc<str>,
+    processes: Arc<ProcessWatch>,
+    gpu_cost: Arc<GpuCost>,
+) -> Arc<Registry> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(SnapshotCollector { latest, hostname }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
+    registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
     Arc::new(registry)
+}
+
+/// What reading the GPUs has cost, so the price of each tick's NVML calls is visible.
+#[derive(Debug)]
+struct GpuReadCollector(Arc<GpuCost>);
+
+impl Collector for GpuReadCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        use std::sync::atomic::Ordering::Relaxed;
+        family(
+            &mut encoder,
+            "vitals_gpu_reads",
+            "Ticks that read the GPUs since start.",
+            [(Labels::new(), counter(self.0.reads.load(Relaxed) as f64))],
+        )?;
+        let seconds = self.0.nanos.load(Relaxed) as f64 / 1e9;
+        family(
+            &mut encoder,
+            "vitals_gpu_read_seconds",
+            "Wall time spent reading the GPUs through NVML since start.",
+            [(Labels::new(), counter(seconds))],
+        )
+    }
 }
 
 /// What the process scans have cost: they run only while someone watches, and this shows it.
@@ -107,6 +137,10 @@ fn gauge(value: f64) -> ConstGauge<f64> {
 
 fn counter(value: f64) -> ConstCounter<f64> {
     ConstCounter::new(value)
+}
+
+fn flag(on: bool) -> f64 {
+    if on { 1.0 } else { 0.0 }
 }
 
 impl Collector for SnapshotCollector {
@@ -268,7 +302,8 @@ fn encode_gpus(
             ("Hostname", hostname.to_owned()),
         ]
     };
-    let fields: [GpuField; 9] = [
+    // All gauges, as dcgm-exporter's counters keep their names (a counter here would gain _total).
+    let fields: [GpuField; 37] = [
         ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", |g| {
             g.utilization_percent.map(f64::from)
         }),
@@ -317,6 +352,142 @@ fn encode_gpus(
             "Current clock throttle reasons (bitmask of NVML's; 4: the power cap).",
             |g| g.clocks_throttle_reasons.map(|r| r as f64),
         ),
+        (
+            "DCGM_FI_DEV_CLOCKS_EVENT_REASONS",
+            "Current clock event reasons (bitmask of NVML's; 4: the power cap).",
+            |g| g.clocks_throttle_reasons.map(|r| r as f64),
+        ),
+        (
+            "DCGM_FI_DEV_PSTATE",
+            "Performance state (P-state) 0-15, 0 is the highest.",
+            |g| g.performance_state.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_POWER_VIOLATION",
+            "Throttling duration due to power constraints (in ns).",
+            |g| g.power_violation_ns.map(|ns| ns as f64),
+        ),
+        (
+            "DCGM_FI_DEV_THERMAL_VIOLATION",
+            "Throttling duration due to thermal constraints (in ns).",
+            |g| g.thermal_violation_ns.map(|ns| ns as f64),
+        ),
+        (
+            "DCGM_FI_DEV_XID_ERRORS",
+            "Value of the last XID error encountered.",
+            |g| g.xid_errors.last().map(|e| e.code as f64),
+        ),
+        (
+            "DCGM_FI_DEV_ECC_SBE_VOL_TOTAL",
+            "Total number of single-bit volatile ECC errors.",
+            |g| g.ecc?.corrected_volatile.map(|n| n as f64),
+        ),
+        (
+            "DCGM_FI_DEV_ECC_DBE_VOL_TOTAL",
+            "Total number of double-bit volatile ECC errors.",
+            |g| g.ecc?.uncorrected_volatile.map(|n| n as f64),
+        ),
+        (
+            "DCGM_FI_DEV_ECC_SBE_AGG_TOTAL",
+            "Total number of single-bit persistent ECC errors.",
+            |g| g.ecc?.corrected_aggregate.map(|n| n as f64),
+        ),
+        (
+            "DCGM_FI_DEV_ECC_DBE_AGG_TOTAL",
+            "Total number of double-bit persistent ECC errors.",
+            |g| g.ecc?.uncorrected_aggregate.map(|n| n as f64),
+        ),
+        (
+            "DCGM_FI_DEV_RETIRED_SBE",
+            "Total number of retired pages due to single-bit errors.",
+            |g| g.memory_repair?.retired_pages_single_bit.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_RETIRED_DBE",
+            "Total number of retired pages due to double-bit errors.",
+            |g| g.memory_repair?.retired_pages_double_bit.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_RETIRED_PENDING",
+            "Whether pages are pending retirement (1) or not (0).",
+            |g| g.memory_repair?.retirement_pending.map(flag),
+        ),
+        (
+            "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS",
+            "Number of remapped rows for correctable errors",
+            |g| g.memory_repair?.remapped_rows_correctable.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS",
+            "Number of remapped rows for uncorrectable errors",
+            |g| g.memory_repair?.remapped_rows_uncorrectable.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_ROW_REMAP_FAILURE",
+            "Whether remapping of rows has failed",
+            |g| g.memory_repair?.remap_failed.map(flag),
+        ),
+        (
+            "DCGM_FI_DEV_ROW_REMAP_PENDING",
+            "Whether remapping of rows is pending",
+            |g| g.memory_repair?.remap_pending.map(flag),
+        ),
+        (
+            "DCGM_FI_PROF_PCIE_RX_BYTES",
+            "The rate of data received over the PCIe bus, in bytes per second.",
+            |g| g.pcie?.rx_bytes_per_second,
+        ),
+        (
+            "DCGM_FI_PROF_PCIE_TX_BYTES",
+            "The rate of data transmitted over the PCIe bus, in bytes per second.",
+            |g| g.pcie?.tx_bytes_per_second,
+        ),
+        (
+            "DCGM_FI_DEV_PCIE_LINK_GEN",
+            "PCIe link generation now.",
+            |g| g.pcie?.generation.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_PCIE_MAX_LINK_GEN",
+            "Highest PCIe link generation of the device and system.",
+            |g| g.pcie?.max_generation.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_PCIE_LINK_WIDTH",
+            "PCIe link width now (lanes).",
+            |g| g.pcie?.width.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_PCIE_MAX_LINK_WIDTH",
+            "Widest PCIe link of the device and system (lanes).",
+            |g| g.pcie?.max_width.map(f64::from),
+        ),
+        (
+            "DCGM_FI_DEV_PCIE_REPLAY_COUNTER",
+            "Total number of PCIe retries.",
+            |g| g.pcie?.replays.map(|n| n as f64),
+        ),
+        (
+            "DCGM_FI_PROF_NVLINK_RX_BYTES",
+            "The rate of data received over NVLink, in bytes per second.",
+            |g| g.nvlink?.rx_bytes_per_second,
+        ),
+        (
+            "DCGM_FI_PROF_NVLINK_TX_BYTES",
+            "The rate of data transmitted over NVLink, in bytes per second.",
+            |g| g.nvlink?.tx_bytes_per_second,
+        ),
+        (
+            "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
+            "Total energy consumption since the driver loaded (in mJ).",
+            |g| g.energy_joules.map(|j| (j * 1000.0).round()),
+        ),
+        ("DCGM_FI_DEV_ENC_UTIL", "Encoder utilization (in %).", |g| {
+            g.encoder_percent.map(f64::from)
+        }),
+        ("DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).", |g| {
+            g.decoder_percent.map(f64::from)
+        }),
     ];
     for (name, help, read) in fields {
         // A field a GPU does not support is left out, never exported as zero.
@@ -329,6 +500,29 @@ fn encode_gpus(
                 .filter_map(|g| Some((labels(g), gauge(read(g)?)))),
         )?;
     }
+    family(
+        encoder,
+        "vitals_gpu_clock_event",
+        "Whether each clock event (throttle) reason holds now (1) or not (0).",
+        readable.iter().flat_map(|g| {
+            CLOCK_EVENT_REASONS
+                .iter()
+                .filter_map(move |(bit, reason, _)| {
+                    let reasons = g.clocks_throttle_reasons?;
+                    let mut labels = labels(g);
+                    labels.push(("reason", (*reason).to_owned()));
+                    Some((labels, gauge(flag(reasons & bit != 0))))
+                })
+        }),
+    )?;
+    family(
+        encoder,
+        "vitals_gpu_xid_errors",
+        "XID errors the GPU reported since the history began.",
+        readable
+            .iter()
+            .filter_map(|g| Some((labels(g), counter(g.xid_count? as f64)))),
+    )?;
     family(
         encoder,
         "vitals_gpu_processes",
@@ -357,7 +551,7 @@ mod tests {
         let latest = Latest::default();
         latest.set(Arc::new(snapshot));
         let processes = ProcessWatch::new(Default::default());
-        let registry = registry(latest, "box".into(), processes);
+        let registry = registry(latest, "box".into(), processes, Default::default());
         let mut out = String::new();
         if openmetrics {
             prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
@@ -399,6 +593,8 @@ mod tests {
                 kind: GpuProcessKind::Compute,
                 command_line: None,
                 utilization: None,
+                cpu_percent: None,
+                resident_bytes: None,
             }],
             ..Default::default()
         }];

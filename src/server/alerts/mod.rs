@@ -10,7 +10,7 @@ use super::collect::Snapshot;
 use super::history_db::{NamedValues, events::SavedEvent, writer::Recorder};
 use super::hub::Hub;
 use crate::app::store::{gpu_key, gpu_series};
-use crate::wire::{Alert, AlertList, AlertState, CHANNEL_ALERTS, EVENT_ALERT};
+use crate::wire::{Alert, AlertList, AlertState, CHANNEL_ALERTS, EVENT_ALERT, SLOWDOWN_REASONS};
 use engine::Engine;
 use std::collections::HashSet;
 use std::sync::{Mutex, MutexGuard};
@@ -107,8 +107,9 @@ impl Alerts {
 }
 
 /// What rules watch besides the stored series (`series::of_snapshot`): each GPU's memory in use
-/// as a percentage, whether it is available and whether its clocks are held down by its power
-/// limit (1 or 0), and each filesystem's use as a percentage.
+/// as a percentage, whether it is available, whether its clocks are held down by its power
+/// limit and whether by heat or a hardware signal (1 or 0), and each filesystem's use as a
+/// percentage.
 pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
     let mut values = NamedValues::new();
     for gpu in &snapshot.gpus {
@@ -118,6 +119,14 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
         if let Some(capped) = gpu.power_capped() {
             let capped = if capped { 1.0 } else { 0.0 };
             values.push((gpu_series(&key, "power_capped"), capped));
+        }
+        if let Some(reasons) = gpu.clocks_throttle_reasons {
+            let slowed = if reasons & SLOWDOWN_REASONS != 0 {
+                1.0
+            } else {
+                0.0
+            };
+            values.push((gpu_series(&key, "slowdown"), slowed));
         }
         if let (Some(used), Some(total)) = (gpu.memory_used_bytes, gpu.memory_total_bytes)
             && total > 0

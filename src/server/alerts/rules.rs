@@ -62,9 +62,9 @@ impl Rule {
     }
 }
 
-/// The rules every Vitals starts with: a hot GPU, a GPU out of memory, held at its power limit or
-/// gone, RAM full, swap
-/// growing, a filesystem filling, the CPU pinned, a channel silent past its heartbeat.
+/// The rules every Vitals starts with: a hot GPU, a GPU out of memory, held at its power limit,
+/// slowed by heat or hardware, reporting XID errors or uncorrected memory errors, or gone; RAM
+/// full, swap growing, a filesystem filling, the CPU pinned, a channel silent past its heartbeat.
 pub fn defaults() -> Vec<Rule> {
     vec![
         Rule::threshold(
@@ -92,6 +92,36 @@ pub fn defaults() -> Vec<Rule> {
             Some(1.0),
             None,
             300,
+            0.0,
+        ),
+        Rule::threshold(
+            "gpu_slowdown",
+            "GPU slowed by heat or a hardware signal",
+            "gpu/*/slowdown",
+            Some(1.0),
+            None,
+            60,
+            0.0,
+        ),
+        Rule {
+            growth_over: Some(Duration::from_secs(3600)),
+            ..Rule::threshold(
+                "gpu_xid",
+                "GPU reported an XID error",
+                "gpu/*/xid_errors",
+                Some(1.0),
+                None,
+                0,
+                0.0,
+            )
+        },
+        Rule::threshold(
+            "gpu_ecc_uncorrected",
+            "Uncorrected GPU memory errors",
+            "gpu/*/ecc_uncorrected_volatile",
+            None,
+            Some(1.0),
+            0,
             0.0,
         ),
         Rule {
@@ -324,6 +354,9 @@ mod tests {
                 "gpu_temperature",
                 "gpu_memory",
                 "gpu_power_capped",
+                "gpu_slowdown",
+                "gpu_xid",
+                "gpu_ecc_uncorrected",
                 "gpu_unavailable",
                 "memory",
                 "swap_growing",

@@ -2,9 +2,9 @@
 //! browser store uses, plus the per-core, per-device and per-GPU detail behind them.
 
 use super::NamedValues;
-use crate::app::store::{gpu_key, gpu_metric, gpu_series, gpu_values, series};
+use crate::app::store::{clock_event_series, gpu_key, gpu_metric, gpu_series, gpu_values, series};
 use crate::server::collect::Snapshot;
-use crate::wire::LoadAverage;
+use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, LoadAverage};
 use chrono::DateTime;
 use std::collections::HashMap;
 
@@ -15,6 +15,10 @@ const SWAP_USED_BYTES: &str = "memory.swap_used_bytes";
 const SM_CLOCK: &str = "sm_clock";
 const MEMORY_CLOCK: &str = "memory_clock";
 const FAN: &str = "fan";
+/// Counts the default alert rules watch.
+pub const ECC_CORRECTED: &str = "ecc_corrected_volatile";
+pub const ECC_UNCORRECTED: &str = "ecc_uncorrected_volatile";
+pub const XID_ERRORS: &str = "xid_errors";
 
 fn core_series(core: usize) -> String {
     format!("cpu.core/{core}")
@@ -81,19 +85,50 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
     }
     for gpu in snapshot.gpus.iter().filter(|g| g.available) {
         let key = gpu_key(gpu);
-        let detail = [
-            (SM_CLOCK, gpu.sm_clock_mhz.map(f64::from)),
-            (MEMORY_CLOCK, gpu.memory_clock_mhz.map(f64::from)),
-            (FAN, gpu.fan_percent.map(f64::from)),
-        ];
-        let fields = gpu_values(gpu).into_iter().chain(detail);
+        let fields = gpu_values(gpu).into_iter().chain(gpu_detail(gpu));
         for (metric, value) in fields {
             if let Some(value) = value {
                 put(&gpu_series(&key, metric), value);
             }
         }
+        // Every reason, 1 or 0, so a rollup's average is the share of the time it held.
+        if let Some(reasons) = gpu.clocks_throttle_reasons {
+            for (bit, reason, _) in CLOCK_EVENT_REASONS {
+                let held = if reasons & bit != 0 { 1.0 } else { 0.0 };
+                put(&clock_event_series(&key, reason), held);
+            }
+        }
     }
     values
+}
+
+/// GPU detail stored beside what the dashboard draws, for alerts, `/metrics`-like questions
+/// over time and the record: clocks, fan, state, violations, errors, links, engines.
+fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 15] {
+    let ecc = gpu.ecc.unwrap_or_default();
+    let pcie = gpu.pcie.unwrap_or_default();
+    let nvlink = gpu.nvlink.unwrap_or_default();
+    let seconds = |ns: Option<u64>| ns.map(|ns| ns as f64 / 1e9);
+    [
+        (SM_CLOCK, gpu.sm_clock_mhz.map(f64::from)),
+        (MEMORY_CLOCK, gpu.memory_clock_mhz.map(f64::from)),
+        (FAN, gpu.fan_percent.map(f64::from)),
+        ("performance_state", gpu.performance_state.map(f64::from)),
+        ("power_violation_seconds", seconds(gpu.power_violation_ns)),
+        (
+            "thermal_violation_seconds",
+            seconds(gpu.thermal_violation_ns),
+        ),
+        (ECC_CORRECTED, ecc.corrected_volatile.map(|n| n as f64)),
+        (ECC_UNCORRECTED, ecc.uncorrected_volatile.map(|n| n as f64)),
+        (XID_ERRORS, gpu.xid_count.map(|n| n as f64)),
+        ("pcie_rx", pcie.rx_bytes_per_second),
+        ("pcie_tx", pcie.tx_bytes_per_second),
+        ("nvlink_rx", nvlink.rx_bytes_per_second),
+        ("nvlink_tx", nvlink.tx_bytes_per_second),
+        ("encoder", gpu.encoder_percent.map(f64::from)),
+        ("decoder", gpu.decoder_percent.map(f64::from)),
+    ]
 }
 
 /// A saved tick as a snapshot again, the inverse of `of_snapshot`: what was stored comes from
@@ -166,6 +201,13 @@ pub fn snapshot_of(template: &Snapshot, at_ms: i64, values: &NamedValues) -> Sna
         gpu.sm_clock_mhz = metric(SM_CLOCK).map(|v| v as u32);
         gpu.memory_clock_mhz = metric(MEMORY_CLOCK).map(|v| v as u32);
         gpu.fan_percent = metric(FAN).map(|v| v as u32);
+        gpu.energy_joules = metric(gpu_metric::ENERGY);
+        gpu.clocks_throttle_reasons = CLOCK_EVENT_REASONS
+            .iter()
+            .map(|(bit, reason, _)| Some((*bit, get(&clock_event_series(&key, reason))?)))
+            .try_fold(0, |reasons, held| {
+                held.map(|(bit, value)| if value > 0.0 { reasons | bit } else { reasons })
+            });
         gpu.processes.clear();
         (gpu.available, gpu.error) = (true, None);
         gpu.utilization_percent.is_some() || gpu.memory_used_bytes.is_some()
@@ -175,11 +217,28 @@ pub fn snapshot_of(template: &Snapshot, at_ms: i64, values: &NamedValues) -> Sna
 
 /// Whether a series name matches a filter of names and `prefix*` patterns (none: every series).
 pub fn selected(name: &str, filter: &[String]) -> bool {
-    filter.is_empty()
-        || filter.iter().any(|f| match f.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => f == name,
-        })
+    filter.is_empty() || filter.iter().any(|pattern| glob_matches(pattern, name))
+}
+
+/// Whether `name` matches `pattern`, where each `*` stands for any run of characters
+/// (`gpu/*/clock_event/*`).
+fn glob_matches(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let mut parts = parts.peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            return rest.len() >= part.len() && rest.ends_with(part);
+        }
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 #[cfg(test)]
@@ -213,6 +272,12 @@ mod tests {
         assert_eq!(get("gpu/GPU-a/power"), None, "not reported: not stored");
         assert!(selected("gpu/GPU-a/power", &["gpu/*".into()]));
         assert!(!selected("cpu.usage", &["gpu/*".into()]));
+        let drawn = ["gpu/*/power".into(), "gpu/*/clock_event/*".into()];
+        assert!(selected("gpu/GPU-a/power", &drawn));
+        assert!(!selected("gpu/GPU-a/power_violation_seconds", &drawn));
+        assert!(selected("gpu/GPU-a/clock_event/power_cap", &drawn));
+        assert!(selected("cpu.usage", &["cpu.usage".into()]));
+        assert!(!selected("cpu.usage2", &["cpu.usage".into()]));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Turning a scan into the table's rows: users by name, times as dates, shares of the machine, and
 //! what each process holds on the GPUs.
 
-use super::scan::{Measured, clock_ticks_per_second};
+use super::scan::{Measured, clock_ticks_per_second, page_bytes};
 use crate::server::collect::procinfo;
 use crate::wire::{GpuMetrics, ProcessRow};
 use chrono::{DateTime, Utc};
@@ -20,19 +20,14 @@ pub struct Host {
 
 impl Host {
     pub fn read() -> Host {
-        // SAFETY: sysconf only reads constants of the system.
-        let (cores, page) = unsafe {
-            (
-                libc::sysconf(libc::_SC_NPROCESSORS_ONLN),
-                libc::sysconf(libc::_SC_PAGESIZE),
-            )
-        };
+        // SAFETY: sysconf only reads a constant of the system.
+        let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
         Host {
             cores: cores.max(1) as u32,
             memory_total_bytes: kib_field(&meminfo, "MemTotal:").unwrap_or(0) * 1024,
-            page_bytes: if page > 0 { page as u64 } else { 4096 },
+            page_bytes: page_bytes(),
             clock_ticks: clock_ticks_per_second(),
             booted: boot_time(&stat).unwrap_or_default(),
         }
@@ -184,6 +179,8 @@ mod tests {
                     sm_percent,
                     ..Default::default()
                 }),
+                cpu_percent: None,
+                resident_bytes: None,
             }],
             ..Default::default()
         };

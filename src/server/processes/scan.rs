@@ -62,6 +62,13 @@ pub fn clock_ticks_per_second() -> f64 {
     if ticks > 0 { ticks as f64 } else { 100.0 }
 }
 
+/// The size of a memory page, the unit of `/proc/{pid}/stat`'s resident set.
+pub fn page_bytes() -> u64 {
+    // SAFETY: sysconf only reads a constant of the system.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    if page > 0 { page as u64 } else { 4096 }
+}
+
 /// Keeps the previous pass so the next one has rates.
 pub struct Scanner {
     known: HashMap<u32, Known>,

@@ -20,6 +20,17 @@
 //! `used_bytes` may be `na` (NVML_VALUE_NOT_AVAILABLE). `putil` is a comma list of
 //! `pid:sm:mem:enc:dec` percentages, each process's utilization sample (stamped now).
 //!
+//! GPU depth: `pstate`; `viol_power_ns`, `viol_thermal_ns`; `ecc` (1 on, 0 off, or `current:pending`),
+//! `ecc_cv`, `ecc_uv`, `ecc_ca`, `ecc_ua` (corrected/uncorrected, volatile/aggregate counts);
+//! `retired_sbe`, `retired_dbe` (page counts), `retired_pending`; `remap=correctable:uncorrectable:
+//! pending:failed`; `pcie_gen`, `pcie_max_gen`, `pcie_width`, `pcie_max_width`, `pcie_replays`,
+//! `pcie_tx_bytes`, `pcie_rx_bytes` (counters, field values 197/198), `pcie_tx_kbs`, `pcie_rx_kbs`
+//! (nvmlDeviceGetPcieThroughput); `nvlinks`, `nvlink_tx_kib`, `nvlink_rx_kib` (field values 91,
+//! 138, 139); `enc`, `dec`; `energy_mj`; `mig` (1 on) with `migs=name:mem_used:mem_total,…`;
+//! `events=ns` refuses event registration. A counter may be written `+rate`: it then grows by
+//! `rate` a second (its value is `rate` × seconds since 1970). A line `xid <gpu index> <code>`
+//! is an XID error, delivered once through nvmlEventSetWait_v2; append lines to inject more.
+//!
 //! A measurement that is absent, or set to `ns`, returns NVML_ERROR_NOT_SUPPORTED. A value may instead
 //! name any error below to make that call fail with it (`temp=unknown`). Calls that return several
 //! keys fail if either does: `util`+`memutil`, `mem_used`+`mem_total`. `procs=ns` fails both process
@@ -45,7 +56,9 @@ type Gpu = HashMap<String, String>;
 const SUCCESS: Return = 0;
 const ERROR_INVALID_ARGUMENT: Return = 2;
 const ERROR_NOT_SUPPORTED: Return = 3;
+const ERROR_NOT_FOUND: Return = 6;
 const ERROR_INSUFFICIENT_SIZE: Return = 7;
+const ERROR_TIMEOUT: Return = 10;
 const ERROR_GPU_IS_LOST: Return = 15;
 const ERROR_ARGUMENT_VERSION_MISMATCH: Return = 25;
 const ERROR_UNKNOWN: Return = 999;
@@ -68,13 +81,14 @@ const ERRORS: &[(&[&str], Return, &CStr)] = &[
         c"Not Supported",
     ),
     (&["no_permission"], 4, c"Insufficient Permissions"),
-    (&["not_found"], 6, c"Not Found"),
+    (&["not_found"], ERROR_NOT_FOUND, c"Not Found"),
     (
         &["insufficient_size"],
         ERROR_INSUFFICIENT_SIZE,
         c"Insufficient Size",
     ),
     (&["driver_not_loaded"], 9, c"Driver Not Loaded"),
+    (&["timeout"], ERROR_TIMEOUT, c"Timeout"),
     (&["library_not_found"], 12, c"NVML Shared Library Not Found"),
     (&["lost", "gpu_is_lost"], ERROR_GPU_IS_LOST, c"GPU is lost"),
     (&["unknown"], ERROR_UNKNOWN, c"Unknown Error"),
@@ -93,6 +107,8 @@ struct Script {
     driver: Option<String>,
     cuda: Option<String>,
     gpus: Vec<Gpu>,
+    /// `xid` lines: (GPU index, code), delivered once each, in order.
+    xids: Vec<(usize, u64)>,
 }
 
 fn load() -> Script {
@@ -119,6 +135,12 @@ fn parse(text: &str) -> Script {
             }
             Some("driver") => script.driver = words.next(),
             Some("cuda") => script.cuda = words.next(),
+            Some("xid") => {
+                let mut numbers = words.filter_map(|w| w.parse::<u64>().ok());
+                if let (Some(gpu), Some(code)) = (numbers.next(), numbers.next()) {
+                    script.xids.push((gpu as usize, code));
+                }
+            }
             Some("gpu") => script.gpus.push(
                 words
                     .filter_map(|w| w.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
@@ -159,11 +181,23 @@ fn split_words(line: &str) -> Vec<String> {
 }
 
 /// A scripted value: its number, or the error the script asks the call to fail with.
+/// `+rate` is a counter that grows by `rate` a second: its value is `rate` × seconds since 1970.
 fn number<T: std::str::FromStr>(value: Option<&String>) -> Result<T, Return> {
     let value = value.ok_or(ERROR_NOT_SUPPORTED)?;
+    if let Some(rate) = value.strip_prefix('+') {
+        let rate: f64 = rate.parse().map_err(|_| ERROR_UNKNOWN)?;
+        let count = (rate * now_micros() as f64 / 1e6) as u64;
+        return count.to_string().parse().map_err(|_| ERROR_UNKNOWN);
+    }
     value
         .parse()
         .map_err(|_| error_named(value).unwrap_or(ERROR_UNKNOWN))
+}
+
+fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
 }
 
 fn field<T: std::str::FromStr>(gpu: &Gpu, key: &str) -> Result<T, Return> {
@@ -203,10 +237,15 @@ fn code(result: Result<(), Return>) -> Return {
     result.err().unwrap_or(SUCCESS)
 }
 
-/// Runs `read` on the scripted GPU behind a handle (index + 1), failing every call on a lost one.
+/// A GPU's handle is its index + 1; a MIG instance's adds (its index + 1) << 16.
+const MIG_SHIFT: usize = 16;
+
+/// Runs `read` on the scripted GPU (or MIG instance) behind a handle, failing every call on a
+/// lost GPU.
 fn on_gpu(device: Device, read: impl FnOnce(&Gpu) -> Result<(), Return>) -> Return {
     let script = load();
-    let Some(gpu) = (device as usize)
+    let handle = device as usize;
+    let Some(gpu) = (handle & ((1 << MIG_SHIFT) - 1))
         .checked_sub(1)
         .and_then(|i| script.gpus.get(i))
     else {
@@ -215,7 +254,25 @@ fn on_gpu(device: Device, read: impl FnOnce(&Gpu) -> Result<(), Return>) -> Retu
     if is_lost(gpu) {
         return ERROR_GPU_IS_LOST;
     }
-    code(read(gpu))
+    match (handle >> MIG_SHIFT).checked_sub(1) {
+        None => code(read(gpu)),
+        Some(mig) => match mig_instance(gpu, handle & 0xffff, mig) {
+            Some(instance) => code(read(&instance)),
+            None => ERROR_INVALID_ARGUMENT,
+        },
+    }
+}
+
+/// MIG instance `mig` of GPU `gpu` from `migs=name:mem_used:mem_total,…`, as a GPU of its own.
+fn mig_instance(parent: &Gpu, gpu: usize, mig: usize) -> Option<Gpu> {
+    let entry = parent.get("migs")?.split(',').nth(mig)?;
+    let mut parts = entry.split(':');
+    let mut instance = Gpu::new();
+    for key in ["name", "mem_used", "mem_total"] {
+        instance.insert(key.into(), parts.next()?.into());
+    }
+    instance.insert("uuid".into(), format!("MIG-fake-{}-{mig}", gpu - 1));
+    Some(instance)
 }
 
 fn is_lost(gpu: &Gpu) -> bool {
@@ -317,6 +374,11 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex_v2(
         Some(gpu) if is_lost(gpu) => ERROR_GPU_IS_LOST,
         Some(_) => code(unsafe { put(device, (index as usize + 1) as Device) }),
     }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetIndex(device: Device, index: *mut c_uint) -> Return {
+    on_gpu(device, |_| unsafe { put(index, (device as usize - 1) as c_uint) })
 }
 
 #[unsafe(no_mangle)]
@@ -564,6 +626,429 @@ pub unsafe extern "C" fn nvmlDeviceGetProcessUtilization(
         }
         Ok(())
     })
+}
+
+/// Writes one scripted number through an out-pointer.
+fn put_field<T: std::str::FromStr>(device: Device, key: &str, out: *mut T) -> Return {
+    on_gpu(device, |gpu| unsafe { put(out, field(gpu, key)?) })
+}
+
+/// A scripted `a:b:…` list of numbers with exactly `N` entries.
+fn numbers<const N: usize>(gpu: &Gpu, key: &str) -> Result<[c_uint; N], Return> {
+    let value = gpu.get(key).ok_or(ERROR_NOT_SUPPORTED)?;
+    if let Some(code) = error_named(value) {
+        return Err(code);
+    }
+    let parsed: Vec<c_uint> = value
+        .split(':')
+        .map(|n| n.parse().map_err(|_| ERROR_UNKNOWN))
+        .collect::<Result<_, _>>()?;
+    parsed.try_into().map_err(|_| ERROR_UNKNOWN)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetPerformanceState(device: Device, state: *mut c_uint) -> Return {
+    put_field(device, "pstate", state)
+}
+
+/// `nvmlViolationTime_t`.
+#[repr(C)]
+pub struct ViolationTime {
+    reference_time: c_ulonglong,
+    violation_time: c_ulonglong,
+}
+
+/// Policy 0 is power (`viol_power_ns`), 1 is thermal (`viol_thermal_ns`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetViolationStatus(
+    device: Device,
+    policy: c_uint,
+    out: *mut ViolationTime,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let key = match policy {
+            0 => "viol_power_ns",
+            1 => "viol_thermal_ns",
+            _ => return Err(ERROR_NOT_SUPPORTED),
+        };
+        let time = ViolationTime {
+            reference_time: now_micros(),
+            violation_time: field(gpu, key)?,
+        };
+        unsafe { put(out, time) }
+    })
+}
+
+/// `ecc=current` or `ecc=current:pending` (1 on, 0 off).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetEccMode(
+    device: Device,
+    current: *mut c_uint,
+    pending: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let (now, next) = match numbers::<1>(gpu, "ecc") {
+            Ok([now]) => (now, now),
+            Err(_) => numbers::<2>(gpu, "ecc").map(|[now, next]| (now, next))?,
+        };
+        unsafe { put(current, now).and_then(|()| put(pending, next)) }
+    })
+}
+
+/// Error type 0 corrected / 1 uncorrected, counter 0 volatile / 1 aggregate: `ecc_cv`, `ecc_uv`,
+/// `ecc_ca`, `ecc_ua`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetTotalEccErrors(
+    device: Device,
+    error_type: c_uint,
+    counter_type: c_uint,
+    count: *mut c_ulonglong,
+) -> Return {
+    let key = match (error_type, counter_type) {
+        (0, 0) => "ecc_cv",
+        (1, 0) => "ecc_uv",
+        (0, 1) => "ecc_ca",
+        (1, 1) => "ecc_ua",
+        _ => return ERROR_INVALID_ARGUMENT,
+    };
+    put_field(device, key, count)
+}
+
+/// Cause 0 is multiple single-bit errors (`retired_sbe` pages), 1 double-bit (`retired_dbe`).
+unsafe fn retired_pages(
+    device: Device,
+    cause: c_uint,
+    count: *mut c_uint,
+    addresses: *mut c_ulonglong,
+    timestamps: *mut c_ulonglong,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let key = match cause {
+            0 => "retired_sbe",
+            1 => "retired_dbe",
+            _ => return Err(ERROR_INVALID_ARGUMENT),
+        };
+        let pages: c_uint = field(gpu, key)?;
+        if count.is_null() {
+            return Err(ERROR_INVALID_ARGUMENT);
+        }
+        let room = unsafe { count.read() };
+        unsafe { count.write(pages) };
+        if room < pages || addresses.is_null() {
+            return Err(ERROR_INSUFFICIENT_SIZE);
+        }
+        for page in 0..pages as usize {
+            unsafe { addresses.add(page).write(0x1000 * page as c_ulonglong) };
+            if !timestamps.is_null() {
+                unsafe { timestamps.add(page).write(now_micros()) };
+            }
+        }
+        Ok(())
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetRetiredPages(
+    device: Device,
+    cause: c_uint,
+    count: *mut c_uint,
+    addresses: *mut c_ulonglong,
+) -> Return {
+    unsafe { retired_pages(device, cause, count, addresses, std::ptr::null_mut()) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetRetiredPages_v2(
+    device: Device,
+    cause: c_uint,
+    count: *mut c_uint,
+    addresses: *mut c_ulonglong,
+    timestamps: *mut c_ulonglong,
+) -> Return {
+    unsafe { retired_pages(device, cause, count, addresses, timestamps) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetRetiredPagesPendingStatus(
+    device: Device,
+    pending: *mut c_uint,
+) -> Return {
+    put_field(device, "retired_pending", pending)
+}
+
+/// `remap=correctable:uncorrectable:pending:failed`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetRemappedRows(
+    device: Device,
+    correctable: *mut c_uint,
+    uncorrectable: *mut c_uint,
+    pending: *mut c_uint,
+    failed: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let [c, u, p, f] = numbers::<4>(gpu, "remap")?;
+        unsafe {
+            put(correctable, c)?;
+            put(uncorrectable, u)?;
+            put(pending, p)?;
+            put(failed, f)
+        }
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkGeneration(
+    device: Device,
+    generation: *mut c_uint,
+) -> Return {
+    put_field(device, "pcie_gen", generation)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkGeneration(
+    device: Device,
+    generation: *mut c_uint,
+) -> Return {
+    put_field(device, "pcie_max_gen", generation)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkWidth(device: Device, width: *mut c_uint) -> Return {
+    put_field(device, "pcie_width", width)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkWidth(device: Device, width: *mut c_uint) -> Return {
+    put_field(device, "pcie_max_width", width)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetPcieReplayCounter(device: Device, count: *mut c_uint) -> Return {
+    put_field(device, "pcie_replays", count)
+}
+
+/// Counter 0 is transmit (`pcie_tx_kbs`), 1 receive (`pcie_rx_kbs`), in KB/s.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetPcieThroughput(
+    device: Device,
+    counter: c_uint,
+    kilobytes_per_second: *mut c_uint,
+) -> Return {
+    let key = match counter {
+        0 => "pcie_tx_kbs",
+        1 => "pcie_rx_kbs",
+        _ => return ERROR_INVALID_ARGUMENT,
+    };
+    put_field(device, key, kilobytes_per_second)
+}
+
+/// `nvmlFieldValue_t`, its value always an unsigned long long.
+#[repr(C)]
+pub struct FieldValue {
+    field_id: c_uint,
+    scope_id: c_uint,
+    timestamp: i64,
+    latency_usec: i64,
+    value_type: c_uint,
+    nvml_return: Return,
+    value: c_ulonglong,
+}
+
+/// The field ids the fake answers and the script keys behind them.
+const FIELDS: [(c_uint, &str); 5] = [
+    (91, "nvlinks"),
+    (138, "nvlink_tx_kib"),
+    (139, "nvlink_rx_kib"),
+    (197, "pcie_tx_bytes"),
+    (198, "pcie_rx_bytes"),
+];
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetFieldValues(
+    device: Device,
+    count: c_int,
+    values: *mut FieldValue,
+) -> Return {
+    on_gpu(device, |gpu| {
+        if values.is_null() || count <= 0 {
+            return Err(ERROR_INVALID_ARGUMENT);
+        }
+        for i in 0..count as usize {
+            let value = unsafe { &mut *values.add(i) };
+            let read = FIELDS
+                .iter()
+                .find(|(id, _)| *id == value.field_id)
+                .map_or(Err(ERROR_NOT_SUPPORTED), |(_, key)| field(gpu, key));
+            value.timestamp = now_micros() as i64;
+            value.value_type = 3;
+            match read {
+                Ok(number) => (value.nvml_return, value.value) = (SUCCESS, number),
+                Err(code) => value.nvml_return = code,
+            }
+        }
+        Ok(())
+    })
+}
+
+unsafe fn engine_utilization(
+    device: Device,
+    key: &str,
+    percent: *mut c_uint,
+    period_us: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| unsafe {
+        put(percent, field(gpu, key)?)?;
+        put(period_us, 1_000_000)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetEncoderUtilization(
+    device: Device,
+    percent: *mut c_uint,
+    period_us: *mut c_uint,
+) -> Return {
+    unsafe { engine_utilization(device, "enc", percent, period_us) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetDecoderUtilization(
+    device: Device,
+    percent: *mut c_uint,
+    period_us: *mut c_uint,
+) -> Return {
+    unsafe { engine_utilization(device, "dec", percent, period_us) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetTotalEnergyConsumption(
+    device: Device,
+    millijoules: *mut c_ulonglong,
+) -> Return {
+    put_field(device, "energy_mj", millijoules)
+}
+
+/// `mig=1` turns MIG on (0: off); `migs=name:mem_used:mem_total,…` lists its instances.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetMigMode(
+    device: Device,
+    current: *mut c_uint,
+    pending: *mut c_uint,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let mode: c_uint = field(gpu, "mig")?;
+        unsafe { put(current, mode).and_then(|()| put(pending, mode)) }
+    })
+}
+
+/// Room for seven instances, as an A100 or H100 has.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetMaxMigDeviceCount(device: Device, count: *mut c_uint) -> Return {
+    on_gpu(device, |gpu| {
+        field::<c_uint>(gpu, "mig")?;
+        unsafe { put(count, 7) }
+    })
+}
+
+/// A slot with no instance answers NOT_FOUND, as NVML does.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetMigDeviceHandleByIndex(
+    device: Device,
+    index: c_uint,
+    mig: *mut Device,
+) -> Return {
+    on_gpu(device, |gpu| {
+        let instances = gpu.get("migs").map_or(0, |list| list.split(',').count());
+        if field::<c_uint>(gpu, "mig")? != 1 || index as usize >= instances {
+            return Err(ERROR_NOT_FOUND);
+        }
+        let handle = device as usize | (index as usize + 1) << MIG_SHIFT;
+        unsafe { put(mig, handle as Device) }
+    })
+}
+
+/// NVML's XID event bit.
+const EVENT_XID: c_ulonglong = 8;
+
+/// Every GPU offers XID events unless its `events` is an error (`events=ns`).
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetSupportedEventTypes(
+    device: Device,
+    types: *mut c_ulonglong,
+) -> Return {
+    on_gpu(device, |gpu| match gpu.get("events") {
+        Some(value) => Err(error_named(value).unwrap_or(ERROR_UNKNOWN)),
+        None => unsafe { put(types, EVENT_XID | 1 | 2) },
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceRegisterEvents(
+    device: Device,
+    _types: c_ulonglong,
+    set: *mut c_void,
+) -> Return {
+    on_gpu(device, |gpu| match gpu.get("events") {
+        _ if set.is_null() => Err(ERROR_INVALID_ARGUMENT),
+        Some(value) => Err(error_named(value).unwrap_or(ERROR_UNKNOWN)),
+        None => Ok(()),
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlEventSetCreate(set: *mut *mut c_void) -> Return {
+    code(unsafe { put(set, std::ptr::dangling_mut::<c_void>()) })
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn nvmlEventSetFree(_set: *mut c_void) -> Return {
+    SUCCESS
+}
+
+/// `nvmlEventData_t`.
+#[repr(C)]
+pub struct EventData {
+    device: Device,
+    event_type: c_ulonglong,
+    event_data: c_ulonglong,
+    gpu_instance_id: c_uint,
+    compute_instance_id: c_uint,
+}
+
+/// How many of the script's `xid` lines this process has been given.
+static XIDS_DELIVERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Delivers the script's next `xid` line, waiting for one to be added up to `timeout_ms`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlEventSetWait_v2(
+    set: *mut c_void,
+    data: *mut EventData,
+    timeout_ms: c_uint,
+) -> Return {
+    use std::sync::atomic::Ordering;
+    if set.is_null() || data.is_null() {
+        return ERROR_INVALID_ARGUMENT;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.into());
+    loop {
+        let delivered = XIDS_DELIVERED.load(Ordering::SeqCst);
+        if let Some(&(gpu, xid)) = load().xids.get(delivered) {
+            XIDS_DELIVERED.store(delivered + 1, Ordering::SeqCst);
+            let event = EventData {
+                device: (gpu + 1) as Device,
+                event_type: EVENT_XID,
+                event_data: xid,
+                gpu_instance_id: c_uint::MAX,
+                compute_instance_id: c_uint::MAX,
+            };
+            return code(unsafe { put(data, event) });
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            return ERROR_TIMEOUT;
+        }
+        std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(50)));
+    }
 }
 
 #[cfg(test)]

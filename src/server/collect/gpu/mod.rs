@@ -1,19 +1,24 @@
 //! The NVIDIA GPU collector: reads every GPU through NVML each tick, and says why when it cannot.
 
-use super::{GpuSource, procinfo};
-use crate::wire::{
-    GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization, GpuStatus, GpuUnavailableReason,
-};
-use chrono::{DateTime, Utc};
+mod depth;
+mod device;
+mod processes;
+mod queries;
+pub mod xid;
+
+use super::GpuSource;
+use crate::wire::{GpuMetrics, GpuStatus, GpuUnavailableReason};
+use device::{GpuState, read_device};
 use nvml_wrapper::Nvml;
-use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
-use nvml_wrapper::enums::device::UsedGpuMemory;
 use nvml_wrapper::error::NvmlError;
-use nvml_wrapper::struct_wrappers::device::{ProcessInfo, ProcessUtilizationSample};
+use queries::needs_reinit;
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use xid::XidLog;
 
 /// The file NVML is loaded from when no path is configured.
 pub const DEFAULT_LIBRARY: &str = "libnvidia-ml.so.1";
@@ -64,6 +69,17 @@ pub struct NvmlSource {
     lost: BTreeMap<u32, String>,
     /// The last name and uuid read per index, so an unreadable GPU is still recognisable.
     known: HashMap<u32, (String, String)>,
+    /// What each GPU's readings keep between ticks; forgotten when NVML is opened anew.
+    states: HashMap<u32, GpuState>,
+    xids: Arc<XidLog>,
+    cost: Arc<GpuCost>,
+}
+
+/// What reading the GPUs has cost: ticks and wall time, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct GpuCost {
+    pub reads: AtomicU64,
+    pub nanos: AtomicU64,
 }
 
 /// A working NVML handle and the versions it reported when it started.
@@ -84,12 +100,24 @@ impl NvmlSource {
             init_error: GpuStatus::default(),
             lost: BTreeMap::new(),
             known: HashMap::new(),
+            states: HashMap::new(),
+            xids: Arc::default(),
+            cost: Arc::default(),
         };
         source.reinit();
         if source.session.is_none() {
             source.retry.failed(now);
         }
         source
+    }
+
+    /// The XID errors the GPUs reported, kept and handed on by a thread of their own.
+    pub fn xid_log(&self) -> Arc<XidLog> {
+        self.xids.clone()
+    }
+
+    pub fn cost(&self) -> Arc<GpuCost> {
+        self.cost.clone()
     }
 
     /// One tick at time `now`: re-initialises first if a retry is due, then reads every GPU.
@@ -112,7 +140,11 @@ impl NvmlSource {
     fn reinit(&mut self) {
         self.lost.clear();
         match open(&self.options) {
-            Ok(session) => self.session = Some(session),
+            Ok(session) => {
+                self.session = Some(session);
+                self.states.clear();
+                self.xids.watch(&self.options);
+            }
             Err(status) => self.init_error = status,
         }
     }
@@ -151,10 +183,15 @@ impl NvmlSource {
         let Some(session) = &self.session else {
             return self.unreadable(index, "NVML is not initialised".into());
         };
-        match read_device(&session.nvml, index, self.options.show_command_lines) {
-            Ok(gpu) => {
+        let state = self
+            .states
+            .entry(index)
+            .or_insert_with(|| GpuState::new(index));
+        match read_device(&session.nvml, index, state, self.options.show_command_lines) {
+            Ok(mut gpu) => {
                 self.known
                     .insert(index, (gpu.name.clone(), gpu.uuid.clone()));
+                self.xids.attach(&mut gpu);
                 gpu
             }
             Err(error) => {
@@ -180,10 +217,21 @@ impl NvmlSource {
     }
 }
 
+impl Drop for NvmlSource {
+    fn drop(&mut self) {
+        self.xids.stop_watching();
+    }
+}
+
 impl GpuSource for NvmlSource {
     fn sample(&mut self) -> (GpuStatus, Vec<GpuMetrics>) {
         // NVML is foreign code behind a young wrapper: a surprise in it must not stop host metrics.
-        catch_unwind(AssertUnwindSafe(|| self.sample_at(Instant::now()))).unwrap_or_else(|_| {
+        let started = Instant::now();
+        let sampled = catch_unwind(AssertUnwindSafe(|| self.sample_at(started)));
+        let nanos = started.elapsed().as_nanos().min(u64::MAX.into()) as u64;
+        self.cost.reads.fetch_add(1, Ordering::Relaxed);
+        self.cost.nanos.fetch_add(nanos, Ordering::Relaxed);
+        sampled.unwrap_or_else(|_| {
             let message = "the GPU collector failed unexpectedly; see the server log".to_owned();
             (
                 unavailable(GpuUnavailableReason::Error, message),
@@ -234,16 +282,20 @@ impl Retry {
     }
 }
 
+/// NVML from the configured library, or the system's.
+fn open_nvml(options: &GpuOptions) -> Result<Nvml, NvmlError> {
+    match &options.library_path {
+        Some(path) => Nvml::builder().lib_path(path.as_os_str()).init(),
+        None => Nvml::init(),
+    }
+}
+
 fn open(options: &GpuOptions) -> Result<Session, GpuStatus> {
     let library = options
         .library_path
         .as_ref()
         .map_or_else(|| DEFAULT_LIBRARY.to_owned(), |p| p.display().to_string());
-    let nvml = match &options.library_path {
-        Some(path) => Nvml::builder().lib_path(path.as_os_str()).init(),
-        None => Nvml::init(),
-    }
-    .map_err(|error| init_failure(&error, &library))?;
+    let nvml = open_nvml(options).map_err(|error| init_failure(&error, &library))?;
     if nvml.lib().nvmlShutdown.is_err() {
         // Dropping an `Nvml` calls nvmlShutdown unchecked and would panic; a leak is harmless.
         std::mem::forget(nvml);
@@ -298,18 +350,6 @@ fn unavailable(reason: GpuUnavailableReason, message: String) -> GpuStatus {
     GpuStatus::Unavailable { reason, message }
 }
 
-/// Errors that mean the GPU (or the driver under it) is gone, not just that one reading is missing.
-fn needs_reinit(error: &NvmlError) -> bool {
-    matches!(
-        error,
-        NvmlError::GpuLost
-            | NvmlError::Unknown
-            | NvmlError::ResetRequired
-            | NvmlError::Uninitialized
-            | NvmlError::DriverNotLoaded
-    )
-}
-
 /// Said of a GPU that stopped answering; it rarely comes back without a reset or a reboot.
 const LOST: &str = "GPU is lost (fell off the bus or became inaccessible): check dmesg, reset it";
 
@@ -321,116 +361,6 @@ fn gpu_error_message(error: &NvmlError) -> String {
         }
         other => format!("GPU could not be read: {other}"),
     }
-}
-
-/// One reading: a value, `None` when the GPU cannot provide it, or the error that makes the whole
-/// GPU unreadable.
-fn field<T>(result: Result<T, NvmlError>) -> Result<Option<T>, NvmlError> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(error) if needs_reinit(&error) => Err(error),
-        Err(_) => Ok(None),
-    }
-}
-
-fn read_device(nvml: &Nvml, index: u32, show_command_lines: bool) -> Result<GpuMetrics, NvmlError> {
-    let device = nvml.device_by_index(index)?;
-    let utilization = field(device.utilization_rates())?;
-    let memory = field(device.memory_info())?;
-    let compute = field(device.running_compute_processes())?.unwrap_or_default();
-    let graphics = field(device.running_graphics_processes())?.unwrap_or_default();
-    let mut processes = merge_processes(compute, graphics);
-    if !processes.is_empty() {
-        let since = recent_samples_since(Utc::now());
-        let samples = field(device.process_utilization_stats(since))?.unwrap_or_default();
-        attach_utilization(&mut processes, &samples);
-    }
-    describe_processes(&mut processes, show_command_lines);
-    Ok(GpuMetrics {
-        index,
-        uuid: field(device.uuid())?.unwrap_or_default(),
-        name: field(device.name())?.unwrap_or_default(),
-        available: true,
-        error: None,
-        utilization_percent: utilization.as_ref().map(|u| u.gpu),
-        memory_utilization_percent: utilization.map(|u| u.memory),
-        memory_used_bytes: memory.as_ref().map(|m| m.used),
-        memory_total_bytes: memory.map(|m| m.total),
-        temperature_celsius: field(device.temperature(TemperatureSensor::Gpu))?,
-        power_watts: field(device.power_usage())?.map(milliwatts_to_watts),
-        power_limit_watts: field(device.enforced_power_limit())?.map(milliwatts_to_watts),
-        fan_percent: field(device.fan_speed(0))?,
-        sm_clock_mhz: field(device.clock_info(Clock::SM))?,
-        memory_clock_mhz: field(device.clock_info(Clock::Memory))?,
-        clocks_throttle_reasons: field(device.current_throttle_reasons())?.map(|r| r.bits()),
-        processes,
-    })
-}
-
-/// One entry per pid: a process in both lists is a compute process, with whichever memory is known.
-fn merge_processes(compute: Vec<ProcessInfo>, graphics: Vec<ProcessInfo>) -> Vec<GpuProcess> {
-    let mut merged: Vec<GpuProcess> = Vec::new();
-    let tagged = compute
-        .into_iter()
-        .map(|p| (p, GpuProcessKind::Compute))
-        .chain(graphics.into_iter().map(|p| (p, GpuProcessKind::Graphics)));
-    for (info, kind) in tagged {
-        let used = match info.used_gpu_memory {
-            UsedGpuMemory::Used(bytes) => Some(bytes),
-            UsedGpuMemory::Unavailable => None,
-        };
-        match merged.iter_mut().find(|p| p.pid == info.pid) {
-            Some(seen) => seen.used_memory_bytes = seen.used_memory_bytes.or(used),
-            None => merged.push(GpuProcess {
-                pid: info.pid,
-                name: String::new(),
-                user: None,
-                used_memory_bytes: used,
-                kind,
-                command_line: None,
-                utilization: None,
-            }),
-        }
-    }
-    merged
-}
-
-/// The CPU timestamp (µs) NVML's process samples are asked from: the last few seconds, so a
-/// process that stopped using the GPU stops showing a share.
-fn recent_samples_since(now: DateTime<Utc>) -> u64 {
-    const WINDOW_MICROS: i64 = 5_000_000;
-    (now.timestamp_micros() - WINDOW_MICROS).max(0) as u64
-}
-
-/// Gives each process its newest utilization sample.
-fn attach_utilization(processes: &mut [GpuProcess], samples: &[ProcessUtilizationSample]) {
-    for process in processes {
-        process.utilization = samples
-            .iter()
-            .filter(|sample| sample.pid == process.pid)
-            .max_by_key(|sample| sample.timestamp)
-            .map(|sample| GpuProcessUtilization {
-                sm_percent: sample.sm_util,
-                memory_percent: sample.mem_util,
-                encoder_percent: sample.enc_util,
-                decoder_percent: sample.dec_util,
-            });
-    }
-}
-
-/// Fills in what `/proc` says about each process; only GPU processes are looked up.
-fn describe_processes(processes: &mut [GpuProcess], show_command_lines: bool) {
-    for process in processes {
-        process.name = procinfo::process_name(process.pid).unwrap_or_default();
-        process.user = procinfo::process_user(process.pid);
-        if show_command_lines {
-            process.command_line = procinfo::command_line(process.pid);
-        }
-    }
-}
-
-fn milliwatts_to_watts(milliwatts: u32) -> f64 {
-    f64::from(milliwatts) / 1000.0
 }
 
 /// NVML's CUDA version number as people write it: 12040 is "12.4".
@@ -502,8 +432,8 @@ mod tests {
 
     #[test]
     fn power_is_reported_in_watts() {
-        assert_eq!(milliwatts_to_watts(123_456), 123.456);
-        assert_eq!(milliwatts_to_watts(0), 0.0);
+        assert_eq!(device::milliwatts_to_watts(123_456), 123.456);
+        assert_eq!(device::milliwatts_to_watts(0), 0.0);
     }
 
     #[test]
@@ -558,63 +488,8 @@ mod tests {
     }
 
     #[test]
-    fn only_a_lost_or_broken_gpu_needs_reinit() {
-        assert!(needs_reinit(&NvmlError::GpuLost));
-        assert!(needs_reinit(&NvmlError::Unknown));
-        assert!(!needs_reinit(&NvmlError::NotSupported));
-        assert!(!needs_reinit(&NvmlError::NoPermission));
-        assert_eq!(field::<u32>(Err(NvmlError::NotSupported)).ok(), Some(None));
-        assert_eq!(
-            field::<u32>(Err(NvmlError::FailedToLoadSymbol("x".into()))).ok(),
-            Some(None)
-        );
-        assert!(field::<u32>(Err(NvmlError::GpuLost)).is_err());
-        assert_eq!(field(Ok(7)).ok(), Some(Some(7)));
+    fn a_lost_gpu_says_what_to_do() {
         assert!(gpu_error_message(&NvmlError::GpuLost).starts_with("GPU is lost"));
-    }
-
-    fn info(pid: u32, used: UsedGpuMemory) -> ProcessInfo {
-        ProcessInfo {
-            pid,
-            used_gpu_memory: used,
-            gpu_instance_id: None,
-            compute_instance_id: None,
-        }
-    }
-
-    #[test]
-    fn processes_merge_by_pid_and_compute_wins() {
-        let compute = vec![
-            info(10, UsedGpuMemory::Used(100)),
-            info(11, UsedGpuMemory::Unavailable),
-        ];
-        let graphics = vec![
-            info(11, UsedGpuMemory::Used(7)),
-            info(12, UsedGpuMemory::Used(5)),
-        ];
-        let merged = merge_processes(compute, graphics);
-        let summary: Vec<_> = merged
-            .iter()
-            .map(|p| (p.pid, p.kind, p.used_memory_bytes))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                (10, GpuProcessKind::Compute, Some(100)),
-                (11, GpuProcessKind::Compute, Some(7)),
-                (12, GpuProcessKind::Graphics, Some(5)),
-            ]
-        );
-    }
-
-    #[test]
-    fn processes_are_described_from_proc() {
-        let pid = std::process::id();
-        let mut processes = merge_processes(vec![info(pid, UsedGpuMemory::Used(1))], vec![]);
-        describe_processes(&mut processes, false);
-        assert!(!processes[0].name.is_empty() && processes[0].user.is_some());
-        assert_eq!(processes[0].command_line, None, "command lines are opt-in");
-        describe_processes(&mut processes, true);
-        assert!(processes[0].command_line.is_some());
+        assert!(gpu_error_message(&NvmlError::ResetRequired).contains("nvidia-smi -r"));
     }
 }
