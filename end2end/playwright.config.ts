@@ -1,4 +1,6 @@
 import { defineConfig } from '@playwright/test';
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 
 // The real release server, started twice: once with no NVIDIA library (the no-GPU story) and once on
@@ -8,6 +10,14 @@ const root = path.resolve(__dirname, '..');
 const binary = path.join(root, 'target/release/vitals');
 export const PLAIN = 'http://127.0.0.1:3100';
 export const GPUS = 'http://127.0.0.1:3101';
+
+// The GPU depth spec rewrites its script while its server runs: a copy, made once per run (the
+// workers, which load this file again, inherit its path and leave it as the test left it).
+process.env.VITALS_E2E_DEPTH_SCRIPT ??= (() => {
+  const copy = path.join(os.tmpdir(), `vitals-e2e-gpu-depth-${process.pid}.nvml`);
+  fs.copyFileSync(path.join(__dirname, 'fixtures/gpu-depth.nvml'), copy);
+  return copy;
+})();
 
 // Chromium must not reach anything but this machine (no DNS look-ups of Google hosts, no updates).
 const chromiumArgs = [
@@ -46,6 +56,9 @@ export default defineConfig({
     server(3100, '--nvml-library /nonexistent/libnvidia-ml.so.1'),
     server(3101, `--nvml-library ${root}/target/fake-nvml/release/libfake_nvml.so`, {
       FAKE_NVML_SCRIPT: path.join(__dirname, 'fixtures/two-gpus.nvml'),
+    }),
+    server(3105, `--nvml-library ${root}/target/fake-nvml/release/libfake_nvml.so`, {
+      FAKE_NVML_SCRIPT: process.env.VITALS_E2E_DEPTH_SCRIPT!,
     }),
   ],
 });

@@ -5,8 +5,9 @@ use charming::Chart;
 use charming::component::{Axis, Grid, Legend, LegendType};
 use charming::datatype::{CompositeValue, DataPoint};
 use charming::element::{
-    AxisLabel, AxisType, Formatter, ItemStyle, Label, LabelPosition, MarkArea, MarkAreaData,
-    SplitLine, Tooltip, Trigger,
+    AxisLabel, AxisType, Formatter, ItemStyle, Label, LabelPosition, LineStyle, LineStyleType,
+    MarkArea, MarkAreaData, MarkLine, MarkLineData, MarkLineVariant, SplitLine, Symbol, Tooltip,
+    Trigger,
 };
 use charming::series::{Bar, Line};
 
@@ -175,18 +176,12 @@ pub fn with_alert_spans(chart: Chart, spans: &[(Millis, Millis)]) -> Chart {
     if spans.is_empty() {
         return chart;
     }
-    // A time axis reads ISO-8601 strings; a number in a string would not be taken as a time.
-    let at = |ms: Millis| {
-        chrono::DateTime::from_timestamp_millis(ms)
-            .unwrap_or_default()
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    };
     let areas: Vec<(MarkAreaData, MarkAreaData)> = spans
         .iter()
         .map(|&(start, end)| {
             (
-                MarkAreaData::new().x_axis(at(start)),
-                MarkAreaData::new().x_axis(at(end)),
+                MarkAreaData::new().x_axis(iso(start)),
+                MarkAreaData::new().x_axis(iso(end)),
             )
         })
         .collect();
@@ -202,6 +197,91 @@ pub fn with_alert_spans(chart: Chart, spans: &[(Millis, Millis)]) -> Chart {
             ),
     )
 }
+
+/// A time as a time axis reads it: an ISO-8601 string (a number in a string is not a time).
+fn iso(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// One clock event reason's lane: its name, colour and the spans it held.
+pub struct ClockLane<'a> {
+    pub label: &'a str,
+    pub color: &'a str,
+    pub spans: Vec<(Millis, Millis)>,
+}
+
+/// Height of one lane, in percent of the utilization axis.
+const LANE_PERCENT: f64 = 4.0;
+
+/// Draws each clock event reason that held as a thin lane across the top of a percent chart, a
+/// band where it held; the legend names each lane and hides it on a click.
+pub fn with_clock_events(mut chart: Chart, lanes: &[ClockLane<'_>]) -> Chart {
+    for (row, lane) in lanes.iter().enumerate() {
+        let top = 100.0 - LANE_PERCENT * row as f64;
+        let bottom = top - LANE_PERCENT * 0.75;
+        let areas: Vec<(MarkAreaData, MarkAreaData)> = lane
+            .spans
+            .iter()
+            .map(|&(start, end)| {
+                (
+                    MarkAreaData::new()
+                        .x_axis(iso(start))
+                        .y_axis(top.to_string()),
+                    MarkAreaData::new()
+                        .x_axis(iso(end))
+                        .y_axis(bottom.to_string()),
+                )
+            })
+            .collect();
+        chart = chart.series(
+            Line::new()
+                .name(lane.label)
+                .item_style(ItemStyle::new().color(lane.color))
+                .data(Vec::<DataPoint>::new())
+                .mark_area(
+                    MarkArea::new()
+                        .silent(true)
+                        .item_style(ItemStyle::new().color(lane.color).opacity(0.8))
+                        .data(areas),
+                ),
+        );
+    }
+    chart
+}
+
+/// Marks moments (XID errors) as dashed vertical lines named by their label.
+pub fn with_markers(chart: Chart, name: &str, markers: &[(Millis, String)]) -> Chart {
+    if markers.is_empty() {
+        return chart;
+    }
+    let lines: Vec<MarkLineVariant> = markers
+        .iter()
+        .map(|(at, label)| {
+            MarkLineVariant::Simple(MarkLineData::new().name(label).x_axis(iso(*at)))
+        })
+        .collect();
+    chart.series(
+        Line::new()
+            .name(name)
+            .item_style(ItemStyle::new().color(MARKER_COLOR))
+            .data(Vec::<DataPoint>::new())
+            .mark_line(
+                MarkLine::new()
+                    .symbol(vec![Symbol::None, Symbol::None])
+                    .line_style(
+                        LineStyle::new()
+                            .color(MARKER_COLOR)
+                            .type_(LineStyleType::Dashed),
+                    )
+                    .label(Label::new().formatter("{b}"))
+                    .data(lines),
+            ),
+    )
+}
+
+const MARKER_COLOR: &str = "#dc2626";
 
 /// The unit that reads best for the largest rate shown, and its size in bytes per second.
 pub fn rate_unit(max_bytes_per_sec: f64) -> (&'static str, f64) {

@@ -3,19 +3,23 @@
 use super::alerts::AlertStrip;
 use super::chart_view::{DarkCharts, EChart, PageVisible};
 use super::charts::{
-    LineSeries, MemoryBar, PowerLine, core_percents, memory_chart, memory_rows, per_core_chart,
-    rate_chart, utilization_chart, with_alert_spans,
+    ClockLane, LineSeries, MemoryBar, PowerLine, core_percents, memory_chart, memory_rows,
+    per_core_chart, rate_chart, utilization_chart, with_alert_spans, with_clock_events,
+    with_markers,
 };
 use super::connection::ConnectionState;
 use super::format;
+use super::gpu_depth::{self, Tone};
 use super::live::{Live, use_live};
 use super::process_card::ProcessCard;
 use super::seed::page_seed;
-use super::store::{Millis, gpu_key, gpu_metric, gpu_series, series};
+use super::store::{Millis, clock_event_series, gpu_key, gpu_metric, gpu_series, series};
 use super::tab::TabStatus;
 use super::theme::{ThemeToggle, prefers_dark};
 use super::timeline::{DrawFrame, RangeControls, Timeline};
-use crate::wire::{GpuMetrics, GpuProcessKind, GpuStatus, GpuUnavailableReason};
+use crate::wire::{
+    CLOCK_EVENT_REASONS, GpuMetrics, GpuProcessKind, GpuStatus, GpuUnavailableReason,
+};
 use leptos::prelude::*;
 
 #[component]
@@ -349,13 +353,25 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
     let live = expect_context::<Live>();
     let timeline = expect_context::<Timeline>();
     let gpu = Memo::new(move |_| live.store.with(|s| s.gpus.get(&index).cloned()));
+    let key = move || gpu.with_untracked(|g| g.as_ref().map(gpu_key).unwrap_or_default());
+    let energy_in_range = Memo::new(move |_| {
+        let energy = gpu_series(&key(), gpu_metric::ENERGY);
+        timeline.draw(frame.get().span, |d| {
+            gpu_depth::energy_between(&d.points(&energy))
+        })
+    });
     let chart = Signal::derive(move || {
-        let (key, limit) = gpu.with_untracked(|g| {
+        let (key, limit, xids) = gpu.with_untracked(|g| {
             let g = g.as_ref();
             (
                 g.map(gpu_key).unwrap_or_default(),
                 g.and_then(|g| g.power_limit_watts),
+                g.map(|g| g.xid_errors.clone()).unwrap_or_default(),
             )
+        });
+        let interval_ms = live.hello.with_untracked(|h| {
+            h.as_ref()
+                .map_or(2000, |h| (h.interval_seconds * 1000.0) as Millis)
         });
         let prefix = format!("gpu/{key}/");
         let spans = alert_spans(live, |s| s.starts_with(&prefix));
@@ -364,7 +380,26 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
             let mem = d.points(&gpu_series(&key, gpu_metric::MEMORY_UTILIZATION));
             let temp = d.points(&gpu_series(&key, gpu_metric::TEMPERATURE));
             let power = d.points(&gpu_series(&key, gpu_metric::POWER));
-            utilization_chart(
+            let step = d.window.bucket_ms.max(interval_ms);
+            let lanes: Vec<ClockLane> = CLOCK_EVENT_REASONS
+                .iter()
+                .filter_map(|&(bit, reason, label)| {
+                    let held = d.points(&clock_event_series(&key, reason));
+                    let spans = gpu_depth::held_spans(&held, 2 * step, step);
+                    (!spans.is_empty()).then(|| ClockLane {
+                        label,
+                        color: tone_color(gpu_depth::reason_tone(bit)),
+                        spans,
+                    })
+                })
+                .collect();
+            let window = d.window;
+            let markers: Vec<(Millis, String)> = xids
+                .iter()
+                .map(|x| (x.at.timestamp_millis(), format!("XID {}", x.code)))
+                .filter(|(at, _)| (window.start_ms..=window.end_ms).contains(at))
+                .collect();
+            let chart = utilization_chart(
                 d.window,
                 &[
                     LineSeries {
@@ -384,17 +419,23 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                     points: &power,
                     limit_watts,
                 }),
-            )
+            );
+            with_markers(with_clock_events(chart, &lanes), "XID errors", &markers)
         });
         with_alert_spans(chart, &spans)
     });
     view! {
         <section class="card gpu" data-testid="gpu-card">
-            <GpuFacts gpu />
+            <GpuFacts gpu energy_in_range />
             <EChart id=format!("chart-gpu-{index}") chart on_select=zoom />
             <ProcessTable gpu />
         </section>
     }
+}
+
+/// A process's share of a GPU engine, or – where no recent sample says.
+fn share(percent: Option<u32>) -> String {
+    percent.map_or_else(|| "–".into(), |p| p.to_string())
 }
 
 fn kind_name(kind: GpuProcessKind) -> &'static str {
@@ -410,10 +451,20 @@ fn optional<T: std::fmt::Display>(value: Option<T>, unit: &str) -> String {
         .unwrap_or_else(|| "n/a".into())
 }
 
+/// A lane's colour by how its reason reads.
+fn tone_color(tone: Tone) -> &'static str {
+    match tone {
+        Tone::Plain => "#94a3b8",
+        Tone::Warn => "#d97706",
+        Tone::Bad => "#dc2626",
+    }
+}
+
 /// The GPU's facts. Each value is its own text node, updated in place: the block is not rebuilt
-/// every sample, so a person can select and copy from it.
+/// every sample, so a person can select and copy from it. The detail below keeps each line
+/// whose text did not change.
 #[component]
-fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
+fn GpuFacts(gpu: Memo<Option<GpuMetrics>>, energy_in_range: Memo<Option<f64>>) -> impl IntoView {
     let fact = move |read: fn(&GpuMetrics) -> String| {
         move || gpu.with(|g| g.as_ref().map(read).unwrap_or_default())
     };
@@ -421,6 +472,11 @@ fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
     // Idle, busy or unavailable at a glance: what /api/system/gpus reports too.
     let occupancy = move || gpu.with(|g| g.as_ref().map(|g| g.occupancy().label()));
     let error = move || gpu.with(|g| g.as_ref().and_then(|g| g.error.clone()));
+    let depth = move || {
+        let energy = energy_in_range.get();
+        gpu.with(|g| g.as_ref().map(|g| gpu_depth::facts(g, energy)))
+            .unwrap_or_default()
+    };
     view! {
         <h2>
             {title}
@@ -443,6 +499,27 @@ fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
             })}</dd>
             <dt>"Fan"</dt><dd>{fact(|g| optional(g.fan_percent, " %"))}</dd>
             <dt>"Clocks"</dt><dd>{fact(|g| format!("SM {} · mem {}", optional(g.sm_clock_mhz, " MHz"), optional(g.memory_clock_mhz, " MHz")))}</dd>
+            <dt>"Clock events"</dt><dd data-testid="gpu-clock-events">{move || {
+                let reasons = gpu.with(|g| g.as_ref().and_then(|g| g.clocks_throttle_reasons));
+                match reasons.map(gpu_depth::held_reasons) {
+                    None => "n/a".into_any(),
+                    Some(held) if held.is_empty() => "none".into_any(),
+                    Some(held) => held
+                        .into_iter()
+                        .map(|(reason, label, tone)| {
+                            let class = format!("badge clock-event {}", tone.class());
+                            view! { <span class=class data-reason=reason>{label}</span> }
+                        })
+                        .collect_view()
+                        .into_any(),
+                }
+            }}</dd>
+        </dl>
+        <dl class="facts depth" data-testid="gpu-depth">
+            <For each=depth key=|fact| fact.clone() let:fact>
+                <dt>{fact.label}</dt>
+                <dd class=fact.tone.class() data-fact=fact.label>{fact.value}</dd>
+            </For>
         </dl>
     }
 }
@@ -463,7 +540,7 @@ fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
             <table class="processes" data-testid="gpu-processes">
                 <thead>
                     <tr>
-                        <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"SM %"</th><th>"Type"</th>
+                        <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"SM %"</th><th>"Mem %"</th><th>"Enc / dec %"</th><th>"CPU %"</th><th>"Host memory"</th><th>"Type"</th>
                         {show_command.then(|| view! { <th>"Command"</th> })}
                     </tr>
                 </thead>
@@ -478,9 +555,11 @@ fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
                                     <td>{p.user.unwrap_or_default()}</td>
                                     <td>{p.name}</td>
                                     <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
-                                    <td title=p.utilization.map(|u| format!("memory {} % · encoder {} % · decoder {} %", u.memory_percent, u.encoder_percent, u.decoder_percent))>
-                                        {p.utilization.map(|u| u.sm_percent.to_string()).unwrap_or_else(|| "–".into())}
-                                    </td>
+                                    <td data-col="sm">{share(p.utilization.map(|u| u.sm_percent))}</td>
+                                    <td data-col="mem">{share(p.utilization.map(|u| u.memory_percent))}</td>
+                                    <td data-col="encdec">{p.utilization.map(|u| format!("{} / {}", u.encoder_percent, u.decoder_percent)).unwrap_or_else(|| "–".into())}</td>
+                                    <td data-col="cpu">{p.cpu_percent.map(|c| format!("{c:.0}")).unwrap_or_else(|| "–".into())}</td>
+                                    <td data-col="rss">{p.resident_bytes.map(format::gib).unwrap_or_else(|| "–".into())}</td>
                                     <td>{kind_name(p.kind)}</td>
                                     {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
                                 </tr>

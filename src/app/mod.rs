@@ -7,6 +7,7 @@ pub mod charts;
 pub mod connection;
 pub mod dashboard;
 pub mod format;
+pub mod gpu_depth;
 pub mod json;
 pub mod live;
 pub mod process_card;

@@ -61,6 +61,17 @@ impl Collector for GpuReadCollector {
             "vitals_gpu_read_seconds",
             "Wall time spent reading the GPUs through NVML since start.",
             [(Labels::new(), counter(seconds))],
+        )?;
+        family(
+            &mut encoder,
+            "vitals_gpu_query_seconds",
+            "Wall time of each NVML query since start, summed over the GPUs.",
+            self.0.query_nanos().into_iter().map(|(query, nanos)| {
+                (
+                    vec![("query", query.to_owned())],
+                    counter(nanos as f64 / 1e9),
+                )
+            }),
         )
     }
 }

@@ -1,6 +1,7 @@
 //! What a GPU says beyond nvidia-smi's first screen: its performance state and the time its clocks
 //! were held down, memory errors and repairs, PCIe and NVLink, encoder and decoder, energy, and
-//! MIG instances. Every query goes through [`Queries`], so what a card lacks is asked once.
+//! MIG instances. Every query goes through [`Queries`], so what a card lacks is asked once, and
+//! slowly changing values that are slow to read are read every [`SLOWLY`].
 
 use super::queries::{Queries, needs_reinit};
 use crate::wire::{GpuEcc, GpuMemoryRepair, GpuMetrics, GpuNvlink, GpuPcie, MigInstance};
@@ -15,16 +16,25 @@ use nvml_wrapper_sys::bindings::field_id::{
     NVML_FI_DEV_PCIE_COUNT_TX_BYTES,
 };
 use nvml_wrapper_sys::bindings::nvmlFieldValue_t;
+use std::time::Duration;
 
-/// The counters read in one call: PCIe bytes each way, the NVLink count, and NVLink data each way
-/// in KiB over all links (scope `u32::MAX` sums them).
-const COUNTERS: [(u32, u32); 5] = [
+/// The PCIe byte counters, each way.
+const PCIE_COUNTERS: [(u32, u32); 2] = [
     (NVML_FI_DEV_PCIE_COUNT_RX_BYTES, 0),
     (NVML_FI_DEV_PCIE_COUNT_TX_BYTES, 0),
-    (NVML_FI_DEV_NVLINK_LINK_COUNT, 0),
+];
+
+/// NVLink data each way in KiB, over all links (scope `u32::MAX` sums them).
+const NVLINK_COUNTERS: [(u32, u32); 2] = [
     (NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_RX, u32::MAX),
     (NVML_FI_DEV_NVLINK_THROUGHPUT_DATA_TX, u32::MAX),
 ];
+
+/// How old a slow query's answer may grow for a slowly changing value (a counter, a mode).
+const SLOWLY: Duration = Duration::from_secs(30);
+
+/// How often link counters that are slow to read are read: their rate covers the time between.
+const RATE_PERIOD: Duration = Duration::from_secs(5);
 
 /// One counter's value and the driver's time of it (µs since 1970).
 type Reading = Option<(u64, i64)>;
@@ -80,23 +90,23 @@ pub fn read(
         .read("performance state", || device.performance_state())?
         .map(|state| state.as_c())
         .filter(|&state| state <= 15);
-    gpu.power_violation_ns = queries
-        .read("power violation time", || {
-            device.violation_status(PerformancePolicy::Power)
-        })?
-        .map(|v| v.violation_time);
-    gpu.thermal_violation_ns = queries
-        .read("thermal violation time", || {
-            device.violation_status(PerformancePolicy::Thermal)
-        })?
-        .map(|v| v.violation_time);
+    let mut violation = |name, policy| {
+        queries.read_slowly(name, SLOWLY, || {
+            device.violation_status(policy).map(|v| v.violation_time)
+        })
+    };
+    gpu.power_violation_ns = violation("power violation time", PerformancePolicy::Power)?;
+    gpu.thermal_violation_ns = violation("thermal violation time", PerformancePolicy::Thermal)?;
     gpu.ecc = ecc(device, queries)?;
     gpu.memory_repair = memory_repair(nvml, device, queries)?;
-    let counters = queries
-        .read("link counters", || counters(nvml, device))?
+    // A slow driver's counters are read every few seconds: the rate between reads is exact.
+    let pcie_counters = queries
+        .read_slowly("PCIe counters", RATE_PERIOD, || {
+            counters(nvml, device, PCIE_COUNTERS)
+        })?
         .unwrap_or_default();
-    gpu.pcie = pcie(device, queries, &counters, rates)?;
-    gpu.nvlink = nvlink(&counters, rates);
+    gpu.pcie = pcie(device, queries, &pcie_counters, rates)?;
+    gpu.nvlink = nvlink(nvml, device, queries, rates)?;
     gpu.encoder_percent = queries
         .read("encoder utilization", || device.encoder_utilization())?
         .map(|u| u.utilization);
@@ -104,13 +114,13 @@ pub fn read(
         .read("decoder utilization", || device.decoder_utilization())?
         .map(|u| u.utilization);
     gpu.energy_joules = queries
-        .read("energy", || device.total_energy_consumption())?
+        .read_slowly("energy", SLOWLY, || device.total_energy_consumption())?
         .map(|millijoules| millijoules as f64 / 1000.0);
     mig(device, queries, gpu)
 }
 
 fn ecc(device: &Device, queries: &mut Queries) -> Result<Option<GpuEcc>, NvmlError> {
-    let Some(mode) = queries.read("ECC mode", || device.is_ecc_enabled())? else {
+    let Some(mode) = queries.read_slowly("ECC mode", SLOWLY, || device.is_ecc_enabled())? else {
         return Ok(None);
     };
     let mut ecc = GpuEcc {
@@ -120,8 +130,9 @@ fn ecc(device: &Device, queries: &mut Queries) -> Result<Option<GpuEcc>, NvmlErr
         ..Default::default()
     };
     if ecc.enabled {
-        let mut count =
-            |name, error, counter| queries.read(name, || device.total_ecc_errors(error, counter));
+        let mut count = |name, error, counter| {
+            queries.read_slowly(name, SLOWLY, || device.total_ecc_errors(error, counter))
+        };
         use {EccCounter::*, MemoryError::*};
         ecc.corrected_volatile = count("corrected ECC errors", Corrected, Volatile)?;
         ecc.uncorrected_volatile = count("uncorrected ECC errors", Uncorrected, Volatile)?;
@@ -140,7 +151,7 @@ fn memory_repair(
 ) -> Result<Option<GpuMemoryRepair>, NvmlError> {
     let mut repair = GpuMemoryRepair::default();
     if let Some([correctable, uncorrectable, pending, failed]) =
-        queries.read("remapped rows", || remapped_rows(nvml, device))?
+        queries.read_slowly("remapped rows", SLOWLY, || remapped_rows(nvml, device))?
     {
         repair.remapped_rows_correctable = Some(correctable);
         repair.remapped_rows_uncorrectable = Some(uncorrectable);
@@ -148,9 +159,9 @@ fn memory_repair(
         repair.remap_failed = Some(failed != 0);
     } else {
         let mut pages = |name, cause| {
-            queries
-                .read(name, || device.retired_pages(cause))
-                .map(|pages| pages.map(|p| p.len() as u32))
+            queries.read_slowly(name, SLOWLY, || {
+                device.retired_pages(cause).map(|p| p.len() as u32)
+            })
         };
         repair.retired_pages_single_bit = pages(
             "pages retired for single-bit errors",
@@ -160,9 +171,10 @@ fn memory_repair(
             "pages retired for double-bit errors",
             RetirementCause::DoubleBitEccError,
         )?;
-        repair.retirement_pending = queries.read("pages pending retirement", || {
-            device.are_pages_pending_retired()
-        })?;
+        repair.retirement_pending =
+            queries.read_slowly("pages pending retirement", SLOWLY, || {
+                device.are_pages_pending_retired()
+            })?;
     }
     Ok((repair != GpuMemoryRepair::default()).then_some(repair))
 }
@@ -170,16 +182,18 @@ fn memory_repair(
 fn pcie(
     device: &Device,
     queries: &mut Queries,
-    counters: &[Reading; 5],
+    counters: &[Reading; 2],
     rates: &mut LinkRates,
 ) -> Result<Option<GpuPcie>, NvmlError> {
     let mut pcie = GpuPcie {
         generation: queries.read("PCIe generation", || device.current_pcie_link_gen())?,
-        max_generation: queries.read("PCIe max generation", || device.max_pcie_link_gen())?,
+        max_generation: queries
+            .read_slowly("PCIe max generation", SLOWLY, || device.max_pcie_link_gen())?,
         width: queries.read("PCIe width", || device.current_pcie_link_width())?,
-        max_width: queries.read("PCIe max width", || device.max_pcie_link_width())?,
+        max_width: queries
+            .read_slowly("PCIe max width", SLOWLY, || device.max_pcie_link_width())?,
         replays: queries
-            .read("PCIe replays", || device.pcie_replay_counter())?
+            .read_slowly("PCIe replays", SLOWLY, || device.pcie_replay_counter())?
             .map(u64::from),
         ..Default::default()
     };
@@ -199,29 +213,52 @@ fn pcie(
     Ok((pcie != GpuPcie::default()).then_some(pcie))
 }
 
-fn nvlink(counters: &[Reading; 5], rates: &mut LinkRates) -> Option<GpuNvlink> {
-    let links = counters[2]
+/// The links a GPU has (asked slowly: it does not change), then their traffic.
+fn nvlink(
+    nvml: &Nvml,
+    device: &Device,
+    queries: &mut Queries,
+    rates: &mut LinkRates,
+) -> Result<Option<GpuNvlink>, NvmlError> {
+    let links = queries
+        .read_slowly("NVLink count", SLOWLY, || {
+            counters(nvml, device, [(NVML_FI_DEV_NVLINK_LINK_COUNT, 0)])
+        })?
+        .and_then(|[count]| count)
         .map(|(count, _)| count as u32)
-        .filter(|&n| n > 0)?;
-    Some(GpuNvlink {
+        .filter(|&n| n > 0);
+    let Some(links) = links else {
+        return Ok(None);
+    };
+    let [rx, tx] = queries
+        .read_slowly("NVLink counters", RATE_PERIOD, || {
+            counters(nvml, device, NVLINK_COUNTERS)
+        })?
+        .unwrap_or_default();
+    Ok(Some(GpuNvlink {
         links,
-        rx_bytes_per_second: rates.nvlink_rx.update(counters[3], 1024.0),
-        tx_bytes_per_second: rates.nvlink_tx.update(counters[4], 1024.0),
-    })
+        rx_bytes_per_second: rates.nvlink_rx.update(rx, 1024.0),
+        tx_bytes_per_second: rates.nvlink_tx.update(tx, 1024.0),
+    }))
 }
 
 fn mig(device: &Device, queries: &mut Queries, gpu: &mut GpuMetrics) -> Result<(), NvmlError> {
-    let Some(mode) = queries.read("MIG mode", || device.mig_mode())? else {
+    let Some(mode) = queries.read_slowly("MIG mode", SLOWLY, || device.mig_mode())? else {
         return Ok(());
     };
     gpu.mig_enabled = Some(mode.current == 1);
     if mode.current != 1 {
         return Ok(());
     }
-    let slots = queries
-        .read("MIG slots", || device.mig_device_count())?
-        .unwrap_or(0);
-    for slot in 0..slots {
+    gpu.mig_instances = queries
+        .read_slowly("MIG instances", SLOWLY, || mig_instances(device))?
+        .unwrap_or_default();
+    Ok(())
+}
+
+fn mig_instances(device: &Device) -> Result<Vec<MigInstance>, NvmlError> {
+    let mut instances = Vec::new();
+    for slot in 0..device.mig_device_count()? {
         let instance = match device.mig_device_by_index(slot) {
             Ok(instance) => instance,
             Err(error) if needs_reinit(&error) => return Err(error),
@@ -229,7 +266,7 @@ fn mig(device: &Device, queries: &mut Queries, gpu: &mut GpuMetrics) -> Result<(
             Err(_) => continue,
         };
         let memory = instance.memory_info().ok();
-        gpu.mig_instances.push(MigInstance {
+        instances.push(MigInstance {
             index: slot,
             uuid: instance.uuid().unwrap_or_default(),
             name: instance.name().unwrap_or_default(),
@@ -237,7 +274,7 @@ fn mig(device: &Device, queries: &mut Queries, gpu: &mut GpuMetrics) -> Result<(
             memory_total_bytes: memory.map(|m| m.total),
         });
     }
-    Ok(())
+    Ok(instances)
 }
 
 fn symbol<T>(loaded: &Result<T, impl std::fmt::Display>) -> Result<&T, NvmlError> {
@@ -246,10 +283,15 @@ fn symbol<T>(loaded: &Result<T, impl std::fmt::Display>) -> Result<&T, NvmlError
         .map_err(|error| NvmlError::FailedToLoadSymbol(error.to_string()))
 }
 
-/// nvml-wrapper's field values leave the scope at 0 (one NVLink); this asks for all links.
-fn counters(nvml: &Nvml, device: &Device) -> Result<[Reading; 5], NvmlError> {
+/// Field values by (id, scope) in one call. nvml-wrapper's own leave the scope at 0 (one
+/// NVLink); this can ask for all links.
+fn counters<const N: usize>(
+    nvml: &Nvml,
+    device: &Device,
+    fields: [(u32, u32); N],
+) -> Result<[Reading; N], NvmlError> {
     let call = symbol(&nvml.lib().nvmlDeviceGetFieldValues)?;
-    let mut values = COUNTERS.map(|(id, scope)| {
+    let mut values = fields.map(|(id, scope)| {
         // SAFETY: a field value is plain numbers; all zero is a valid one.
         let mut value: nvmlFieldValue_t = unsafe { std::mem::zeroed() };
         value.fieldId = id;

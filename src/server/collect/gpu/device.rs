@@ -1,5 +1,6 @@
 //! One GPU's reading: what nvidia-smi's first screen shows, its processes, and the depth beyond.
 
+use super::GpuCost;
 use super::depth::{self, LinkRates};
 use super::processes::{self, HostView};
 use super::queries::Queries;
@@ -8,6 +9,10 @@ use chrono::Utc;
 use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::error::NvmlError;
+use std::sync::Arc;
+
+/// How long a slow read of the processes' utilization samples stands in.
+const PROCESS_SAMPLES_KEPT: std::time::Duration = std::time::Duration::from_secs(4);
 
 /// What the collector keeps per GPU between ticks.
 #[derive(Debug, Default)]
@@ -18,9 +23,9 @@ pub struct GpuState {
 }
 
 impl GpuState {
-    pub fn new(index: u32) -> Self {
+    pub fn new(index: u32, cost: Arc<GpuCost>) -> Self {
         GpuState {
-            queries: Queries::for_gpu(index),
+            queries: Queries::for_gpu(index, cost),
             ..Default::default()
         }
     }
@@ -45,8 +50,9 @@ pub fn read_device(
     let mut processes = processes::merge(compute, graphics);
     if !processes.is_empty() {
         let since = processes::recent_samples_since(Utc::now());
+        // Slow on some drivers (milliseconds with a busy GPU); its samples span seconds anyway.
         let samples = queries
-            .read("process utilization", || {
+            .read_slowly("process utilization", PROCESS_SAMPLES_KEPT, || {
                 // NOT_FOUND: no process used the GPU in the window.
                 match device.process_utilization_stats(since) {
                     Err(NvmlError::NotFound) => Ok(Vec::new()),

@@ -75,11 +75,29 @@ pub struct NvmlSource {
     cost: Arc<GpuCost>,
 }
 
-/// What reading the GPUs has cost: ticks and wall time, for `/metrics`.
+/// What reading the GPUs has cost: ticks and wall time, and the time of each query summed over
+/// the GPUs, for `/metrics` and the benchmark.
 #[derive(Debug, Default)]
 pub struct GpuCost {
     pub reads: AtomicU64,
     pub nanos: AtomicU64,
+    queries: std::sync::Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl GpuCost {
+    pub(crate) fn add_query(&self, name: &'static str, spent: Duration) {
+        let nanos = spent.as_nanos().min(u64::MAX.into()) as u64;
+        let mut queries = self.queries.lock().unwrap_or_else(|p| p.into_inner());
+        *queries.entry(name).or_default() += nanos;
+    }
+
+    /// Each query's time since start, in ns.
+    pub fn query_nanos(&self) -> BTreeMap<&'static str, u64> {
+        self.queries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
 }
 
 /// A working NVML handle and the versions it reported when it started.
@@ -186,7 +204,7 @@ impl NvmlSource {
         let state = self
             .states
             .entry(index)
-            .or_insert_with(|| GpuState::new(index));
+            .or_insert_with(|| GpuState::new(index, self.cost.clone()));
         match read_device(&session.nvml, index, state, self.options.show_command_lines) {
             Ok(mut gpu) => {
                 self.known
