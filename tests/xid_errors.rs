@@ -8,9 +8,14 @@ mod common;
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
 use common::server::TestServer;
+use common::ws::next;
+use futures_util::SinkExt;
 use serde_json::Value;
 use std::future::Future;
 use std::time::{Duration, Instant};
+use tokio_tungstenite::connect_async;
+use tokio_tungstenite::tungstenite::Message;
+use vitals::wire::{ClientMessage, ServerMessage};
 
 const GPU: &str = "gpu name=\"Fake H200\" uuid=GPU-xid util=5 memutil=1 mem_used=1 mem_total=8\n";
 
@@ -57,7 +62,36 @@ async fn an_injected_xid_reaches_the_reading_the_channel_metrics_and_alerts() {
         "the event thread watches: {watched}"
     );
 
+    let (mut socket, _) = connect_async(server.ws_url()).await.expect("socket opens");
+    let subscribe = ClientMessage::Subscribe {
+        channels: vec!["system/gpu/*".into()],
+        since: Default::default(),
+        epoch: None,
+    };
+    let text = serde_json::to_string(&subscribe).unwrap();
+    socket.send(Message::Text(text.into())).await.unwrap();
+
     fake.write(&format!("{GPU}xid 0 79\n"));
+    // On the socket: the event itself, then readings that carry it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (mut event, mut carried) = (None, None);
+    while (event.is_none() || carried.is_none()) && Instant::now() < deadline {
+        if let ServerMessage::Message(envelope) = next(&mut socket).await {
+            match envelope.event.as_str() {
+                "xid" => event = Some(envelope.data),
+                "metrics" if envelope.data["xid_count"] == 1 => carried = Some(envelope.data),
+                _ => {}
+            }
+        }
+    }
+    let event = event.expect("an xid event on the GPU's channel");
+    assert_eq!(
+        (event["gpu_index"].clone(), event["code"].clone()),
+        (0.into(), 79.into())
+    );
+    let carried = carried.expect("a reading with the error");
+    assert_eq!(carried["xid_errors"][0]["code"], 79);
+
     let reading = wait_for(metrics_url, |g| g["xid_count"] == 1).await;
     assert_eq!(reading["xid_count"], 1, "{reading}");
     assert_eq!(reading["xid_errors"][0]["code"], 79);
@@ -94,11 +128,11 @@ async fn an_injected_xid_reaches_the_reading_the_channel_metrics_and_alerts() {
             .map(str::to_owned)
     };
     assert!(
-        line("DCGM_FI_DEV_XID_ERRORS{").is_some_and(|l| l.ends_with(" 79")),
+        line("DCGM_FI_DEV_XID_ERRORS{").is_some_and(|l| l.ends_with(" 79.0")),
         "{text}"
     );
     assert!(
-        line("vitals_gpu_xid_errors_total{").is_some_and(|l| l.ends_with(" 1")),
+        line("vitals_gpu_xid_errors_total{").is_some_and(|l| l.ends_with(" 1.0")),
         "{text}"
     );
 

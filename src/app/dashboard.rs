@@ -10,6 +10,7 @@ use super::charts::{
 use super::connection::ConnectionState;
 use super::format;
 use super::gpu_depth::{self, Tone};
+use super::gpu_detail::{GpuDetail, processes_id};
 use super::live::{Live, use_live};
 use super::process_card::ProcessCard;
 use super::seed::page_seed;
@@ -17,9 +18,7 @@ use super::store::{Millis, clock_event_series, gpu_key, gpu_metric, gpu_series, 
 use super::tab::TabStatus;
 use super::theme::{ThemeToggle, prefers_dark};
 use super::timeline::{DrawFrame, RangeControls, Timeline};
-use crate::wire::{
-    CLOCK_EVENT_REASONS, GpuMetrics, GpuProcessKind, GpuStatus, GpuUnavailableReason,
-};
+use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, GpuStatus, GpuUnavailableReason};
 use leptos::prelude::*;
 
 #[component]
@@ -354,10 +353,28 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
     let timeline = expect_context::<Timeline>();
     let gpu = Memo::new(move |_| live.store.with(|s| s.gpus.get(&index).cloned()));
     let key = move || gpu.with_untracked(|g| g.as_ref().map(gpu_key).unwrap_or_default());
+    let interval_ms = move || {
+        live.hello.with_untracked(|h| {
+            h.as_ref()
+                .map_or(2000, |h| (h.interval_seconds * 1000.0) as Millis)
+        })
+    };
+    // Worked out from the power readings: every one the store holds in the shown range, or the
+    // database's (each bucket's peak) where it holds none.
     let energy_in_range = Memo::new(move |_| {
-        let energy = gpu_series(&key(), gpu_metric::ENERGY);
+        let power = gpu_series(&key(), gpu_metric::POWER);
         timeline.draw(frame.get().span, |d| {
-            gpu_depth::energy_between(&d.points(&energy))
+            let window = d.window;
+            let held = live
+                .store
+                .with_untracked(|s| s.between(&power, window.start_ms - 1, window.end_ms));
+            let points = if held.is_empty() {
+                d.points(&power)
+            } else {
+                held
+            };
+            let step = window.bucket_ms.max(interval_ms());
+            gpu_depth::energy_of_power(&points, 3 * step)
         })
     });
     let chart = Signal::derive(move || {
@@ -369,10 +386,7 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                 g.map(|g| g.xid_errors.clone()).unwrap_or_default(),
             )
         });
-        let interval_ms = live.hello.with_untracked(|h| {
-            h.as_ref()
-                .map_or(2000, |h| (h.interval_seconds * 1000.0) as Millis)
-        });
+        let interval_ms = interval_ms();
         let prefix = format!("gpu/{key}/");
         let spans = alert_spans(live, |s| s.starts_with(&prefix));
         let chart = timeline.draw(frame.get().span, |d| {
@@ -426,22 +440,11 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
     });
     view! {
         <section class="card gpu" data-testid="gpu-card">
-            <GpuFacts gpu energy_in_range />
+            <GpuFacts gpu />
+            <GpuDetail index gpu energy_in_range />
             <EChart id=format!("chart-gpu-{index}") chart on_select=zoom />
-            <ProcessTable gpu />
+            <div class="gpu-process-list" id=processes_id(index)></div>
         </section>
-    }
-}
-
-/// A process's share of a GPU engine, or – where no recent sample says.
-fn share(percent: Option<u32>) -> String {
-    percent.map_or_else(|| "–".into(), |p| p.to_string())
-}
-
-fn kind_name(kind: GpuProcessKind) -> &'static str {
-    match kind {
-        GpuProcessKind::Compute => "compute",
-        GpuProcessKind::Graphics => "graphics",
     }
 }
 
@@ -461,10 +464,9 @@ fn tone_color(tone: Tone) -> &'static str {
 }
 
 /// The GPU's facts. Each value is its own text node, updated in place: the block is not rebuilt
-/// every sample, so a person can select and copy from it. The detail below keeps each line
-/// whose text did not change.
+/// every sample, so a person can select and copy from it.
 #[component]
-fn GpuFacts(gpu: Memo<Option<GpuMetrics>>, energy_in_range: Memo<Option<f64>>) -> impl IntoView {
+fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
     let fact = move |read: fn(&GpuMetrics) -> String| {
         move || gpu.with(|g| g.as_ref().map(read).unwrap_or_default())
     };
@@ -472,11 +474,6 @@ fn GpuFacts(gpu: Memo<Option<GpuMetrics>>, energy_in_range: Memo<Option<f64>>) -
     // Idle, busy or unavailable at a glance: what /api/system/gpus reports too.
     let occupancy = move || gpu.with(|g| g.as_ref().map(|g| g.occupancy().label()));
     let error = move || gpu.with(|g| g.as_ref().and_then(|g| g.error.clone()));
-    let depth = move || {
-        let energy = energy_in_range.get();
-        gpu.with(|g| g.as_ref().map(|g| gpu_depth::facts(g, energy)))
-            .unwrap_or_default()
-    };
     view! {
         <h2>
             {title}
@@ -499,76 +496,6 @@ fn GpuFacts(gpu: Memo<Option<GpuMetrics>>, energy_in_range: Memo<Option<f64>>) -
             })}</dd>
             <dt>"Fan"</dt><dd>{fact(|g| optional(g.fan_percent, " %"))}</dd>
             <dt>"Clocks"</dt><dd>{fact(|g| format!("SM {} · mem {}", optional(g.sm_clock_mhz, " MHz"), optional(g.memory_clock_mhz, " MHz")))}</dd>
-            <dt>"Clock events"</dt><dd data-testid="gpu-clock-events">{move || {
-                let reasons = gpu.with(|g| g.as_ref().and_then(|g| g.clocks_throttle_reasons));
-                match reasons.map(gpu_depth::held_reasons) {
-                    None => "n/a".into_any(),
-                    Some(held) if held.is_empty() => "none".into_any(),
-                    Some(held) => held
-                        .into_iter()
-                        .map(|(reason, label, tone)| {
-                            let class = format!("badge clock-event {}", tone.class());
-                            view! { <span class=class data-reason=reason>{label}</span> }
-                        })
-                        .collect_view()
-                        .into_any(),
-                }
-            }}</dd>
         </dl>
-        <dl class="facts depth" data-testid="gpu-depth">
-            <For each=depth key=|fact| fact.clone() let:fact>
-                <dt>{fact.label}</dt>
-                <dd class=fact.tone.class() data-fact=fact.label>{fact.value}</dd>
-            </For>
-        </dl>
-    }
-}
-
-/// The processes on a GPU; rebuilt only when the list or a process in it changes.
-#[component]
-fn ProcessTable(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
-    let processes = Memo::new(move |_| {
-        gpu.with(|g| g.as_ref().map(|g| g.processes.clone()).unwrap_or_default())
-    });
-    move || {
-        let processes = processes.get();
-        if processes.is_empty() {
-            return view! { <p class="details">"No processes on this GPU."</p> }.into_any();
-        }
-        let show_command = processes.iter().any(|p| p.command_line.is_some());
-        view! {
-            <table class="processes" data-testid="gpu-processes">
-                <thead>
-                    <tr>
-                        <th>"PID"</th><th>"User"</th><th>"Name"</th><th>"GPU memory"</th><th>"SM %"</th><th>"Mem %"</th><th>"Enc / dec %"</th><th>"CPU %"</th><th>"Host memory"</th><th>"Type"</th>
-                        {show_command.then(|| view! { <th>"Command"</th> })}
-                    </tr>
-                </thead>
-                <tbody>
-                    {processes
-                        .into_iter()
-                        .map(|p| {
-                            // Text nodes only: process names and command lines are never parsed as HTML.
-                            view! {
-                                <tr>
-                                    <td>{p.pid}</td>
-                                    <td>{p.user.unwrap_or_default()}</td>
-                                    <td>{p.name}</td>
-                                    <td>{p.used_memory_bytes.map(format::gib).unwrap_or_else(|| "n/a".into())}</td>
-                                    <td data-col="sm">{share(p.utilization.map(|u| u.sm_percent))}</td>
-                                    <td data-col="mem">{share(p.utilization.map(|u| u.memory_percent))}</td>
-                                    <td data-col="encdec">{p.utilization.map(|u| format!("{} / {}", u.encoder_percent, u.decoder_percent)).unwrap_or_else(|| "–".into())}</td>
-                                    <td data-col="cpu">{p.cpu_percent.map(|c| format!("{c:.0}")).unwrap_or_else(|| "–".into())}</td>
-                                    <td data-col="rss">{p.resident_bytes.map(format::gib).unwrap_or_else(|| "–".into())}</td>
-                                    <td>{kind_name(p.kind)}</td>
-                                    {show_command.then(|| view! { <td class="cmd">{p.command_line.unwrap_or_default()}</td> })}
-                                </tr>
-                            }
-                        })
-                        .collect_view()}
-                </tbody>
-            </table>
-        }
-        .into_any()
     }
 }

@@ -3,7 +3,10 @@
 
 use super::format;
 use super::store::Millis;
-use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, SLOWDOWN_REASONS};
+use crate::wire::{
+    CLOCK_EVENT_REASONS, GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization,
+    SLOWDOWN_REASONS,
+};
 
 /// How a fact reads at a glance: plain, worth a look, or a fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -204,13 +207,67 @@ pub fn facts(gpu: &GpuMetrics, energy_in_range: Option<f64>) -> Vec<Fact> {
             Some(last) => format!(
                 "{count} · last XID {} at {}: {}",
                 last.code,
-                last.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                format::clock_utc(last.at.timestamp_millis()),
                 last.meaning
             ),
         };
         facts.push(fact("XID errors", value, tone));
     }
     facts
+}
+
+/// The GPU process list's columns: (key, heading); the command only when the server shows it.
+pub fn process_columns(show_command: bool) -> &'static [(&'static str, &'static str)] {
+    const COLUMNS: [(&str, &str); 11] = [
+        ("pid", "PID"),
+        ("user", "User"),
+        ("name", "Name"),
+        ("gpu-memory", "GPU memory"),
+        ("sm", "SM %"),
+        ("mem", "Mem %"),
+        ("encdec", "Enc / dec %"),
+        ("cpu", "CPU %"),
+        ("rss", "Host memory"),
+        ("type", "Type"),
+        ("cmd", "Command"),
+    ];
+    &COLUMNS[..if show_command { 11 } else { 10 }]
+}
+
+/// One GPU process's cells, in the order of [`process_columns`]; `–` where no recent sample
+/// says, `n/a` where the driver does not.
+pub fn process_cells(process: &GpuProcess, show_command: bool) -> Vec<String> {
+    let dash = || "–".to_owned();
+    let share = |pick: fn(&GpuProcessUtilization) -> u32| {
+        process
+            .utilization
+            .as_ref()
+            .map_or_else(dash, |u| pick(u).to_string())
+    };
+    let mut cells = vec![
+        process.pid.to_string(),
+        process.user.clone().unwrap_or_default(),
+        process.name.clone(),
+        process
+            .used_memory_bytes
+            .map_or_else(|| "n/a".into(), format::gib),
+        share(|u| u.sm_percent),
+        share(|u| u.memory_percent),
+        process.utilization.as_ref().map_or_else(dash, |u| {
+            format!("{} / {}", u.encoder_percent, u.decoder_percent)
+        }),
+        process.cpu_percent.map_or_else(dash, |c| format!("{c:.0}")),
+        process.resident_bytes.map_or_else(dash, format::gib),
+        match process.kind {
+            GpuProcessKind::Compute => "compute",
+            GpuProcessKind::Graphics => "graphics",
+        }
+        .to_owned(),
+    ];
+    if show_command {
+        cells.push(process.command_line.clone().unwrap_or_default());
+    }
+    cells
 }
 
 fn seconds(ns: &u64) -> String {
@@ -234,10 +291,17 @@ pub fn energy(joules: f64) -> String {
     }
 }
 
-/// The energy a cumulative counter's points (oldest first) grew by, where it did not go back.
-pub fn energy_between(points: &[(Millis, f64)]) -> Option<f64> {
-    let (first, last) = (points.first()?.1, points.last()?.1);
-    (points.len() > 1 && last >= first).then_some(last - first)
+/// The energy in joules that power readings in watts (oldest first) add up to, each stretch
+/// between two readings as their average; a stretch longer than `max_gap` (nothing was read) is
+/// left out. None with fewer than two readings.
+pub fn energy_of_power(points: &[(Millis, f64)], max_gap: Millis) -> Option<f64> {
+    (points.len() > 1).then(|| {
+        points
+            .windows(2)
+            .filter(|pair| pair[1].0 - pair[0].0 <= max_gap)
+            .map(|pair| (pair[1].0 - pair[0].0) as f64 / 1000.0 * (pair[0].1 + pair[1].1) / 2.0)
+            .sum()
+    })
 }
 
 /// The spans a reason held, from the times it was seen holding (oldest first): points further
@@ -370,10 +434,47 @@ mod tests {
         assert_eq!(
             value("XID errors"),
             Some((
-                "2 · last XID 79 at 2026-01-01 00:00:00 UTC: GPU has fallen off the bus",
+                "2 · last XID 79 at 00:00:00 UTC: GPU has fallen off the bus",
                 Tone::Bad
             ))
         );
+    }
+
+    #[test]
+    fn a_process_reads_as_one_cell_per_column() {
+        let process = GpuProcess {
+            pid: 7,
+            name: "python".into(),
+            user: Some("ada".into()),
+            used_memory_bytes: Some(1 << 30),
+            kind: GpuProcessKind::Compute,
+            command_line: None,
+            utilization: Some(GpuProcessUtilization {
+                sm_percent: 55,
+                memory_percent: 20,
+                encoder_percent: 4,
+                decoder_percent: 2,
+            }),
+            cpu_percent: Some(99.6),
+            resident_bytes: Some(3 << 29),
+        };
+        assert_eq!(
+            process_cells(&process, false),
+            [
+                "7", "ada", "python", "1.0 GiB", "55", "20", "4 / 2", "100", "1.5 GiB", "compute"
+            ]
+        );
+        assert_eq!(process_columns(false).len(), 10);
+        let bare = GpuProcess {
+            utilization: None,
+            cpu_percent: None,
+            resident_bytes: None,
+            used_memory_bytes: None,
+            ..process
+        };
+        let cells = process_cells(&bare, true);
+        assert_eq!(cells[3..9], ["n/a", "–", "–", "–", "–", "–"]);
+        assert_eq!(cells.len(), process_columns(true).len());
     }
 
     #[test]
@@ -408,14 +509,14 @@ mod tests {
     }
 
     #[test]
-    fn energy_over_a_range_is_the_growth_of_the_counter() {
-        assert_eq!(energy_between(&[(0, 100.0), (5, 160.0)]), Some(60.0));
-        assert_eq!(energy_between(&[(0, 100.0)]), None);
+    fn energy_over_a_range_adds_up_its_power() {
+        let points = [(0, 100.0), (2_000, 300.0), (4_000, 300.0), (60_000, 300.0)];
         assert_eq!(
-            energy_between(&[(0, 100.0), (5, 10.0)]),
-            None,
-            "a driver reload"
+            energy_of_power(&points, 5_000),
+            Some(400.0 + 600.0),
+            "the gap is left out"
         );
+        assert_eq!(energy_of_power(&points[..1], 5_000), None);
         assert_eq!(energy(3600.0), "1.0 Wh");
         assert_eq!(energy(3.6e9), "1000.00 kWh");
     }

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod dashboard;
 pub mod format;
 pub mod gpu_depth;
+pub mod gpu_detail;
 pub mod json;
 pub mod live;
 pub mod process_card;

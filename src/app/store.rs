@@ -45,23 +45,23 @@ pub mod gpu_metric {
     pub const TEMPERATURE: &str = "temperature";
     pub const POWER: &str = "power";
     pub const MEMORY_USED: &str = "memory_used";
-    /// Joules since the driver loaded: the energy of a range is its last less its first.
+    /// Joules since the driver loaded, kept with the history (the page works out a range's
+    /// energy from its power: a counter this large loses its last digits on the way).
     pub const ENERGY: &str = "energy";
     /// Every GPU metric the store keeps.
-    pub const ALL: [&str; 6] = [
+    pub const ALL: [&str; 5] = [
         UTILIZATION,
         MEMORY_UTILIZATION,
         TEMPERATURE,
         POWER,
         MEMORY_USED,
-        ENERGY,
     ];
     /// Prefix of the clock event (throttle) reasons' series, one per reason: 1 while it holds.
     pub const CLOCK_EVENT: &str = "clock_event/";
 }
 
 /// A GPU's kept metrics with their values (None where the card does not report one).
-pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 6] {
+pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 5] {
     [
         (
             gpu_metric::UTILIZATION,
@@ -80,7 +80,6 @@ pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 6] {
             gpu_metric::MEMORY_USED,
             gpu.memory_used_bytes.map(|b| b as f64),
         ),
-        (gpu_metric::ENERGY, gpu.energy_joules),
     ]
 }
 
@@ -582,6 +581,53 @@ mod tests {
             .map(|p| p.1)
             .collect();
         assert_eq!(times, [0.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn a_gpu_message_keeps_its_depth_and_the_reasons_that_held() {
+        let depth = GpuMetrics {
+            uuid: "GPU-d".into(),
+            available: true,
+            clocks_throttle_reasons: Some(0x4 | 0x20),
+            energy_joules: Some(1234.5),
+            pcie: Some(crate::wire::GpuPcie {
+                width: Some(8),
+                max_width: Some(16),
+                ..Default::default()
+            }),
+            xid_count: Some(1),
+            ..Default::default()
+        };
+        let mut store = MetricsStore::new(DEFAULT_WINDOW_MS);
+        let message = |seq, second, gpu: &GpuMetrics| {
+            envelope(
+                "system/gpu/0",
+                seq,
+                second,
+                serde_json::to_value(gpu).unwrap(),
+            )
+        };
+        store.apply(&message(1, 0, &depth));
+        let calm = GpuMetrics {
+            clocks_throttle_reasons: Some(0x1),
+            ..depth.clone()
+        };
+        store.apply(&message(2, 1, &calm));
+        assert_eq!(
+            store.gpus[&0], calm,
+            "every field comes through the message"
+        );
+        let held = |reason| {
+            store
+                .series
+                .get(&clock_event_series("GPU-d", reason))
+                .map_or(0, |points| points.len())
+        };
+        assert_eq!(
+            (held("power_cap"), held("sw_thermal"), held("idle")),
+            (1, 1, 1)
+        );
+        assert_eq!(held("hw_slowdown"), 0, "only reasons that held have points");
     }
 
     #[test]

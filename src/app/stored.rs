@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 /// The series the time charts draw; GPUs by pattern, whichever GPUs the span saw (their detail,
 /// kept for alerts and `/metrics`, is not fetched).
-pub const DRAWN_SERIES: [&str; 13] = [
+pub const DRAWN_SERIES: [&str; 12] = [
     series::CPU_USAGE,
     series::CPU_TEMPERATURE,
     series::DISK_READ,
@@ -20,7 +20,6 @@ pub const DRAWN_SERIES: [&str; 13] = [
     "gpu/*/temperature",
     "gpu/*/power",
     "gpu/*/memory_used",
-    "gpu/*/energy",
     "gpu/*/clock_event/*",
 ];
 
@@ -120,7 +119,7 @@ mod tests {
     fn the_query_names_the_drawn_series() {
         assert_eq!(
             query_url(1, 2, 240),
-            "/api/system/history?from=1&to=2&points=240&series=cpu.usage,cpu.temperature,disk.read,disk.write,network.rx,network.tx,gpu/%2A/utilization,gpu/%2A/memory_utilization,gpu/%2A/temperature,gpu/%2A/power,gpu/%2A/memory_used,gpu/%2A/energy,gpu/%2A/clock_event/%2A"
+            "/api/system/history?from=1&to=2&points=240&series=cpu.usage,cpu.temperature,disk.read,disk.write,network.rx,network.tx,gpu/%2A/utilization,gpu/%2A/memory_utilization,gpu/%2A/temperature,gpu/%2A/power,gpu/%2A/memory_used,gpu/%2A/clock_event/%2A"
         );
     }
 }

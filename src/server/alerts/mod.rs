@@ -108,8 +108,8 @@ impl Alerts {
 
 /// What rules watch besides the stored series (`series::of_snapshot`): each GPU's memory in use
 /// as a percentage, whether it is available, whether its clocks are held down by its power
-/// limit and whether by heat or a hardware signal (1 or 0), and each filesystem's use as a
-/// percentage.
+/// limit and whether by heat or a hardware signal (1 or 0), the XID errors it reported in the
+/// last hour (of the latest it keeps), and each filesystem's use as a percentage.
 pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
     let mut values = NamedValues::new();
     for gpu in &snapshot.gpus {
@@ -119,6 +119,11 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
         if let Some(capped) = gpu.power_capped() {
             let capped = if capped { 1.0 } else { 0.0 };
             values.push((gpu_series(&key, "power_capped"), capped));
+        }
+        if gpu.xid_count.is_some() {
+            let hour_ago = snapshot.timestamp - chrono::TimeDelta::hours(1);
+            let recent = gpu.xid_errors.iter().filter(|x| x.at > hour_ago).count();
+            values.push((gpu_series(&key, "xid_last_hour"), recent as f64));
         }
         if let Some(reasons) = gpu.clocks_throttle_reasons {
             let slowed = if reasons & SLOWDOWN_REASONS != 0 {

@@ -103,18 +103,15 @@ pub fn defaults() -> Vec<Rule> {
             60,
             0.0,
         ),
-        Rule {
-            growth_over: Some(Duration::from_secs(3600)),
-            ..Rule::threshold(
-                "gpu_xid",
-                "GPU reported an XID error",
-                "gpu/*/xid_errors",
-                Some(1.0),
-                None,
-                0,
-                0.0,
-            )
-        },
+        Rule::threshold(
+            "gpu_xid",
+            "GPU reported an XID error",
+            "gpu/*/xid_last_hour",
+            Some(1.0),
+            None,
+            0,
+            0.0,
+        ),
         Rule::threshold(
             "gpu_ecc_uncorrected",
             "Uncorrected GPU memory errors",

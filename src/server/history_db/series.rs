@@ -104,7 +104,7 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
 
 /// GPU detail stored beside what the dashboard draws, for alerts, `/metrics`-like questions
 /// over time and the record: clocks, fan, state, violations, errors, links, engines.
-fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 15] {
+fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 16] {
     let ecc = gpu.ecc.unwrap_or_default();
     let pcie = gpu.pcie.unwrap_or_default();
     let nvlink = gpu.nvlink.unwrap_or_default();
@@ -113,6 +113,7 @@ fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 15] {
         (SM_CLOCK, gpu.sm_clock_mhz.map(f64::from)),
         (MEMORY_CLOCK, gpu.memory_clock_mhz.map(f64::from)),
         (FAN, gpu.fan_percent.map(f64::from)),
+        (gpu_metric::ENERGY, gpu.energy_joules),
         ("performance_state", gpu.performance_state.map(f64::from)),
         ("power_violation_seconds", seconds(gpu.power_violation_ns)),
         (
