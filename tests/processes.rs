@@ -7,13 +7,11 @@ mod common;
 
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
-use common::ws::{Socket, next};
-use futures_util::SinkExt;
+use common::ws::{Socket, next, subscribe};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::connect_async;
-use tokio_tungstenite::tungstenite::Message;
-use vitals::wire::{ClientMessage, ProcessList, ProcessRow, ServerMessage};
+use vitals::wire::{ProcessList, ProcessRow, ServerMessage};
 
 /// A helper process killed when the test ends, however it ends.
 struct Helper(Child);
@@ -82,13 +80,7 @@ async fn the_busiest_processes_are_listed_while_someone_watches() {
 
     let url = server.url("/ws").replacen("http", "ws", 1);
     let (mut socket, _) = connect_async(url).await.expect("socket opens");
-    let subscribe = ClientMessage::Subscribe {
-        channels: vec!["system/processes".into()],
-        since: Default::default(),
-        epoch: None,
-    };
-    let text = serde_json::to_string(&subscribe).unwrap();
-    socket.send(Message::Text(text.into())).await.unwrap();
+    subscribe(&mut socket, &["system/processes"]).await;
 
     // Within two periods (and the priming scan), the burner leads with a plausible share of
     // one core; the test machine's other work may take part of it.

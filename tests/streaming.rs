@@ -4,7 +4,7 @@
 mod common;
 
 use common::server::{EMIT_TOKEN, TestServer};
-use common::ws::{Socket, next};
+use common::ws::{Socket, next, send, subscribe};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -21,28 +21,6 @@ async fn connect(server: &TestServer) -> (Socket, Hello) {
         ServerMessage::Hello(hello) => (socket, hello),
         other => panic!("expected hello first, got {other:?}"),
     }
-}
-
-async fn send(socket: &mut Socket, message: &ClientMessage) {
-    let text = serde_json::to_string(message).unwrap();
-    socket.send(Message::Text(text.into())).await.unwrap();
-}
-
-async fn subscribe(socket: &mut Socket, channels: &[&str]) {
-    let channels = channels.iter().map(|c| c.to_string()).collect();
-    send(
-        socket,
-        &ClientMessage::Subscribe {
-            channels,
-            since: Default::default(),
-            epoch: None,
-        },
-    )
-    .await;
-    assert!(matches!(
-        next(socket).await,
-        ServerMessage::Subscribed { .. }
-    ));
 }
 
 async fn next_envelope(socket: &mut Socket) -> Envelope {

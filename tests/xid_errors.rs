@@ -8,14 +8,12 @@ mod common;
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
 use common::server::TestServer;
-use common::ws::next;
-use futures_util::SinkExt;
+use common::ws::{next, subscribe};
 use serde_json::Value;
 use std::future::Future;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::connect_async;
-use tokio_tungstenite::tungstenite::Message;
-use vitals::wire::{ClientMessage, ServerMessage};
+use vitals::wire::ServerMessage;
 
 const GPU: &str = "gpu name=\"Fake H200\" uuid=GPU-xid util=5 memutil=1 mem_used=1 mem_total=8\n";
 
@@ -63,13 +61,7 @@ async fn an_injected_xid_reaches_the_reading_the_channel_metrics_and_alerts() {
     );
 
     let (mut socket, _) = connect_async(server.ws_url()).await.expect("socket opens");
-    let subscribe = ClientMessage::Subscribe {
-        channels: vec!["system/gpu/*".into()],
-        since: Default::default(),
-        epoch: None,
-    };
-    let text = serde_json::to_string(&subscribe).unwrap();
-    socket.send(Message::Text(text.into())).await.unwrap();
+    subscribe(&mut socket, &["system/gpu/*"]).await;
 
     fake.write(&format!("{GPU}xid 0 79\n"));
     // On the socket: the event itself, then readings that carry it.

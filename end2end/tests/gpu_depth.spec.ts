@@ -57,7 +57,7 @@ test('a GPU card says why its clocks are held down, what its links and memory re
   await expect(row.locator('[data-col="mem"]')).toHaveText('20');
   await expect(row.locator('[data-col="encdec"]')).toHaveText('4 / 2');
   await expect(row.locator('[data-col="cpu"]')).toHaveText(/^\d+$/, { timeout: 10_000 });
-  await expect(row.locator('[data-col="rss"]')).toHaveText(/^\d+\.\d GiB$/);
+  await expect(row.locator('[data-col="rss"]')).toHaveText(/^\d+ MiB$|^\d+\.\d GiB$/);
 
   // The timeline (the last 5 minutes, redrawn about every second): a lane for the power cap.
   // (a chart out of view is not redrawn: the reader scrolls to it)

@@ -2,6 +2,7 @@
 //! held down, its errors, links, engines, energy and MIG instances. Plain Rust, tested on the host.
 
 use super::format;
+use super::processes::memory;
 use super::store::Millis;
 use crate::wire::{
     CLOCK_EVENT_REASONS, GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization,
@@ -257,7 +258,7 @@ pub fn process_cells(process: &GpuProcess, show_command: bool) -> Vec<String> {
             format!("{} / {}", u.encoder_percent, u.decoder_percent)
         }),
         process.cpu_percent.map_or_else(dash, |c| format!("{c:.0}")),
-        process.resident_bytes.map_or_else(dash, format::gib),
+        process.resident_bytes.map_or_else(dash, memory),
         match process.kind {
             GpuProcessKind::Compute => "compute",
             GpuProcessKind::Graphics => "graphics",
