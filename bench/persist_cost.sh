@@ -4,6 +4,7 @@
 # After a warm-up, their CPU time (utime+stime from /proc, 10 ms ticks) over the measured stretch
 # and their RSS at its end. Run from anywhere; the binary is target/release/vitals.
 #   bench/persist_cost.sh [SECONDS]     (default 300: at 0.05 % of a core, 15 ticks of 10 ms)
+# Without GPUs unless NVML names a library: NVML=libnvidia-ml.so.1 reads the machine's own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-300}"
@@ -12,7 +13,7 @@ binary=target/release/vitals
 data_dir="$(mktemp -d)"
 trap 'kill $plain $persisting 2>/dev/null || true; rm -rf "$data_dir"' EXIT
 
-common=(--interval 1 --emit-token bench-emit-token-0123456789 --nvml-library /nonexistent/libnvidia-ml.so.1)
+common=(--interval 1 --emit-token bench-emit-token-0123456789 --nvml-library "${NVML:-/nonexistent/libnvidia-ml.so.1}")
 "$binary" --bind 127.0.0.1:3291 --no-persist "${common[@]}" >/dev/null 2>&1 &
 plain=$!
 "$binary" --bind 127.0.0.1:3292 --data-dir "$data_dir/vitals" "${common[@]}" >/dev/null 2>&1 &
