@@ -13,9 +13,13 @@ async fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    if cli.command == Some(Command::Token) {
-        println!("{}", vitals::server::token::random_token());
-        return ExitCode::SUCCESS;
+    match &cli.command {
+        Some(Command::Token) => {
+            println!("{}", vitals::server::token::random_token());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Emit(args)) => return vitals::server::emit_cli::run(args, &cli).await,
+        None => {}
     }
     let running = match vitals::server::start(cli).await {
         Ok(running) => running,

@@ -221,7 +221,7 @@ async fn emit_bodies() {
     let corpus = [
         r#"{"channel":"jobs/train-1","event":"step","data":{"loss":0.42,"step":100}}"#,
         r#"{"channel":"jobs/a","event":"note","data":"text"}"#,
-        r#"{"channel":"jobs/a/b","event":"end","data":[1,2,3]}"#,
+        r#"{"channel":"jobs/a/b","event":"end","data":{"status":"ok"}}"#,
     ];
     let url = server.url("/api/internal/ws/emit");
     let mut fuzzer = Fuzzer::new("emit bodies", &corpus);

@@ -480,3 +480,25 @@ fn xid_errors_arrive_through_the_event_thread() {
         "the log outlives the source that fed it"
     );
 }
+
+#[test]
+fn a_gpu_that_cannot_be_watched_leaves_the_others_watched() {
+    let script = "gpu name=Gone uuid=GPU-gone lost=1\n\
+                  gpu name=Quiet uuid=GPU-quiet events=ns util=1 memutil=1\n\
+                  gpu name=Watched uuid=GPU-watched util=1 memutil=1\n";
+    let fake = FakeNvml::start(script);
+    let mut source = source(&fake);
+    fake.write(&format!("{script}xid 2 31\n"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let gpus = loop {
+        let (_, gpus) = source.sample();
+        if gpus[2].xid_count == Some(1) || std::time::Instant::now() > deadline {
+            break gpus;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(!gpus[0].available);
+    assert_eq!(gpus[1].xid_count, None, "no events offered: not watched");
+    assert_eq!(gpus[2].xid_count, Some(1), "{:?}", gpus[2]);
+    assert_eq!(gpus[2].xid_errors[0].meaning, "GPU memory page fault");
+}

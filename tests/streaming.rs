@@ -216,6 +216,14 @@ async fn emit_reaches_subscribers_and_every_refusal_has_its_status() {
                 &json!({"channel":"jobs/a","event":"e","data":"x".repeat(70 * 1024)}),
             ),
         ),
+        // A job's metrics break the convention: the answer names the field.
+        (
+            422,
+            emit_request(
+                &server,
+                &json!({"channel":"jobs/a","event":"metrics","data":{"loss":"low"}}),
+            ),
+        ),
         (
             403,
             emit_request(&server, &good).header("origin", "http://evil.example"),
@@ -230,6 +238,20 @@ async fn emit_reaches_subscribers_and_every_refusal_has_its_status() {
             "{body}"
         );
     }
+    let broken = json!({"channel":"jobs/a","event":"metrics","data":{"loss":"low"}});
+    let answer: Value = emit_request(&server, &broken)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("metrics.loss must be a number")),
+        "{answer}"
+    );
     // None of the refusals published anything.
     let response = emit_request(
         &server,

@@ -116,16 +116,32 @@ mod dom {
             }
         }
 
-        /// One `dt`/`dd` pair per fact, kept by its label; lines no longer reported go.
+        fn create(&self, tag: &str) -> Element {
+            self.0.create_element(tag).expect("a valid tag name")
+        }
+
+        /// One `dt`/`dd` pair per fact, kept by its label and in the facts' order; lines no
+        /// longer reported go.
         fn facts(&self, list: &Element, facts: &[Fact]) {
-            for fact in facts {
-                let selector = format!("dd[data-fact=\"{}\"]", fact.label);
-                let value = match list.query_selector(&selector).ok().flatten() {
+            let find = |label: &str| {
+                list.query_selector(&format!("dd[data-fact=\"{label}\"]"))
+                    .ok()
+                    .flatten()
+            };
+            for (position, fact) in facts.iter().enumerate() {
+                let value = match find(fact.label) {
                     Some(value) => value,
                     None => {
-                        set_text(&self.child(list, "dt", ""), fact.label);
-                        let value = self.child(list, "dd", "");
+                        // Before the line of the next fact already shown, else at the end.
+                        let next = facts[position + 1..]
+                            .iter()
+                            .find_map(|later| find(later.label))
+                            .and_then(|dd| dd.previous_element_sibling());
+                        let (term, value) = (self.create("dt"), self.create("dd"));
+                        set_text(&term, fact.label);
                         let _ = value.set_attribute("data-fact", fact.label);
+                        let _ = list.insert_before(&term, next.as_deref());
+                        let _ = list.insert_before(&value, next.as_deref());
                         value
                     }
                 };
@@ -167,8 +183,10 @@ mod dom {
                 let table = self.child(holder, "table", "processes");
                 let _ = table.set_attribute("data-testid", "gpu-processes");
                 let heading = self.child(&self.child(&table, "thead", ""), "tr", "");
-                for (_, name) in columns {
-                    self.child(&heading, "th", "").set_text_content(Some(name));
+                for (key, name) in columns {
+                    let cell = self.child(&heading, "th", "");
+                    let _ = cell.set_attribute("data-col", key);
+                    cell.set_text_content(Some(name));
                 }
                 self.child(&table, "tbody", "");
                 let _ = holder.set_attribute("data-shows", &layout);
@@ -182,7 +200,8 @@ mod dom {
                 let row = match body.query_selector(&selector).ok().flatten() {
                     Some(row) => row,
                     None => {
-                        let row = self.child(&body, "tr", "");
+                        let row = self.create("tr");
+                        let _ = body.append_child(&row);
                         let _ = row.set_attribute("data-pid", &pid);
                         for (key, _) in columns {
                             let cell =

@@ -139,6 +139,8 @@ pub struct Cli {
 pub enum Command {
     /// Print a new random access token (e.g. `vitals token > ~/.vitals-token && chmod 600 ~/.vitals-token`).
     Token,
+    /// Publish one event to a running Vitals, e.g. `vitals emit jobs/train-1 metrics step=100 loss=0.42`.
+    Emit(super::emit_cli::EmitArgs),
 }
 
 /// The optional configuration file.
@@ -458,7 +460,7 @@ fn read_token_file(path: &Path) -> Result<String, ConfigError> {
 }
 
 /// `$XDG_RUNTIME_DIR/vitals/emit-token`, else `~/.local/state/vitals/emit-token`.
-fn default_token_file() -> PathBuf {
+pub fn default_token_file() -> PathBuf {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/state")))

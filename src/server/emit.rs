@@ -115,7 +115,7 @@ pub fn check_request(request: &EmitRequest) -> Result<(), String> {
             "heartbeat_seconds={seconds}: promise a message every 1 to 86400 seconds"
         ));
     }
-    Ok(())
+    super::job_convention::check(&request.channel, &request.event, &request.data)
 }
 
 #[cfg(test)]

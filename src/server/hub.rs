@@ -424,7 +424,19 @@ impl Hub {
         since: Option<u64>,
         epoch: Option<u64>,
     ) -> Vec<Frame> {
-        let latest = || channel.ring.back().map(|stored| stored.frame.clone());
+        // The latest sample (not an XID that came after it), else the newest message.
+        let latest = || {
+            let sample = channel.latest.as_ref().and_then(|latest| {
+                channel
+                    .ring
+                    .iter()
+                    .rev()
+                    .find(|stored| stored.seq == latest.seq)
+            });
+            sample
+                .or(channel.ring.back())
+                .map(|stored| stored.frame.clone())
+        };
         let reset = |reason: &str| {
             let mut frames = vec![frame(&ServerMessage::Reset {
                 channel: name.to_owned(),

@@ -7,11 +7,13 @@ pub mod body;
 pub mod collect;
 pub mod config;
 pub mod emit;
+pub mod emit_cli;
 pub mod error;
 pub mod failures;
 pub mod guard;
 pub mod history_db;
 pub mod hub;
+pub mod job_convention;
 pub mod listen;
 pub mod page_history;
 pub mod prefill;
@@ -30,6 +32,7 @@ use axum::handler::Handler;
 use axum::middleware;
 use axum::routing::{get, post};
 use collect::Monitor;
+use collect::gpu::xid::XidLog;
 use collect::gpu::{GpuOptions, NvmlSource};
 use config::{Cli, Config, ConfigError};
 use hub::Hub;
@@ -140,21 +143,35 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             alerts::webhooks::Webhooks::start(&config.alert_webhooks, &hostname),
         )),
     };
-    let gpu = NvmlSource::new(GpuOptions {
-        library_path: config.nvml_library.clone(),
-        show_command_lines: config.show_command_lines,
-        ..Default::default()
-    });
-    let xid_log = gpu.xid_log();
-    let gpu_cost = gpu.cost();
+    // What happened before this start, up to the history window, read once for the XID log,
+    // the channels and the pages.
+    let since = epoch as i64 - config.history.as_millis() as i64;
+    let saved_events = match &durable.db {
+        Some(db) => db.recent_events(since).unwrap_or_else(|error| {
+            eprintln!("vitals: cannot read the saved events: {error}");
+            Vec::new()
+        }),
+        None => Vec::new(),
+    };
+    // Ready before NVML opens, so no XID arrives unseen.
+    let xid_log = Arc::new(XidLog::default());
     xid_events::connect(&xid_log, hub.clone(), durable.recorder.clone());
+    xid_events::restore(&xid_log, &saved_events);
+    let gpu = NvmlSource::with_xids(
+        GpuOptions {
+            library_path: config.nvml_library.clone(),
+            show_command_lines: config.show_command_lines,
+            ..Default::default()
+        },
+        xid_log,
+    );
+    let gpu_cost = gpu.cost();
     let mut monitor = Monitor::new(Box::new(gpu));
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
     if let Some(db) = &durable.db {
         // The channels, pages and history endpoint start with what happened before this start,
         // up to the history window: each saved tick is published again (in this epoch).
-        let since = epoch as i64 - config.history.as_millis() as i64;
         match db.recent(since) {
             Ok(rows) => {
                 for (at, values) in rows {
@@ -164,21 +181,15 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             }
             Err(error) => eprintln!("vitals: cannot read the saved history: {error}"),
         }
-        match db.recent_events(since) {
-            Ok(events) => {
-                xid_events::restore(&xid_log, &events);
-                for saved in events {
-                    let (Ok(data), Some(at)) = (
-                        serde_json::from_str(&saved.data),
-                        chrono::DateTime::from_timestamp_millis(saved.at_ms),
-                    ) else {
-                        continue;
-                    };
-                    let _ = hub.publish(&saved.channel, &saved.event, data, at);
-                }
-            }
-            Err(error) => eprintln!("vitals: cannot read the saved events: {error}"),
-        }
+    }
+    for saved in saved_events {
+        let (Ok(data), Some(at)) = (
+            serde_json::from_str(&saved.data),
+            chrono::DateTime::from_timestamp_millis(saved.at_ms),
+        ) else {
+            continue;
+        };
+        let _ = hub.publish(&saved.channel, &saved.event, data, at);
     }
     if let (Some(window), Some(recorder)) = (config.prefill_database, &durable.recorder) {
         let outage = prefill::outage(&primed, window);

@@ -378,7 +378,8 @@ pub unsafe extern "C" fn nvmlDeviceGetHandleByIndex_v2(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nvmlDeviceGetIndex(device: Device, index: *mut c_uint) -> Return {
-    on_gpu(device, |_| unsafe { put(index, (device as usize - 1) as c_uint) })
+    let gpu = (device as usize & ((1 << MIG_SHIFT) - 1)).saturating_sub(1);
+    on_gpu(device, |_| unsafe { put(index, gpu as c_uint) })
 }
 
 #[unsafe(no_mangle)]

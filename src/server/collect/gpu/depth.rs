@@ -64,6 +64,12 @@ impl CounterRate {
             *self = CounterRate::default();
             return None;
         };
+        // A driver that does not stamp its counters: the time they were read here.
+        let at = if at > 0 {
+            at
+        } else {
+            chrono::Utc::now().timestamp_micros()
+        };
         match self.last {
             Some((_, last_at)) if at == last_at => return self.rate,
             Some((last, last_at)) if value >= last && at > last_at => {
@@ -87,7 +93,7 @@ pub fn read(
     gpu: &mut GpuMetrics,
 ) -> Result<(), NvmlError> {
     gpu.performance_state = queries
-        .read("performance state", || device.performance_state())?
+        .read_extra("performance state", || device.performance_state())?
         .map(|state| state.as_c())
         .filter(|&state| state <= 15);
     let mut violation = |name, policy| {
@@ -108,10 +114,10 @@ pub fn read(
     gpu.pcie = pcie(device, queries, &pcie_counters, rates)?;
     gpu.nvlink = nvlink(nvml, device, queries, rates)?;
     gpu.encoder_percent = queries
-        .read("encoder utilization", || device.encoder_utilization())?
+        .read_extra("encoder utilization", || device.encoder_utilization())?
         .map(|u| u.utilization);
     gpu.decoder_percent = queries
-        .read("decoder utilization", || device.decoder_utilization())?
+        .read_extra("decoder utilization", || device.decoder_utilization())?
         .map(|u| u.utilization);
     gpu.energy_joules = queries
         .read_slowly("energy", SLOWLY, || device.total_energy_consumption())?
@@ -186,10 +192,10 @@ fn pcie(
     rates: &mut LinkRates,
 ) -> Result<Option<GpuPcie>, NvmlError> {
     let mut pcie = GpuPcie {
-        generation: queries.read("PCIe generation", || device.current_pcie_link_gen())?,
+        generation: queries.read_extra("PCIe generation", || device.current_pcie_link_gen())?,
         max_generation: queries
             .read_slowly("PCIe max generation", SLOWLY, || device.max_pcie_link_gen())?,
-        width: queries.read("PCIe width", || device.current_pcie_link_width())?,
+        width: queries.read_extra("PCIe width", || device.current_pcie_link_width())?,
         max_width: queries
             .read_slowly("PCIe max width", SLOWLY, || device.max_pcie_link_width())?,
         replays: queries
@@ -201,10 +207,13 @@ fn pcie(
         pcie.rx_bytes_per_second = rates.pcie_rx.update(counters[0], 1.0);
         pcie.tx_bytes_per_second = rates.pcie_tx.update(counters[1], 1.0);
     } else {
-        // Drivers before the byte counters: NVML's own throughput, which samples for 20 ms.
+        // Drivers before the byte counters: NVML's own throughput, which samples for 20 ms, so
+        // it is asked no more often than the counters would be.
+        rates.pcie_rx.update(None, 1.0);
+        rates.pcie_tx.update(None, 1.0);
         let mut throughput = |name, counter| {
             queries
-                .read(name, || device.pcie_throughput(counter))
+                .read_slowly(name, RATE_PERIOD, || device.pcie_throughput(counter))
                 .map(|kilobytes| kilobytes.map(|kb| f64::from(kb) * 1024.0))
         };
         pcie.rx_bytes_per_second = throughput("PCIe receive rate", PcieUtilCounter::Receive)?;
@@ -346,29 +355,43 @@ mod tests {
 
     #[test]
     fn counters_become_rates_between_readings() {
+        // Driver times in µs, from an arbitrary start.
+        let at = |micros: i64| 1_700_000_000_000_000 + micros;
         let mut rate = CounterRate::default();
         assert_eq!(
-            rate.update(Some((1_000, 0)), 1.0),
+            rate.update(Some((1_000, at(0))), 1.0),
             None,
             "one reading is no rate"
         );
-        assert_eq!(rate.update(Some((3_000, 2_000_000)), 1.0), Some(1_000.0));
         assert_eq!(
-            rate.update(Some((3_000, 2_000_000)), 1.0),
+            rate.update(Some((3_000, at(2_000_000))), 1.0),
+            Some(1_000.0)
+        );
+        assert_eq!(
+            rate.update(Some((3_000, at(2_000_000))), 1.0),
             Some(1_000.0),
             "a counter not refreshed since keeps its rate"
         );
         assert_eq!(
-            rate.update(Some((3_512, 2_500_000)), 1024.0),
+            rate.update(Some((3_512, at(2_500_000))), 1024.0),
             Some(1_048_576.0)
         );
-        assert_eq!(rate.update(Some((10, 3_000_000)), 1.0), None, "a reset");
-        assert_eq!(rate.update(Some((20, 4_000_000)), 1.0), Some(10.0));
+        assert_eq!(rate.update(Some((10, at(3_000_000))), 1.0), None, "a reset");
+        assert_eq!(rate.update(Some((20, at(4_000_000))), 1.0), Some(10.0));
         assert_eq!(rate.update(None, 1.0), None);
         assert_eq!(
-            rate.update(Some((30, 5_000_000)), 1.0),
+            rate.update(Some((30, at(5_000_000))), 1.0),
             None,
             "a gap starts over"
+        );
+        // A driver that stamps nothing: the time of reading here stands in.
+        let mut unstamped = CounterRate::default();
+        unstamped.update(Some((0, 0)), 1.0);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            unstamped
+                .update(Some((1_000, 0)), 1.0)
+                .is_some_and(|r| r > 0.0)
         );
     }
 }

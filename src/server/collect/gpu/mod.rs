@@ -110,6 +110,12 @@ struct Session {
 impl NvmlSource {
     /// Initialises NVML now; if that fails, the source reports why and retries with backoff.
     pub fn new(options: GpuOptions) -> Self {
+        Self::with_xids(options, Arc::default())
+    }
+
+    /// Like `new`, with the XID log to fill: one whose sink is set (and whose saved errors are
+    /// restored) before any XID can arrive.
+    pub fn with_xids(options: GpuOptions, xids: Arc<XidLog>) -> Self {
         let now = Instant::now();
         let mut source = NvmlSource {
             retry: Retry::new(options.reinit_backoff),
@@ -119,7 +125,7 @@ impl NvmlSource {
             lost: BTreeMap::new(),
             known: HashMap::new(),
             states: HashMap::new(),
-            xids: Arc::default(),
+            xids,
             cost: Arc::default(),
         };
         source.reinit();
@@ -143,6 +149,9 @@ impl NvmlSource {
         let attempted = self.retry.due(now);
         if attempted {
             self.reinit();
+        }
+        if self.session.is_some() {
+            self.xids.watch_again_if_due(&self.options, now);
         }
         let (status, gpus, healthy) = self.read_all();
         if healthy {

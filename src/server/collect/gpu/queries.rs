@@ -64,8 +64,9 @@ impl Queries {
         {
             return Ok(value.clone());
         }
-        let value = self.read(name, query)?;
-        if now.elapsed() > SLOW_QUERY {
+        let value = self.ask(name, gpu_is_gone, query)?;
+        // Only an answer stands in: a failure (a timeout is slow by nature) is asked again.
+        if value.is_some() && now.elapsed() > SLOW_QUERY {
             self.kept.insert(name, (now, Box::new(value.clone())));
         } else {
             self.kept.remove(name);
@@ -80,6 +81,25 @@ impl Queries {
         name: &'static str,
         query: impl FnOnce() -> Result<T, NvmlError>,
     ) -> Result<Option<T>, NvmlError> {
+        self.ask(name, needs_reinit, query)
+    }
+
+    /// Like [`Queries::read`] for a value beyond the first screen: a rarely used query that
+    /// answers "unknown error" fails alone; only a GPU that is gone stops the reading.
+    pub fn read_extra<T>(
+        &mut self,
+        name: &'static str,
+        query: impl FnOnce() -> Result<T, NvmlError>,
+    ) -> Result<Option<T>, NvmlError> {
+        self.ask(name, gpu_is_gone, query)
+    }
+
+    fn ask<T>(
+        &mut self,
+        name: &'static str,
+        fatal: fn(&NvmlError) -> bool,
+        query: impl FnOnce() -> Result<T, NvmlError>,
+    ) -> Result<Option<T>, NvmlError> {
         if self.unsupported.contains(name) {
             return Ok(None);
         }
@@ -88,7 +108,7 @@ impl Queries {
         self.cost.add_query(name, started.elapsed());
         match answer {
             Ok(value) => Ok(Some(value)),
-            Err(error) if needs_reinit(&error) => Err(error),
+            Err(error) if fatal(&error) => Err(error),
             Err(error) if unsupported(&error) => {
                 self.unsupported.insert(name);
                 Ok(None)
@@ -116,6 +136,11 @@ pub fn needs_reinit(error: &NvmlError) -> bool {
             | NvmlError::Uninitialized
             | NvmlError::DriverNotLoaded
     )
+}
+
+/// Errors that mean the GPU or the driver is gone, whatever was asked.
+fn gpu_is_gone(error: &NvmlError) -> bool {
+    needs_reinit(error) && !matches!(error, NvmlError::Unknown)
 }
 
 /// Errors that say the card, its driver or the library cannot answer this query at all.
@@ -201,6 +226,42 @@ mod tests {
         assert_eq!(
             queries.read_slowly("pstate", long, quick).ok(),
             Some(Some(4))
+        );
+    }
+
+    #[test]
+    fn an_unknown_error_stops_a_first_screen_reading_but_not_an_extra_one() {
+        let mut queries = Queries::default();
+        let unknown = || Err::<u32, _>(NvmlError::Unknown);
+        assert!(queries.read("utilization", unknown).is_err());
+        assert_eq!(queries.read_extra("ECC mode", unknown).ok(), Some(None));
+        let long = Duration::from_secs(60);
+        assert_eq!(
+            queries.read_slowly("energy", long, unknown).ok(),
+            Some(None)
+        );
+        let lost = || Err::<u32, _>(NvmlError::GpuLost);
+        assert!(queries.read_extra("ECC mode", lost).is_err());
+    }
+
+    #[test]
+    fn a_slow_failure_does_not_stand_in() {
+        let mut queries = Queries::default();
+        let slow_failure = || {
+            std::thread::sleep(SLOW_QUERY * 2);
+            Err::<u32, _>(NvmlError::Timeout)
+        };
+        let long = Duration::from_secs(60);
+        assert_eq!(
+            queries
+                .read_slowly("PCIe counters", long, slow_failure)
+                .ok(),
+            Some(None)
+        );
+        assert_eq!(
+            queries.read_slowly("PCIe counters", long, || Ok(5)).ok(),
+            Some(Some(5)),
+            "asked again"
         );
     }
 

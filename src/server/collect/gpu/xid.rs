@@ -11,11 +11,16 @@ use nvml_wrapper::error::NvmlError;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 /// The latest errors kept per GPU; the count covers them all.
 const KEPT_PER_GPU: usize = 8;
 /// How long one wait blocks, so the thread notices a driver that went away.
 const WAIT_MS: u32 = 1000;
+/// Waits that fail one after another before the watcher gives up until its restart.
+const MAX_FAILED_WAITS: u32 = 10;
+/// How long after a failure the watcher is started again.
+const RESTART_AFTER: Duration = Duration::from_secs(60);
 
 /// The code NVML gives an XID it could not read.
 const UNKNOWN_XID: u64 = 999;
@@ -31,6 +36,8 @@ pub struct XidLog {
     /// Asks the watcher to end after its current wait.
     stop: AtomicBool,
     watcher: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// When a watcher that ended on an error may be started again.
+    restart_after: Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -43,7 +50,7 @@ struct LogState {
 
 impl XidLog {
     fn state(&self) -> MutexGuard<'_, LogState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.state)
     }
 
     /// Where new errors go from now on (once).
@@ -82,71 +89,137 @@ impl XidLog {
         if self.watcher_running.swap(true, Ordering::SeqCst) {
             return;
         }
+        *lock(&self.restart_after) = None;
         let (log, options) = (self.clone(), options.clone());
         let started = std::thread::Builder::new()
             .name("vitals-xid".into())
             .spawn(move || {
+                // Cleared however the thread ends, a panic included, so it can be started again.
+                let _running = Running(&log);
                 if let Err(error) = wait_for_errors(&options, &log) {
-                    tracing::warn!("XID errors are not being watched: {error}");
+                    tracing::warn!(
+                        "XID errors are not being watched ({error}); trying again in a minute"
+                    );
+                    *lock(&log.restart_after) = Some(Instant::now() + RESTART_AFTER);
                 }
-                log.state().watched.clear();
-                log.watcher_running.store(false, Ordering::SeqCst);
             });
         match started {
-            Ok(handle) => *self.watcher.lock().unwrap_or_else(|p| p.into_inner()) = Some(handle),
+            Ok(handle) => *lock(&self.watcher) = Some(handle),
             Err(_) => self.watcher_running.store(false, Ordering::SeqCst),
+        }
+    }
+
+    /// Starts the watcher again if it ended on an error a while ago.
+    pub fn watch_again_if_due(self: &Arc<Self>, options: &GpuOptions, now: Instant) {
+        let due = lock(&self.restart_after).is_some_and(|at| now >= at);
+        if due && !self.watcher_running.load(Ordering::SeqCst) {
+            self.watch(options);
         }
     }
 
     /// Ends the watcher and waits for it (at most one wait), so nothing calls NVML after.
     pub fn stop_watching(&self) {
         self.stop.store(true, Ordering::SeqCst);
-        let handle = self
-            .watcher
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let handle = lock(&self.watcher).take();
         if let Some(handle) = handle {
             let _ = handle.join();
         }
     }
 }
 
+/// Marks the watcher as running for as long as it lives.
+struct Running<'a>(&'a XidLog);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.state().watched.clear();
+        self.0.watcher_running.store(false, Ordering::SeqCst);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Keeps the latest errors in time order, so one restored after a newer one still sits before it.
 fn keep(state: &mut LogState, gpu_uuid: &str, error: XidError) {
     let (count, latest) = state.by_gpu.entry(gpu_uuid.to_owned()).or_default();
     *count += 1;
-    if latest.len() == KEPT_PER_GPU {
+    let at = latest.partition_point(|kept| kept.at <= error.at);
+    latest.insert(at, error);
+    if latest.len() > KEPT_PER_GPU {
         latest.pop_front();
     }
-    latest.push_back(error);
 }
 
-/// Registers every GPU that offers XID events and waits for them until NVML fails; returns Ok
-/// when no GPU offers them.
+/// A watched GPU: its index and uuid, known from registration, since a GPU that just fell off
+/// the bus (XID 79) no longer answers for itself.
+type Identity = (u32, String);
+
+/// Registers every GPU that offers XID events (one that cannot be registered is left out, not
+/// the others) and waits for them until asked to stop; Ok when none offers them.
 fn wait_for_errors(options: &GpuOptions, log: &XidLog) -> Result<(), NvmlError> {
     let nvml = open_nvml(options)?;
-    let mut set = nvml.create_event_set()?;
-    let mut watched = HashSet::new();
+    let mut candidates: Vec<(u32, nvml_wrapper::Device)> = Vec::new();
     for index in 0..nvml.device_count()? {
-        let device = nvml.device_by_index(index)?;
-        let offered = device
-            .supported_event_types()
-            .unwrap_or(EventTypes::empty());
-        if offered.contains(EventTypes::CRITICAL_XID_ERROR) {
-            set = device
-                .register_events(EventTypes::CRITICAL_XID_ERROR, set)
-                .map_err(|e| e.error)?;
-            watched.insert(index);
+        match nvml.device_by_index(index) {
+            Ok(device)
+                if device
+                    .supported_event_types()
+                    .is_ok_and(|t| t.contains(EventTypes::CRITICAL_XID_ERROR)) =>
+            {
+                candidates.push((index, device))
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!("GPU {index}: XID errors not watched ({error})"),
         }
     }
-    if watched.is_empty() {
-        return Ok(());
-    }
-    log.state().watched = watched;
+    // A failed registration frees the whole set: start again without that GPU.
+    let (set, identities) = loop {
+        if candidates.is_empty() {
+            return Ok(());
+        }
+        let mut set = Some(nvml.create_event_set()?);
+        let mut identities: HashMap<usize, Identity> = HashMap::new();
+        let mut failed = None;
+        for (position, (index, device)) in candidates.iter().enumerate() {
+            let Some(current) = set.take() else {
+                break;
+            };
+            match device.register_events(EventTypes::CRITICAL_XID_ERROR, current) {
+                Ok(registered) => {
+                    set = Some(registered);
+                    // SAFETY: the handle is only compared with the ones events carry.
+                    let handle = unsafe { device.handle() } as usize;
+                    identities.insert(handle, (*index, device.uuid().unwrap_or_default()));
+                }
+                Err(error) => {
+                    tracing::warn!("GPU {index}: XID errors not watched ({})", error.error);
+                    failed = Some(position);
+                    break;
+                }
+            }
+        }
+        match (failed, set) {
+            (None, Some(set)) => break (set, identities),
+            (Some(position), _) => {
+                candidates.remove(position);
+            }
+            (None, None) => return Ok(()),
+        }
+    };
+    log.state().watched = identities.values().map(|(index, _)| *index).collect();
+    let mut failures = 0;
     while !log.stop.load(Ordering::SeqCst) {
         match set.wait(WAIT_MS) {
             Ok(event) if event.event_type.contains(EventTypes::CRITICAL_XID_ERROR) => {
-                let (index, uuid) = (event.device.index()?, event.device.uuid()?);
+                failures = 0;
+                // SAFETY: as above, only compared.
+                let handle = unsafe { event.device.handle() } as usize;
+                let (index, uuid) = identities.get(&handle).cloned().unwrap_or_else(|| {
+                    let index = event.device.index().unwrap_or(u32::MAX);
+                    (index, event.device.uuid().unwrap_or_default())
+                });
                 let code = match event.event_data {
                     Some(NvmlXid::Value(code)) => code,
                     _ => UNKNOWN_XID,
@@ -158,8 +231,18 @@ fn wait_for_errors(options: &GpuOptions, log: &XidLog) -> Result<(), NvmlError> 
                 };
                 log.record(index, &uuid, error);
             }
-            Ok(_) | Err(NvmlError::Timeout) => {}
-            Err(error) => return Err(error),
+            Ok(_) | Err(NvmlError::Timeout) => failures = 0,
+            Err(error @ (NvmlError::Uninitialized | NvmlError::DriverNotLoaded)) => {
+                return Err(error);
+            }
+            // A lost GPU can make the wait fail at once: pause, and give up only if it persists.
+            Err(error) => {
+                failures += 1;
+                if failures >= MAX_FAILED_WAITS {
+                    return Err(error);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(WAIT_MS.into()));
+            }
         }
     }
     Ok(())
