@@ -80,9 +80,9 @@ test('GPU cards and the process table show on the fake NVML library', async ({ p
   await expect(table.locator('tbody tr')).toHaveCount(1);
   await expect(table.locator('tbody tr td').first()).toHaveText('1');
   // Its share of the GPU's compute, from NVML's process utilization samples.
-  await expect(table.locator('[data-col="sm"]')).toHaveText('48');
-  await expect(table.locator('[data-col="mem"]')).toHaveText('12');
-  await expect(table.locator('[data-col="encdec"]')).toHaveText('3 / 0');
+  await expect(table.locator('td[data-col="sm"]')).toHaveText('48');
+  await expect(table.locator('td[data-col="mem"]')).toHaveText('12');
+  await expect(table.locator('td[data-col="encdec"]')).toHaveText('3 / 0');
   // Command lines are off unless the server is started with --show-command-lines.
   await expect(table.locator('th', { hasText: 'Command' })).toHaveCount(0);
   // An unsupported field reads "n/a", never a made-up zero.
