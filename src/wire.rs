@@ -721,6 +721,52 @@ pub struct PageSeed {
     pub alerts: Vec<Alert>,
 }
 
+/// Where a job stands: sending, silent past its heartbeat, or ended well or badly.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Stalled,
+    Ok,
+    Failed,
+}
+
+/// One job: a `jobs/` channel, as its `start`, `metrics`, `end` and notes told it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Job {
+    pub channel: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    pub status: JobStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<DateTime<Utc>>,
+    /// When it last sent anything.
+    pub last_seen: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_seconds: Option<u64>,
+    /// The last value of each numeric field its `metrics` sent.
+    #[serde(default)]
+    pub fields: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub pids: Vec<u32>,
+    /// The GPUs it uses, by UUID: declared at start, or found running its processes.
+    #[serde(default)]
+    pub gpus: Vec<String>,
+    /// What its `end` said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// `GET /api/system/jobs`: running jobs first, then the recent ones, newest first.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobList {
+    pub jobs: Vec<Job>,
+}
+
 /// `GET /api/system/metrics`: the latest sample of every channel.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct CurrentMetrics {

@@ -159,6 +159,12 @@ pub async fn processes(
         .map_err(|error| HttpError::ServiceUnavailable(error.to_string()))
 }
 
+/// `GET /api/system/jobs`: the jobs the `jobs/` channels tell of, with their status and GPUs.
+pub async fn jobs(State(app): State<AppState>) -> axum::Json<crate::wire::JobList> {
+    let gpus = app.latest.get().map(|s| s.gpus.clone()).unwrap_or_default();
+    axum::Json(app.jobs.list(chrono::Utc::now(), &gpus))
+}
+
 pub async fn history(
     State(app): State<AppState>,
     Query(query): Query<HistoryQuery>,

@@ -4,6 +4,8 @@ use super::body::read_limited;
 use super::error::HttpError;
 use super::history_db::events::SavedEvent;
 use super::hub::valid_channel_name;
+use super::job_convention::JOBS_PREFIX;
+use super::jobs::JobLimit;
 use super::state::AppState;
 use super::token::bearer_matches;
 use crate::wire::{EmitRequest, EmitResponse};
@@ -45,7 +47,23 @@ pub async fn emit(
         ))
     })?;
     check_request(&request).map_err(HttpError::Unprocessable)?;
+    app.jobs
+        .admit(
+            &request.channel,
+            &request.event,
+            &request.data,
+            std::time::Instant::now(),
+        )
+        .map_err(|limit| match limit {
+            JobLimit::Rate(message) => HttpError::TooManyRequests(message),
+            JobLimit::Fields(message) => HttpError::Unprocessable(message),
+        })?;
     let now = Utc::now();
+    // What the job book takes, kept before the data goes to the hub.
+    let for_jobs = request
+        .channel
+        .starts_with(JOBS_PREFIX)
+        .then(|| request.data.clone());
     // Kept on disk too, as it was sent, when history is.
     let saved = app.durable.recorder.as_ref().map(|recorder| {
         let event = SavedEvent {
@@ -62,6 +80,11 @@ pub async fn emit(
         .map_err(|e| HttpError::Unprocessable(e.to_string()))?;
     if let Some((recorder, event)) = saved {
         recorder.record_event(event);
+    }
+    if let Some(data) = for_jobs {
+        let heartbeat = request.heartbeat_seconds;
+        app.jobs
+            .record(&request.channel, &request.event, &data, now, heartbeat);
     }
     if let Some(seconds) = request.heartbeat_seconds {
         app.hub

@@ -14,6 +14,7 @@ pub mod guard;
 pub mod history_db;
 pub mod hub;
 pub mod job_convention;
+pub mod jobs;
 pub mod listen;
 pub mod page_history;
 pub mod prefill;
@@ -182,6 +183,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             Err(error) => eprintln!("vitals: cannot read the saved history: {error}"),
         }
     }
+    let jobs = Arc::new(jobs::JobBook::default());
     for saved in saved_events {
         let (Ok(data), Some(at)) = (
             serde_json::from_str(&saved.data),
@@ -189,6 +191,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         ) else {
             continue;
         };
+        jobs.record(&saved.channel, &saved.event, &data, at, None);
         let _ = hub.publish(&saved.channel, &saved.event, data, at);
     }
     if let (Some(window), Some(recorder)) = (config.prefill_database, &durable.recorder) {
@@ -236,6 +239,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         failures: Default::default(),
         sign_in_reads: Arc::new(tokio::sync::Semaphore::new(auth::MAX_SIGN_INS_READ_AT_ONCE)),
         alerts: outlets.alerts,
+        jobs,
     };
     Ok(Running {
         addr,
@@ -260,6 +264,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/history", get(api::history))
         .route("/api/system/alerts", get(api::alerts))
         .route("/api/system/processes", get(api::processes))
+        .route("/api/system/jobs", get(api::jobs))
         .route("/api/internal/ws/emit", post(emit::emit))
         .route("/metrics", get(prometheus::metrics))
         .leptos_routes_with_context(&state, routes, provide_state, move || {

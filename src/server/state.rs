@@ -37,6 +37,8 @@ pub struct AppState {
     pub processes: Arc<super::processes::ProcessWatch>,
     /// The alert rules' state, fed by the sampler.
     pub alerts: Arc<super::alerts::Alerts>,
+    /// The jobs the `jobs/` channels tell of.
+    pub jobs: Arc<super::jobs::JobBook>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

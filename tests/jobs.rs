@@ -1,0 +1,95 @@
+//! Jobs against the real binary with the fake NVML library: a job told by its `start`,
+//! `metrics` and `end`, found on the GPU that runs its child process, and one that goes silent
+//! reported stalled after its heartbeat.
+#![cfg(feature = "ssr")]
+
+mod common;
+
+use common::binary::ServerProcess;
+use common::fake_nvml::FakeNvml;
+use common::server::EMIT_TOKEN;
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+async fn emit(server: &ServerProcess, body: Value) -> u16 {
+    reqwest::Client::new()
+        .post(server.url("/api/internal/ws/emit"))
+        .bearer_auth(EMIT_TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn job(server: &ServerProcess, channel: &str) -> Value {
+    let list: Value = reqwest::get(server.url("/api/system/jobs"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    list["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["channel"] == channel)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn a_job_is_listed_with_its_fields_status_and_gpu_and_a_silent_one_stalls() {
+    // A child of this test runs on the fake GPU; the job declares this test's pid.
+    let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+    let fake = FakeNvml::start(&format!(
+        "gpu name=\"Fake H200\" uuid=GPU-job util=90 memutil=10 mem_used=1 mem_total=8 procs={}:1048576:compute\n",
+        child.id()
+    ));
+    let library = fake.library().to_str().unwrap().to_owned();
+    let server = ServerProcess::start(&["--nvml-library", library.as_str()], None);
+    let me = std::process::id();
+
+    let start = json!({"channel": "jobs/train-1", "event": "start",
+                       "data": {"name": "resnet", "command": "python train.py", "pids": [me]}});
+    assert_eq!(emit(&server, start).await, 202);
+    for step in 1..=3 {
+        let metrics = json!({"channel": "jobs/train-1", "event": "metrics",
+                             "data": {"step": step, "loss": 1.0 / step as f64}});
+        assert_eq!(emit(&server, metrics).await, 202);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let running = loop {
+        let job = job(&server, "jobs/train-1").await;
+        if job["gpus"] == json!(["GPU-job"]) || Instant::now() > deadline {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(running["status"], "running", "{running}");
+    assert_eq!(running["name"], "resnet");
+    assert_eq!(running["fields"], json!({"step": 3.0, "loss": 1.0 / 3.0}));
+    assert_eq!(
+        running["gpus"],
+        json!(["GPU-job"]),
+        "found through its child on the GPU"
+    );
+
+    let end = json!({"channel": "jobs/train-1", "event": "end", "data": {"status": "ok"}});
+    assert_eq!(emit(&server, end).await, 202);
+    let ended = job(&server, "jobs/train-1").await;
+    assert_eq!(ended["status"], "ok", "{ended}");
+    assert!(ended["ended"].is_string());
+
+    let quiet = json!({"channel": "jobs/quiet", "event": "start", "data": {"name": "eval"},
+                       "heartbeat_seconds": 1});
+    assert_eq!(emit(&server, quiet).await, 202);
+    assert_eq!(job(&server, "jobs/quiet").await["status"], "running");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(job(&server, "jobs/quiet").await["status"], "stalled");
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
