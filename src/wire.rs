@@ -832,6 +832,10 @@ pub struct GpuListEntry {
     pub occupancy: GpuOccupancy,
     /// The processes on the GPU: its current jobs.
     pub jobs: Vec<GpuProcess>,
+    /// The jobs (`jobs/` channels, see `/api/system/jobs`) that use it: declared at their start,
+    /// or running one of their processes.
+    #[serde(default)]
+    pub named_jobs: Vec<String>,
 }
 
 /// `GET /api/system/gpus`.

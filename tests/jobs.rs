@@ -77,6 +77,30 @@ async fn a_job_is_listed_with_its_fields_status_and_gpu_and_a_silent_one_stalls(
         "found through its child on the GPU"
     );
 
+    let metrics = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"vitals_job_info{job="jobs/train-1",name="resnet",status="running"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"vitals_job_field{job="jobs/train-1",field="step"} 3"#));
+
+    let gpus: Value = reqwest::get(server.url("/api/system/gpus"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        gpus["gpus"][0]["named_jobs"],
+        json!(["jobs/train-1"]),
+        "{gpus}"
+    );
+
     let end = json!({"channel": "jobs/train-1", "event": "end", "data": {"status": "ok"}});
     assert_eq!(emit(&server, end).await, 202);
     let ended = job(&server, "jobs/train-1").await;

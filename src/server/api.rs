@@ -25,7 +25,20 @@ pub fn current_metrics(app: &AppState) -> CurrentMetrics {
 
 pub fn gpus(app: &AppState) -> GpuList {
     match app.latest.get() {
-        Some(snapshot) => gpu_list(&snapshot),
+        Some(snapshot) => {
+            let mut list = gpu_list(&snapshot);
+            // Each GPU's named jobs, from the job book.
+            let jobs = app.jobs.list(chrono::Utc::now(), &snapshot.gpus);
+            for entry in &mut list.gpus {
+                entry.named_jobs = jobs
+                    .jobs
+                    .iter()
+                    .filter(|job| job.gpus.contains(&entry.uuid))
+                    .map(|job| job.channel.clone())
+                    .collect();
+            }
+            list
+        }
         None => GpuList {
             status: app.latest.gpu_status(),
             gpus: Vec::new(),
@@ -63,6 +76,7 @@ fn gpu_entry(gpu: &GpuMetrics) -> GpuListEntry {
         power_limit_watts: gpu.power_limit_watts,
         occupancy: gpu.occupancy(),
         jobs: gpu.processes.clone(),
+        named_jobs: Vec::new(),
     }
 }
 

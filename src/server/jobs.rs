@@ -28,11 +28,12 @@ pub enum JobLimit {
     Fields(String),
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct JobBook {
     jobs: Mutex<BTreeMap<String, Kept>>,
 }
 
+#[derive(Debug)]
 struct Kept {
     job: Job,
     /// The start of this second's window and the messages in it.

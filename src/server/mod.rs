@@ -227,6 +227,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             hostname.clone(),
             process_watch.clone(),
             gpu_cost,
+            jobs.clone(),
         ),
         processes: process_watch,
         latest: outlets.latest,

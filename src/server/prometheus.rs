@@ -4,6 +4,7 @@
 use super::collect::Snapshot;
 use super::collect::gpu::GpuCost;
 use super::error::HttpError;
+use super::jobs::JobBook;
 use super::processes::ProcessWatch;
 use super::sampler::Latest;
 use super::state::AppState;
@@ -34,12 +35,67 @@ pub fn registry(
     hostname: Arc<str>,
     processes: Arc<ProcessWatch>,
     gpu_cost: Arc<GpuCost>,
+    jobs: Arc<JobBook>,
 ) -> Arc<Registry> {
     let mut registry = Registry::default();
+    registry.register_collector(Box::new(JobCollector {
+        jobs,
+        latest: latest.clone(),
+    }));
     registry.register_collector(Box::new(SnapshotCollector { latest, hostname }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
     registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
     Arc::new(registry)
+}
+
+/// Jobs exported at most: the running ones first, then the latest ended.
+const MAX_EXPORTED_JOBS: usize = 32;
+
+/// Each job as an info series with its status, and its numeric fields as gauges.
+#[derive(Debug)]
+struct JobCollector {
+    jobs: Arc<JobBook>,
+    latest: Latest,
+}
+
+impl Collector for JobCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let gpus = self
+            .latest
+            .get()
+            .map(|s| s.gpus.clone())
+            .unwrap_or_default();
+        let list = self.jobs.list(chrono::Utc::now(), &gpus);
+        let jobs = &list.jobs[..list.jobs.len().min(MAX_EXPORTED_JOBS)];
+        family(
+            &mut encoder,
+            "vitals_job_info",
+            "A job (a jobs/ channel) and its status: running, stalled, ok or failed.",
+            jobs.iter().map(|job| {
+                let status = serde_json::to_value(job.status)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let labels = vec![
+                    ("job", job.channel.clone()),
+                    ("name", job.name.clone().unwrap_or_default()),
+                    ("status", status),
+                ];
+                (labels, gauge(1.0))
+            }),
+        )?;
+        family(
+            &mut encoder,
+            "vitals_job_field",
+            "The last value of each numeric field a job's metrics sent.",
+            jobs.iter().flat_map(|job| {
+                job.fields.iter().map(|(field, value)| {
+                    let labels = vec![("job", job.channel.clone()), ("field", field.clone())];
+                    (labels, gauge(*value))
+                })
+            }),
+        )
+    }
 }
 
 /// What reading the GPUs has cost, so the price of each tick's NVML calls is visible.
@@ -562,7 +618,13 @@ mod tests {
         let latest = Latest::default();
         latest.set(Arc::new(snapshot));
         let processes = ProcessWatch::new(Default::default());
-        let registry = registry(latest, "box".into(), processes, Default::default());
+        let registry = registry(
+            latest,
+            "box".into(),
+            processes,
+            Default::default(),
+            Default::default(),
+        );
         let mut out = String::new();
         if openmetrics {
             prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();
