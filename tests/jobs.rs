@@ -117,3 +117,39 @@ async fn a_job_is_listed_with_its_fields_status_and_gpu_and_a_silent_one_stalls(
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test]
+async fn jobs_are_rebuilt_from_the_history_after_a_restart_and_a_flood_is_refused() {
+    let dir = std::env::temp_dir().join(format!("vitals-jobs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let args = ["--data-dir", dir.to_str().unwrap()];
+    let server = ServerProcess::start(&args, None);
+    let start = json!({"channel": "jobs/kept", "event": "start", "data": {"name": "sweep"}});
+    assert_eq!(emit(&server, start).await, 202);
+    let metrics = json!({"channel": "jobs/kept", "event": "metrics", "data": {"loss": 0.25}});
+    assert_eq!(emit(&server, metrics.clone()).await, 202);
+    // A hundred messages at once, more than 50 in a second: the rest are refused with 429.
+    let url = server.url("/api/internal/ws/emit");
+    let mut flood = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (url, body) = (url.clone(), metrics.clone());
+        flood.spawn(async move {
+            let client = reqwest::Client::new();
+            let answer = client.post(url).bearer_auth(EMIT_TOKEN).json(&body).send();
+            answer.await.unwrap().status().as_u16()
+        });
+    }
+    let statuses = flood.join_all().await;
+    assert!(statuses.contains(&429), "a flood is refused: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 202 || *s == 429));
+    // The history saves in batches: give the last one time to land.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.terminate();
+
+    let restarted = ServerProcess::start(&args, None);
+    let job = job(&restarted, "jobs/kept").await;
+    assert_eq!(job["name"], "sweep", "{job}");
+    assert_eq!(job["fields"], json!({"loss": 0.25}));
+    restarted.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}
