@@ -160,6 +160,19 @@ impl JobBook {
     /// message, newest first.
     pub fn list(&self, now: DateTime<Utc>, gpus: &[GpuMetrics]) -> JobList {
         let mut jobs: Vec<Job> = self.jobs().values().map(|k| k.job.clone()).collect();
+        // Each GPU process with its parents, read once whatever the number of jobs.
+        let lines: Vec<(&str, Vec<u32>)> = if jobs.iter().any(|j| !j.pids.is_empty()) {
+            gpus.iter()
+                .flat_map(|gpu| {
+                    gpu.processes
+                        .iter()
+                        .map(move |p| (gpu.uuid.as_str(), p.pid))
+                })
+                .map(|(uuid, pid)| (uuid, lineage(pid)))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for job in &mut jobs {
             if job.status == JobStatus::Running
                 && let Some(heartbeat) = job.heartbeat_seconds
@@ -167,13 +180,10 @@ impl JobBook {
             {
                 job.status = JobStatus::Stalled;
             }
-            for gpu in gpus {
-                let runs_it = gpu
-                    .processes
-                    .iter()
-                    .any(|p| descends_from(p.pid, &job.pids));
-                if runs_it && !job.gpus.contains(&gpu.uuid) {
-                    job.gpus.push(gpu.uuid.clone());
+            for (uuid, line) in &lines {
+                let runs_it = line.iter().any(|pid| job.pids.contains(pid));
+                if runs_it && !job.gpus.iter().any(|g| g == uuid) {
+                    job.gpus.push((*uuid).to_owned());
                 }
             }
         }
@@ -207,19 +217,17 @@ fn strings(list: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-/// Whether `pid` is one of `ancestors` or was started by one (followed up `/proc`'s parents).
-fn descends_from(pid: u32, ancestors: &[u32]) -> bool {
-    let mut current = pid;
-    for _ in 0..MAX_PARENT_STEPS {
-        if ancestors.contains(&current) {
-            return true;
-        }
-        match parent_of(current) {
-            Some(parent) if parent > 1 => current = parent,
-            _ => return false,
+/// `pid` and the processes that started it, nearest first (followed up `/proc`'s parents, short
+/// of init).
+fn lineage(pid: u32) -> Vec<u32> {
+    let mut line = vec![pid];
+    while line.len() < MAX_PARENT_STEPS {
+        match line.last().copied().and_then(parent_of) {
+            Some(parent) if parent > 1 => line.push(parent),
+            _ => break,
         }
     }
-    false
+    line
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
