@@ -237,7 +237,7 @@ async fn emit_bodies() {
             let text = response.text().await.map_err(|e| e.to_string())?;
             match status {
                 202 => Ok(()),
-                400 | 413 | 422 if text.contains("\"error\"") => Ok(()),
+                400 | 413 | 422 | 429 if text.contains("\"error\"") => Ok(()),
                 _ => Err(format!("status {status}: {text}")),
             }
         }

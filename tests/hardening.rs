@@ -204,7 +204,7 @@ async fn emitted_messages_stay_within_their_memory_budget_under_a_flood() {
     let posted = futures_util::stream::iter(0..3_000)
         .map(|i| {
             let body = format!(
-                r#"{{"channel":"jobs/flood-{}","event":"step","data":{{"i":{i},"pad":"{pad}"}}}}"#,
+                r#"{{"channel":"load/flood-{}","event":"step","data":{{"i":{i},"pad":"{pad}"}}}}"#,
                 i % 256
             );
             let request = http
@@ -232,7 +232,7 @@ async fn emitted_messages_stay_within_their_memory_budget_under_a_flood() {
     );
     let kept: serde_json::Value = http
         .get(server.url(&format!(
-            "/api/system/history?channel=jobs/flood-{}",
+            "/api/system/history?channel=load/flood-{}",
             2_999 % 256
         )))
         .send()

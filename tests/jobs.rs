@@ -128,10 +128,10 @@ async fn jobs_are_rebuilt_from_the_history_after_a_restart_and_a_flood_is_refuse
     assert_eq!(emit(&server, start).await, 202);
     let metrics = json!({"channel": "jobs/kept", "event": "metrics", "data": {"loss": 0.25}});
     assert_eq!(emit(&server, metrics.clone()).await, 202);
-    // A hundred messages at once, more than 50 in a second: the rest are refused with 429.
+    // Three hundred messages at once, more than 200 in a second: the rest are refused with 429.
     let url = server.url("/api/internal/ws/emit");
     let mut flood = tokio::task::JoinSet::new();
-    for _ in 0..100 {
+    for _ in 0..300 {
         let (url, body) = (url.clone(), metrics.clone());
         flood.spawn(async move {
             let client = reqwest::Client::new();

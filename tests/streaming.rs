@@ -322,9 +322,9 @@ async fn a_reconnect_with_the_last_seq_gets_exactly_the_missed_messages() {
 async fn a_client_that_stops_reading_does_not_delay_another() {
     let server = TestServer::start(|_| {}).await;
     let (mut stalled, _) = connect(&server).await;
-    subscribe(&mut stalled, &["jobs/flood"]).await;
+    subscribe(&mut stalled, &["load/flood"]).await;
     let (mut reader, _) = connect(&server).await;
-    subscribe(&mut reader, &["jobs/flood"]).await;
+    subscribe(&mut reader, &["load/flood"]).await;
 
     // Flood the channel with 60 KB events; the stalled client never reads.
     let payload = "x".repeat(60_000);
@@ -333,7 +333,7 @@ async fn a_client_that_stops_reading_does_not_delay_another() {
         let sent = Instant::now();
         let response = emit_request(
             &server,
-            &json!({"channel":"jobs/flood","event":"e","data":{"i":i,"p":payload}}),
+            &json!({"channel":"load/flood","event":"e","data":{"i":i,"p":payload}}),
         )
         .send()
         .await

@@ -15,7 +15,7 @@ pub const MAX_JOBS: usize = 256;
 /// Numeric fields one job may have over all its `metrics`.
 pub const MAX_JOB_FIELDS: usize = 64;
 /// Messages one job's channel may send in a second.
-pub const MAX_MESSAGES_PER_SECOND: u32 = 50;
+pub const MAX_MESSAGES_PER_SECOND: u32 = 200;
 /// How far up its parents a GPU process is followed to find the job that started it.
 const MAX_PARENT_STEPS: usize = 16;
 
@@ -354,7 +354,7 @@ mod tests {
             .admit("jobs/flood", "note", &json!(1), now)
             .unwrap_err();
         assert!(
-            matches!(&refused, JobLimit::Rate(m) if m.contains("more than 50 messages this second")),
+            matches!(&refused, JobLimit::Rate(m) if m.contains("more than 200 messages this second")),
             "{refused:?}"
         );
         assert!(
