@@ -123,14 +123,15 @@ pub struct NetworkMetrics {
     pub interfaces: Vec<NetworkInterface>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum GpuProcessKind {
+    #[default]
     Compute,
     Graphics,
 }
 
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct GpuProcess {
     pub pid: u32,
     /// Short process name (`comm`), empty if the process is already gone.

@@ -10,7 +10,7 @@ use crate::wire::{
 };
 
 /// How a fact reads at a glance: plain, worth a look, or a fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tone {
     Plain,
     Warn,
@@ -28,7 +28,7 @@ impl Tone {
 }
 
 /// One line of a GPU's detail.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fact {
     pub label: &'static str,
     pub value: String,

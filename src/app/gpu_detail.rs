@@ -25,7 +25,7 @@ pub fn GpuDetail(
         let energy = energy_in_range.get();
         gpu.with(|gpu| {
             if let Some(gpu) = gpu {
-                dom::draw(index, gpu, energy);
+                drawing::draw(index, gpu, energy);
             }
         });
     });
@@ -33,21 +33,21 @@ pub fn GpuDetail(
 }
 
 #[cfg(not(feature = "hydrate"))]
-mod dom {
+mod drawing {
     pub fn draw(_: u32, _: &crate::wire::GpuMetrics, _: Option<f64>) {}
 }
 
 #[cfg(feature = "hydrate")]
-mod dom {
+mod drawing {
+    use crate::app::dom::{Dom, children, set_text};
     use crate::app::gpu_depth::{self, Fact};
     use crate::wire::{GpuMetrics, GpuProcess};
-    use web_sys::{Document, Element};
+    use web_sys::Element;
 
     pub fn draw(index: u32, gpu: &GpuMetrics, energy_in_range: Option<f64>) {
-        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        let Some(dom) = Dom::of_window() else {
             return;
         };
-        let dom = Dom(document);
         if let Some(list) = dom.0.get_element_by_id(&super::depth_id(index)) {
             dom.badges(&list, gpu.clocks_throttle_reasons);
             dom.facts(&list, &gpu_depth::facts(gpu, energy_in_range));
@@ -57,30 +57,7 @@ mod dom {
         }
     }
 
-    struct Dom(Document);
-
-    /// The element's children, first to last.
-    fn children(parent: &Element) -> impl Iterator<Item = Element> {
-        std::iter::successors(parent.first_element_child(), Element::next_element_sibling)
-    }
-
-    /// Writes text only when it changed, so an unchanged node (and a selection in it) is left be.
-    fn set_text(element: &Element, text: &str) {
-        if element.text_content().as_deref() != Some(text) {
-            element.set_text_content(Some(text));
-        }
-    }
-
     impl Dom {
-        fn child(&self, parent: &Element, tag: &str, class: &str) -> Element {
-            let element = self.0.create_element(tag).expect("a valid tag name");
-            if !class.is_empty() {
-                element.set_class_name(class);
-            }
-            let _ = parent.append_child(&element);
-            element
-        }
-
         /// The first line: the clock event reasons that hold, as badges, redrawn when they change.
         fn badges(&self, list: &Element, reasons: Option<u64>) {
             let holder = match list
@@ -116,10 +93,6 @@ mod dom {
             }
         }
 
-        fn create(&self, tag: &str) -> Element {
-            self.0.create_element(tag).expect("a valid tag name")
-        }
-
         /// One `dt`/`dd` pair per fact, kept by its label and in the facts' order; lines no
         /// longer reported go.
         fn facts(&self, list: &Element, facts: &[Fact]) {
@@ -137,7 +110,7 @@ mod dom {
                             .iter()
                             .find_map(|later| find(later.label))
                             .and_then(|dd| dd.previous_element_sibling());
-                        let (term, value) = (self.create("dt"), self.create("dd"));
+                        let (term, value) = (self.element("dt", ""), self.element("dd", ""));
                         set_text(&term, fact.label);
                         let _ = value.set_attribute("data-fact", fact.label);
                         let _ = list.insert_before(&term, next.as_deref());
@@ -200,7 +173,7 @@ mod dom {
                 let row = match body.query_selector(&selector).ok().flatten() {
                     Some(row) => row,
                     None => {
-                        let row = self.create("tr");
+                        let row = self.element("tr", "");
                         let _ = body.append_child(&row);
                         let _ = row.set_attribute("data-pid", &pid);
                         for (key, _) in columns {

@@ -6,6 +6,7 @@ pub mod chart_view;
 pub mod charts;
 pub mod connection;
 pub mod dashboard;
+pub mod dom;
 pub mod format;
 pub mod gpu_depth;
 pub mod gpu_detail;

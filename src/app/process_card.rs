@@ -73,6 +73,8 @@ pub fn ProcessCard() -> impl IntoView {
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 mod table {
     #[cfg(feature = "hydrate")]
+    use crate::app::dom::Dom;
+    #[cfg(feature = "hydrate")]
     use crate::app::processes::{COLUMNS, Column, Trail, cell, lines, sparkline};
     use crate::app::processes::{Change, TableChoices, Trails};
     use crate::wire::ProcessList;
@@ -99,10 +101,10 @@ mod table {
 
     #[cfg(feature = "hydrate")]
     pub fn draw(open: bool, list: Option<&ProcessList>, choices: &TableChoices, trails: &Trails) {
-        let Some(document) = web_sys::window().and_then(|w| w.document()) else {
+        let Some(dom) = Dom::of_window() else {
             return;
         };
-        let by_id = |id: &str| document.get_element_by_id(id);
+        let by_id = |id: &str| dom.0.get_element_by_id(id);
         let (Some(holder), Some(toggle), Some(summary), Some(controls)) = (
             by_id(super::HOLDER_ID),
             by_id("process-toggle"),
@@ -140,7 +142,6 @@ mod table {
         let sort = choices.sort;
         let expanded = choices.expanded.as_deref();
         let lines = lines(list, &choices.filter, choices.grouped, sort);
-        let dom = Dom(document);
         let table = dom.element("table", "processes process-table");
         let head = dom.child(&table, "thead", "");
         let heading_row = dom.child(&head, "tr", "");
@@ -192,24 +193,7 @@ mod table {
     pub fn draw(_: bool, _: Option<&ProcessList>, _: &TableChoices, _: &Trails) {}
 
     #[cfg(feature = "hydrate")]
-    struct Dom(web_sys::Document);
-
-    #[cfg(feature = "hydrate")]
     impl Dom {
-        fn element(&self, tag: &str, class: &str) -> web_sys::Element {
-            let element = self.0.create_element(tag).expect("a valid tag name");
-            if !class.is_empty() {
-                element.set_class_name(class);
-            }
-            element
-        }
-
-        fn child(&self, parent: &web_sys::Element, tag: &str, class: &str) -> web_sys::Element {
-            let element = self.element(tag, class);
-            let _ = parent.append_child(&element);
-            element
-        }
-
         /// A row of cells; text content only, so a process's name is never read as HTML.
         fn row(
             &self,

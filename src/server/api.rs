@@ -233,7 +233,7 @@ pub fn parse_since(since: &str) -> Result<(u64, Option<DateTime<Utc>>), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{GpuOccupancy, GpuProcess, GpuProcessKind};
+    use crate::wire::{GpuOccupancy, GpuProcess};
 
     #[test]
     fn since_takes_a_seq_or_a_time() {
@@ -261,13 +261,7 @@ mod tests {
             processes: vec![GpuProcess {
                 pid: 1,
                 name: "python".into(),
-                user: None,
-                used_memory_bytes: None,
-                kind: GpuProcessKind::Compute,
-                command_line: None,
-                utilization: None,
-                cpu_percent: None,
-                resident_bytes: None,
+                ..Default::default()
             }],
             ..idle.clone()
         };

@@ -3,6 +3,7 @@
 //! runaway script harmless, and listed with their status and the GPUs they use.
 
 use super::job_convention::JOBS_PREFIX;
+use super::processes::proc_stat::read_stat;
 use crate::wire::{GpuMetrics, Job, JobList, JobStatus};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -222,7 +223,11 @@ fn strings(list: Option<&Value>) -> Vec<String> {
 fn lineage(pid: u32) -> Vec<u32> {
     let mut line = vec![pid];
     while line.len() < MAX_PARENT_STEPS {
-        match line.last().copied().and_then(parent_of) {
+        match line
+            .last()
+            .and_then(|&pid| read_stat(pid))
+            .map(|s| s.parent_pid)
+        {
             Some(parent) if parent > 1 => line.push(parent),
             _ => break,
         }
@@ -230,15 +235,10 @@ fn lineage(pid: u32) -> Vec<u32> {
     line
 }
 
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    crate::server::processes::proc_stat::parse_stat(&stat).map(|s| s.parent_pid)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{GpuProcess, GpuProcessKind};
+    use crate::wire::GpuProcess;
     use serde_json::json;
 
     fn at(second: i64) -> DateTime<Utc> {
@@ -314,14 +314,7 @@ mod tests {
             uuid: "GPU-runs-me".into(),
             processes: vec![GpuProcess {
                 pid: me,
-                name: String::new(),
-                user: None,
-                used_memory_bytes: None,
-                kind: GpuProcessKind::Compute,
-                command_line: None,
-                utilization: None,
-                cpu_percent: None,
-                resident_bytes: None,
+                ..Default::default()
             }],
             ..Default::default()
         };

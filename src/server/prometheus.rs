@@ -612,7 +612,7 @@ fn encode_gpus(
 mod tests {
     use super::*;
     use crate::server::collect::cpu::CpuModeSeconds;
-    use crate::wire::{GpuProcess, GpuProcessKind, MemoryMetrics};
+    use crate::wire::{GpuProcess, MemoryMetrics};
 
     fn encoded(snapshot: Snapshot, openmetrics: bool) -> String {
         let latest = Latest::default();
@@ -661,13 +661,7 @@ mod tests {
             processes: vec![GpuProcess {
                 pid: 1,
                 name: "python".into(),
-                user: None,
-                used_memory_bytes: None,
-                kind: GpuProcessKind::Compute,
-                command_line: None,
-                utilization: None,
-                cpu_percent: None,
-                resident_bytes: None,
+                ..Default::default()
             }],
             ..Default::default()
         }];

@@ -28,6 +28,12 @@ pub struct IoBytes {
     pub write: u64,
 }
 
+/// Reads and parses `/proc/{pid}/stat` once: for the few processes looked up one at a time (GPU
+/// processes, a job's parents); the process table's scan keeps its files open instead.
+pub fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
 /// Parses a stat line. The name sits in parentheses and may hold spaces and parentheses itself,
 /// so the fields after it are found from its last `)`.
 pub fn parse_stat(line: &str) -> Option<Stat> {

@@ -118,7 +118,7 @@ pub fn row(
 mod tests {
     use super::*;
     use crate::server::processes::proc_stat::Stat;
-    use crate::wire::{GpuProcess, GpuProcessKind, GpuProcessUtilization};
+    use crate::wire::{GpuProcess, GpuProcessUtilization};
 
     fn host() -> Host {
         Host {
@@ -170,17 +170,12 @@ mod tests {
             index,
             processes: vec![GpuProcess {
                 pid,
-                name: String::new(),
-                user: None,
                 used_memory_bytes: bytes,
-                kind: GpuProcessKind::Compute,
-                command_line: None,
                 utilization: sm.map(|sm_percent| GpuProcessUtilization {
                     sm_percent,
                     ..Default::default()
                 }),
-                cpu_percent: None,
-                resident_bytes: None,
+                ..Default::default()
             }],
             ..Default::default()
         };

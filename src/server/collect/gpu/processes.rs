@@ -2,7 +2,7 @@
 //! GPU (NVML's utilization samples) and what the host says of it (name, user, CPU, memory).
 
 use crate::server::collect::procinfo;
-use crate::server::processes::proc_stat::{Stat, parse_stat};
+use crate::server::processes::proc_stat::read_stat;
 use crate::server::processes::scan::{clock_ticks_per_second, page_bytes};
 use crate::wire::{GpuProcess, GpuProcessKind, GpuProcessUtilization};
 use chrono::{DateTime, Utc};
@@ -101,10 +101,6 @@ impl HostView {
         }
         self.last = seen;
     }
-}
-
-fn read_stat(pid: u32) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 #[cfg(test)]
