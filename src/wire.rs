@@ -768,6 +768,17 @@ pub struct JobList {
     pub jobs: Vec<Job>,
 }
 
+/// `GET /api/system/jobs/fields`: one job's numeric fields over a span, each as `[ms, value]`
+/// points, oldest first (averaged into buckets of `bucket_ms` where there were more than asked).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct JobFields {
+    pub channel: String,
+    pub from: i64,
+    pub to: i64,
+    pub bucket_ms: i64,
+    pub fields: BTreeMap<String, Vec<[f64; 2]>>,
+}
+
 /// `GET /api/system/metrics`: the latest sample of every channel.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct CurrentMetrics {

@@ -153,3 +153,74 @@ async fn jobs_are_rebuilt_from_the_history_after_a_restart_and_a_flood_is_refuse
     restarted.terminate();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_jobs_fields_are_read_from_disk_past_the_hubs_ring() {
+    let dir = std::env::temp_dir().join(format!("vitals-job-fields-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = ServerProcess::start(&["--data-dir", dir.to_str().unwrap()], None);
+    let start = json!({"channel": "jobs/long", "event": "start", "data": {"name": "long"}});
+    assert_eq!(emit(&server, start).await, 202);
+    let began = chrono::Utc::now().timestamp_millis();
+    // More metrics than the hub keeps of one channel (512), within the rate limit.
+    const STEPS: usize = 600;
+    for step in 0..STEPS {
+        let metrics = json!({"channel": "jobs/long", "event": "metrics",
+                             "data": {"step": step, "loss": 1.0 / (step + 1) as f64}});
+        assert_eq!(emit(&server, metrics).await, 202);
+        if step % 150 == 149 {
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+        }
+    }
+    // The history saves in batches: give the last one time to land.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let fields = |query: String| {
+        let url = server.url(&format!("/api/system/jobs/fields?{query}"));
+        async move {
+            let answer = reqwest::get(url).await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let (status, body) = fields(format!("channel=jobs/long&from={began}&points=5000")).await;
+    assert_eq!(status, 200, "{body}");
+    let all: Value = serde_json::from_str(&body).unwrap();
+    let steps: Vec<f64> = all["fields"]["step"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_f64().unwrap())
+        .collect();
+    let expected: Vec<f64> = (0..STEPS).map(|s| s as f64).collect();
+    assert_eq!(
+        steps, expected,
+        "the oldest from disk, the newest from the ring"
+    );
+    assert_eq!(all["fields"]["loss"][0][1], 1.0);
+
+    let (_, body) = fields(format!("channel=jobs/long&from={began}&points=20")).await;
+    let few: Value = serde_json::from_str(&body).unwrap();
+    let drawn = few["fields"]["step"].as_array().unwrap().len();
+    assert!(
+        (1..=20).contains(&drawn),
+        "averaged into at most 20 points: {few}"
+    );
+
+    let (_, body) = fields("channel=jobs/long&from=1000&to=2000".into()).await;
+    let before: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        before["fields"],
+        json!({"loss": [], "step": []}),
+        "a span without metrics still names the fields"
+    );
+
+    let (status, body) = fields("channel=jobs/nobody".into()).await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("no job 'jobs/nobody'"), "{body}");
+    let (status, body) = fields("channel=system/cpu".into()).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = fields("channel=jobs/long&from=yesterday".into()).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("from='yesterday'"), "{body}");
+    server.terminate();
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -34,7 +34,7 @@ fn gap_after_ms(points: &[(Millis, f64)], bucket_ms: Millis) -> Millis {
 /// ECharts' empty value (a null would reach it as `undefined` through charming's serializer).
 const EMPTY_VALUE: &str = "-";
 
-/// Points as `[time, value]`, the value in the chart's unit and rounded to two decimals: tooltips
+/// Points as `[time, value]`, the value in the chart's unit and rounded (see `rounded`): tooltips
 /// show it as it is, and a reading that came in as f32 would otherwise read 12.300000190734863.
 /// A gap in time gets a `[time, "-"]` point, which ECharts leaves undrawn instead of joining the
 /// line across it.
@@ -50,13 +50,22 @@ fn time_points(points: &[(Millis, f64)], scale: f64, bucket_ms: Millis) -> Vec<D
                 CompositeValue::from(EMPTY_VALUE),
             ]));
         }
-        drawn.push(DataPoint::from(vec![
-            t as f64,
-            (v / scale * 100.0).round() / 100.0,
-        ]));
+        drawn.push(DataPoint::from(vec![t as f64, rounded(v / scale)]));
         previous = Some(t);
     }
     drawn
+}
+
+/// Two decimals, or for a value under 1 its first three digits (a loss of 0.00123 is not 0).
+fn rounded(value: f64) -> f64 {
+    let magnitude = value.abs();
+    let decimals = if magnitude >= 1.0 || magnitude == 0.0 {
+        2
+    } else {
+        (2 - magnitude.log10().floor() as i32).min(12)
+    };
+    let factor = 10f64.powi(decimals);
+    (value * factor).round() / factor
 }
 
 /// A line of `points`, its tooltip reading each value with `unit` (a template the page turns into
@@ -251,8 +260,35 @@ pub fn with_clock_events(mut chart: Chart, lanes: &[ClockLane<'_>]) -> Chart {
     chart
 }
 
-/// Marks moments (XID errors) as dashed vertical lines named by their label.
-pub fn with_markers(chart: Chart, name: &str, markers: &[(Millis, String)]) -> Chart {
+/// A job's numeric fields, each on a hidden axis fitted to its own values, so a loss near 0.1 and
+/// a step count in the thousands both read as curves on the time axis the other charts share (the
+/// axis shows when there is one field). The legend hides and shows fields; tooltips give values.
+pub fn job_chart(window: TimeWindow, fields: &[LineSeries<'_>]) -> Chart {
+    let labelled = fields.len() == 1;
+    let mut chart = base(window);
+    if fields.is_empty() {
+        // ECharts' brush needs an axis to draw on, before the fields arrive too.
+        chart = chart.y_axis(Axis::new().type_(AxisType::Value));
+    }
+    for (axis, field) in fields.iter().enumerate() {
+        chart = chart
+            .y_axis(
+                Axis::new()
+                    .type_(AxisType::Value)
+                    .scale(true)
+                    .show(labelled)
+                    .split_line(SplitLine::new().show(labelled)),
+            )
+            .series(
+                line(field.name, field.points, 1.0, window.bucket_ms, "").y_axis_index(axis as f64),
+            );
+    }
+    chart
+}
+
+/// Marks moments (XID errors, a job's start and end) as dashed vertical lines named by their
+/// label, in `color`.
+pub fn with_markers(chart: Chart, name: &str, color: &str, markers: &[(Millis, String)]) -> Chart {
     if markers.is_empty() {
         return chart;
     }
@@ -265,23 +301,17 @@ pub fn with_markers(chart: Chart, name: &str, markers: &[(Millis, String)]) -> C
     chart.series(
         Line::new()
             .name(name)
-            .item_style(ItemStyle::new().color(MARKER_COLOR))
+            .item_style(ItemStyle::new().color(color))
             .data(Vec::<DataPoint>::new())
             .mark_line(
                 MarkLine::new()
                     .symbol(vec![Symbol::None, Symbol::None])
-                    .line_style(
-                        LineStyle::new()
-                            .color(MARKER_COLOR)
-                            .type_(LineStyleType::Dashed),
-                    )
+                    .line_style(LineStyle::new().color(color).type_(LineStyleType::Dashed))
                     .label(Label::new().formatter("{b}"))
                     .data(lines),
             ),
     )
 }
-
-const MARKER_COLOR: &str = "#dc2626";
 
 /// The unit that reads best for the largest rate shown, and its size in bytes per second.
 pub fn rate_unit(max_bytes_per_sec: f64) -> (&'static str, f64) {
@@ -431,6 +461,45 @@ mod tests {
             end_ms,
             bucket_ms: 1_000,
         }
+    }
+
+    #[test]
+    fn a_jobs_fields_each_fill_the_chart_on_an_axis_of_their_own() {
+        let loss = [(1000, 0.00123), (2000, 0.00098)];
+        let step = [(1000, 100.0), (2000, 200.0)];
+        let two = json(&job_chart(
+            window(2000, 10_000),
+            &[
+                LineSeries {
+                    name: "loss",
+                    points: &loss,
+                },
+                LineSeries {
+                    name: "step",
+                    points: &step,
+                },
+            ],
+        ));
+        assert_eq!(two["yAxis"].as_array().unwrap().len(), 2);
+        assert_eq!(two["yAxis"][0]["scale"], true);
+        assert_eq!(
+            two["yAxis"][1]["show"], false,
+            "two fields: no axis reads for both"
+        );
+        assert_eq!(two["series"][1]["yAxisIndex"], 1.0);
+        assert_eq!(
+            two["series"][0]["data"][0][1], 0.00123,
+            "a small value is not rounded away"
+        );
+        let one = json(&job_chart(
+            window(2000, 10_000),
+            &[LineSeries {
+                name: "loss",
+                points: &loss,
+            }],
+        ));
+        // charming writes a lone axis as an object.
+        assert_eq!(one["yAxis"]["show"], true, "{one}");
     }
 
     #[test]

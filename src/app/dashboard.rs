@@ -11,6 +11,8 @@ use super::connection::ConnectionState;
 use super::format;
 use super::gpu_depth::{self, Tone};
 use super::gpu_detail::{GpuDetail, processes_id};
+use super::job_card::JobsCard;
+use super::jobs::{self, Jobs};
 use super::live::{Live, use_live};
 use super::process_card::ProcessCard;
 use super::seed::page_seed;
@@ -29,6 +31,7 @@ pub fn Dashboard() -> impl IntoView {
     provide_context(live);
     let timeline = Timeline::new(live, 15 * 60 * 1000);
     provide_context(timeline);
+    provide_context(Jobs::new(live, timeline));
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
     provide_context(PageVisible(live.page_visible));
     let frame = Memo::new(move |_| timeline.frame());
@@ -42,6 +45,7 @@ pub fn Dashboard() -> impl IntoView {
             <CpuPanels frame zoom />
             <MemoryPanel />
             <IoPanel frame zoom />
+            <JobsCard frame zoom />
             <GpuPanels frame zoom />
             <ProcessCard />
         </main>
@@ -377,11 +381,13 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
             gpu_depth::energy_of_power(&points, 3 * step)
         })
     });
+    let Jobs(jobs) = expect_context::<Jobs>();
     let chart = Signal::derive(move || {
-        let (key, limit, xids) = gpu.with_untracked(|g| {
+        let (key, uuid, limit, xids) = gpu.with_untracked(|g| {
             let g = g.as_ref();
             (
                 g.map(gpu_key).unwrap_or_default(),
+                g.map(|g| g.uuid.clone()).unwrap_or_default(),
                 g.and_then(|g| g.power_limit_watts),
                 g.map(|g| g.xid_errors.clone()).unwrap_or_default(),
             )
@@ -434,7 +440,14 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                     limit_watts,
                 }),
             );
-            with_markers(with_clock_events(chart, &lanes), "XID errors", &markers)
+            let job_marks = jobs.with(|view| jobs::gpu_marks(&view.list, &uuid, window));
+            let chart = with_markers(chart, "Jobs", JOB_COLOR, &job_marks);
+            with_markers(
+                with_clock_events(chart, &lanes),
+                "XID errors",
+                XID_COLOR,
+                &markers,
+            )
         });
         with_alert_spans(chart, &spans)
     });
@@ -453,6 +466,10 @@ fn optional<T: std::fmt::Display>(value: Option<T>, unit: &str) -> String {
         .map(|v| format!("{v}{unit}"))
         .unwrap_or_else(|| "n/a".into())
 }
+
+/// The marks of XID errors, and of the starts and ends of jobs.
+const XID_COLOR: &str = "#dc2626";
+const JOB_COLOR: &str = "#2563eb";
 
 /// A lane's colour by how its reason reads.
 fn tone_color(tone: Tone) -> &'static str {

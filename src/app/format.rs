@@ -36,8 +36,12 @@ pub fn reading(value: f64) -> String {
         format!("{value:.0}")
     } else if magnitude >= 10.0 {
         format!("{value:.1}")
-    } else {
+    } else if magnitude >= 0.01 {
         format!("{value:.2}")
+    } else {
+        // A small loss or learning rate keeps its first two digits (0.0012, 0.0000034).
+        let decimals = (1.0 - magnitude.log10().floor()).min(9.0) as usize;
+        format!("{value:.decimals$}")
     }
 }
 
@@ -83,6 +87,10 @@ mod tests {
         assert_eq!(reading(215.4), "215");
         assert_eq!(reading(1.254), "1.25");
         assert_eq!(reading(f64::NAN), "–");
+        assert_eq!(reading(0.42), "0.42");
+        assert_eq!(reading(0.00123), "0.0012", "a small loss keeps its digits");
+        assert_eq!(reading(-0.05), "-0.05");
+        assert_eq!(reading(3.4e-6), "0.0000034");
     }
 
     #[test]

@@ -10,6 +10,8 @@ pub mod dom;
 pub mod format;
 pub mod gpu_depth;
 pub mod gpu_detail;
+pub mod job_card;
+pub mod jobs;
 pub mod json;
 pub mod live;
 pub mod process_card;

@@ -52,6 +52,9 @@ pub struct Timeline {
     pub stored: RwSignal<Option<StoredSpan>>,
     /// Why the span could not be read.
     pub problem: RwSignal<Option<String>>,
+    /// The latest frame and the newest sample when it began: a chart that redraws within a
+    /// frame for its own reasons (a job's fields, a mark) spans the same window as the others.
+    shown: StoredValue<Option<(DrawFrame, Option<Millis>)>>,
 }
 
 impl Timeline {
@@ -63,6 +66,7 @@ impl Timeline {
             zoom: RwSignal::new(None),
             stored: RwSignal::new(None),
             problem: RwSignal::new(None),
+            shown: StoredValue::new(None),
         };
         #[cfg(feature = "hydrate")]
         timeline.read_spans();
@@ -116,16 +120,29 @@ impl Timeline {
         let stored = self
             .stored
             .with(|s| s.as_ref().map(|s| (s.from, s.to, s.through)));
-        self.live
+        let (frame, newest) = self
+            .live
             .store
-            .with(|store| DrawFrame::of(store, span, stored))
+            .with(|store| (DrawFrame::of(store, span, stored), store.last_message_ms));
+        self.shown.update_value(|shown| {
+            if shown.is_none_or(|(before, _)| before != frame) {
+                *shown = Some((frame, newest));
+            }
+        });
+        frame
     }
 
     /// Runs `draw` over what the charts show for `span`, without tracking.
     pub fn draw<T>(&self, span: Span, draw: impl FnOnce(&Drawing) -> T) -> T {
         self.live.store.with_untracked(|store| {
-            self.stored
-                .with_untracked(|stored| draw(&Drawing::new(store, stored.as_ref(), span)))
+            self.stored.with_untracked(|stored| {
+                let newest = self
+                    .shown
+                    .get_value()
+                    .filter(|(frame, _)| frame.span == span)
+                    .map_or(store.last_message_ms, |(_, newest)| newest);
+                draw(&Drawing::at(store, stored.as_ref(), span, newest))
+            })
         })
     }
 
@@ -239,9 +256,18 @@ pub struct Drawing<'a> {
 
 impl<'a> Drawing<'a> {
     pub fn new(store: &'a MetricsStore, stored: Option<&'a StoredSpan>, span: Span) -> Self {
-        let newest = store
-            .last_message_ms
-            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        Self::at(store, stored, span, store.last_message_ms)
+    }
+
+    /// The drawing of a window that ends at `newest` (the store's newest sample when its frame
+    /// began), whatever the store received since.
+    pub fn at(
+        store: &'a MetricsStore,
+        stored: Option<&'a StoredSpan>,
+        span: Span,
+        newest: Option<Millis>,
+    ) -> Self {
+        let newest = newest.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
         let (start_ms, end_ms) = match span {
             Span::Recent(range_ms) | Span::RecentStored(range_ms) => (newest - range_ms, newest),
             Span::Zoomed { from, to } => (from, to),

@@ -113,6 +113,23 @@ pub fn parse_time(name: &str, value: &str) -> Result<i64, HttpError> {
         })
 }
 
+/// The points asked for over `from..to` (default 500), once the span runs forward and the
+/// points are 1 to 5000.
+pub fn checked_span(from: i64, to: i64, points: Option<usize>) -> Result<usize, HttpError> {
+    if to <= from {
+        return Err(HttpError::BadRequest(format!(
+            "to ({to}) must be after from ({from})"
+        )));
+    }
+    let points = points.unwrap_or(DEFAULT_POINTS);
+    if !(1..=MAX_POINTS).contains(&points) {
+        return Err(HttpError::BadRequest(format!(
+            "points={points}: ask for 1 to {MAX_POINTS} points"
+        )));
+    }
+    Ok(points)
+}
+
 /// `GET /api/system/history?from=…[&to=…][&points=…][&series=…]`: min/avg/max buckets from disk.
 fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, HttpError> {
     let now = Utc::now().timestamp_millis();
@@ -121,17 +138,7 @@ fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, H
         Some(to) => parse_time("to", to)?,
         None => now,
     };
-    if to <= from {
-        return Err(HttpError::BadRequest(format!(
-            "to ({to}) must be after from ({from})"
-        )));
-    }
-    let points = query.points.unwrap_or(DEFAULT_POINTS);
-    if !(1..=MAX_POINTS).contains(&points) {
-        return Err(HttpError::BadRequest(format!(
-            "points={points}: ask for 1 to {MAX_POINTS} points"
-        )));
-    }
+    let points = checked_span(from, to, query.points)?;
     let Some(db) = &app.durable.db else {
         return Err(HttpError::ServiceUnavailable(match &app.durable.problem {
             Some(problem) => format!("no saved history: {problem}"),

@@ -46,6 +46,12 @@ impl JobBook {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The names of the numeric fields a job has sent, if it is kept.
+    pub fn field_names(&self, channel: &str) -> Option<Vec<String>> {
+        let jobs = self.jobs();
+        Some(jobs.get(channel)?.job.fields.keys().cloned().collect())
+    }
+
     /// Whether this message keeps within its job's limits, or which one it breaks.
     pub fn admit(
         &self,

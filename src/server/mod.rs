@@ -14,6 +14,7 @@ pub mod guard;
 pub mod history_db;
 pub mod hub;
 pub mod job_convention;
+pub mod job_fields;
 pub mod jobs;
 pub mod listen;
 pub mod page_history;
@@ -266,6 +267,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/alerts", get(api::alerts))
         .route("/api/system/processes", get(api::processes))
         .route("/api/system/jobs", get(api::jobs))
+        .route("/api/system/jobs/fields", get(job_fields::job_fields))
         .route("/api/internal/ws/emit", post(emit::emit))
         .route("/metrics", get(prometheus::metrics))
         .leptos_routes_with_context(&state, routes, provide_state, move || {

@@ -113,6 +113,32 @@ impl HistoryDb {
             .map_err(fail)?;
         Ok(events)
     }
+
+    /// One channel's events named `event` from `from_ms` to `to_ms`, oldest first: a job's
+    /// `metrics` over a span.
+    pub fn events_between(
+        &self,
+        channel: &str,
+        event: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<(i64, String)>, DbError> {
+        let connection = self.reader();
+        let fail = |e| self.sqlite_error(e);
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT t, data FROM events WHERE t >= ?1 AND t <= ?2 AND channel = ?3 AND event = ?4 ORDER BY id",
+            )
+            .map_err(fail)?;
+        let rows = statement
+            .query_map(params![from_ms, to_ms, channel, event], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })
+            .map_err(fail)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(fail)?;
+        Ok(rows)
+    }
 }
 
 #[cfg(test)]
