@@ -68,7 +68,14 @@ ensure_tls_proxy_tools() {
         { step "Installing nginx, openssl and curl for the TLS proxy test"; apt_install nginx-light openssl curl; }
 }
 
+ensure_systemd_tools() {
+    command -v systemd-analyze >/dev/null ||
+        { step "Installing systemd's tools to check the service unit"; apt_install systemd; }
+}
+
 build_release() {
-    step "Building Vitals (release: server and WebAssembly)"
-    cargo leptos build --release
+    step "Building Vitals (release: the WebAssembly site first, then the server that carries it)"
+    # --precompress builds the site before the server and leaves gzip and brotli copies beside it:
+    # the release binary embeds them (build.rs), so it serves the dashboard from any directory.
+    cargo leptos build --release --precompress
 }

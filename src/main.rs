@@ -1,6 +1,6 @@
 //! The `vitals` server binary.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use std::process::ExitCode;
 use vitals::server::config::{Cli, Command};
 
@@ -19,6 +19,25 @@ async fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Emit(args)) => return vitals::server::emit_cli::run(args, &cli).await,
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "vitals",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            let page = clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout());
+            return match page {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("vitals: cannot write the man page: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => {}
     }
     let running = match vitals::server::start(cli).await {

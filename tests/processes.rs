@@ -82,18 +82,24 @@ async fn the_busiest_processes_are_listed_while_someone_watches() {
     let (mut socket, _) = connect_async(url).await.expect("socket opens");
     subscribe(&mut socket, &["system/processes"]).await;
 
-    // Within two periods (and the priming scan), the burner leads with a plausible share of
-    // one core; the test machine's other work may take part of it.
+    // Within two periods (and the priming scan), the burner is near the top with a plausible
+    // share of one core; the test machine's other work (a compiler, say) may outrank it.
     let deadline = Instant::now() + Duration::from_secs(5);
+    let rank = |list: &ProcessList| list.processes.iter().position(|p| p.pid == burner_pid);
     let list = loop {
         let list = next_list(&mut socket).await;
-        let leads = list.processes.first().is_some_and(|p| p.pid == burner_pid);
-        if leads || Instant::now() > deadline {
+        let near_top = rank(&list).is_some_and(|rank| rank < 3);
+        if near_top || Instant::now() > deadline {
             break list;
         }
     };
     let burning = find(&list, burner_pid).expect("the burner is listed");
-    assert_eq!(list.processes[0].pid, burner_pid, "{:?}", list.processes[0]);
+    let rank = rank(&list).unwrap();
+    assert!(rank < 3, "{:?}", &list.processes[..=rank]);
+    let busiest_first = list.processes[..=rank]
+        .windows(2)
+        .all(|w| w[0].cpu_percent >= w[1].cpu_percent);
+    assert!(busiest_first, "{:?}", &list.processes[..=rank]);
     let cpu = burning.cpu_percent.expect("rated after its first scan");
     assert!((30.0..=110.0).contains(&cpu), "{cpu} % of a core");
     assert_eq!(burning.state, "R");

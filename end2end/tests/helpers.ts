@@ -45,13 +45,17 @@ export async function chartSpanMs(page: Page, id: string): Promise<number> {
 export const ROOT = path.resolve(__dirname, '../..');
 
 /**
- * Starts a release server of the test's own on `port` with `args` (and `env` added), and waits
+ * Starts a release server of the test's own on `port` with `args` (and `env` added; by default the
+ * repository's binary, run from the repository root), and waits
  * until it answers; fails with what it printed if it stops or does not answer within a minute.
  */
-export async function startServer(port: number, args: string[], env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn(path.join(ROOT, 'target/release/vitals'), [
+export async function startServer(
+  port: number, args: string[], env: Record<string, string> = {},
+  where = { binary: path.join(ROOT, 'target/release/vitals'), cwd: ROOT },
+): Promise<ChildProcess> {
+  const child = spawn(where.binary, [
     '--bind', `127.0.0.1:${port}`, '--emit-token', 'e2e-emit-token-0123456789', ...args,
-  ], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
+  ], { cwd: where.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {

@@ -68,7 +68,9 @@ for (const size of sizes) for (const theme of ['light', 'dark'] as const) {
           return r.width > 0 && (r.right > viewport + 0.5 || r.left < -0.5);
         })
         .map((el) => `${el.tagName}.${el.className}`);
-      const cards = [...document.querySelectorAll('.card')].map((el) => el.getBoundingClientRect());
+      // The cards on screen (the jobs card is hidden while there are no jobs).
+      const cards = [...document.querySelectorAll('.card')].map((el) => el.getBoundingClientRect())
+        .filter((r) => r.width > 0);
       const overlaps: string[] = [];
       cards.forEach((a, i) =>
         cards.slice(i + 1).forEach((b, j) => {

@@ -10,7 +10,7 @@ use leptos_meta::MetaTags;
 /// The document for this request. The dashboard lives at `/` only; any other path that is not a
 /// file gets the small page, not the dashboard and its seed.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    set_page_security_policy();
+    set_page_security_policy(&options);
     if !is_dashboard_request() {
         return not_found().into_any();
     }
@@ -43,7 +43,7 @@ fn shared_head() -> impl IntoView {
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light dark" />
-        <link rel="icon" href="data:," />
+        <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/pkg/vitals.css" />
     }
 }
@@ -81,8 +81,9 @@ fn provide_page_seed() -> Option<String> {
     json
 }
 
-/// Pages get a Content-Security-Policy naming the nonce of their one inline bootstrap script.
-fn set_page_security_policy() {
+/// Pages get a Content-Security-Policy naming the nonce of their one inline bootstrap script
+/// (and, under `cargo leptos watch`, the live-reload socket's port, as `AutoReload` picks it).
+fn set_page_security_policy(options: &LeptosOptions) {
     use axum::http::{HeaderValue, header};
     leptos::nonce::provide_nonce();
     let (Some(nonce), Some(response)) = (
@@ -91,7 +92,11 @@ fn set_page_security_policy() {
     ) else {
         return;
     };
-    if let Ok(value) = HeaderValue::from_str(&crate::server::guard::page_csp(&nonce)) {
+    let reload_port = std::env::var_os("LEPTOS_WATCH")
+        .is_some()
+        .then(|| options.reload_external_port.unwrap_or(options.reload_port));
+    let policy = crate::server::guard::page_csp(&nonce, reload_port);
+    if let Ok(value) = HeaderValue::from_str(&policy) {
         response.insert_header(header::CONTENT_SECURITY_POLICY, value);
     }
 }

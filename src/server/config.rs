@@ -17,32 +17,45 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1024;
 pub const DEFAULT_EMIT_HISTORY_MIB: usize = 64;
 const MAX_EMIT_HISTORY_MIB: usize = 4096;
 
-/// What `vitals --help` shows. Every option can also come from the environment or the config file;
-/// the command line wins, then the environment, then the file, then the default.
+/// The version and the commit the binary was built from (see build.rs).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("VITALS_COMMIT"),
+    ")"
+);
+
+/// What `vitals --help` shows, grouped by what the options are for; shell completions and the
+/// man page are made from the same definitions. Every option can also come from the environment or
+/// the config file; the command line wins, then the environment, then the file, then the default.
 #[derive(Parser, Debug, Default, Clone)]
 #[command(
     name = "vitals",
-    version,
-    about = "A live, light dashboard for this machine's vital signs."
+    version = VERSION,
+    about = "A live, light dashboard for this machine's vital signs.",
+    long_about = "A live, light dashboard for this machine's vital signs: CPU, memory, disks, \
+        network and NVIDIA GPUs, in the browser, second by second, with history on disk, alerts \
+        and the jobs a training run reports. Serves on http://127.0.0.1:3000 by default."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
     /// Address to serve on. Default 127.0.0.1:3000 (Leptos.toml's site-addr). Any address other
     /// than loopback needs an access token (--token-file or VITALS_TOKEN).
-    #[arg(long, env = "VITALS_BIND")]
+    #[arg(long, help_heading = "Serving", env = "VITALS_BIND")]
     pub bind: Option<SocketAddr>,
     /// Seconds between samples, 0.25–60 (config key `system_monitor_interval_seconds`). Default 2.
-    #[arg(long, env = "VITALS_INTERVAL_SECONDS")]
+    #[arg(long, help_heading = "Sampling", env = "VITALS_INTERVAL_SECONDS")]
     pub interval: Option<f64>,
     /// Seconds of history the server keeps per channel, 60–86400. Default 3600.
-    #[arg(long, env = "VITALS_HISTORY_SECONDS")]
+    #[arg(long, help_heading = "Sampling", env = "VITALS_HISTORY_SECONDS")]
     pub history: Option<u64>,
     /// Most WebSocket clients at once; more are refused with 503. Default 1024.
-    #[arg(long, env = "VITALS_MAX_CLIENTS")]
+    #[arg(long, help_heading = "Serving", env = "VITALS_MAX_CLIENTS")]
     pub max_clients: Option<usize>,
     /// Extra host names the server answers to (besides localhost, 127.0.0.1 and [::1]); repeatable.
     #[arg(
+        help_heading = "Serving",
         long = "allow-host",
         env = "VITALS_ALLOWED_HOSTS",
         value_delimiter = ','
@@ -50,6 +63,7 @@ pub struct Cli {
     pub allowed_hosts: Vec<String>,
     /// Extra page origins allowed to open the WebSocket (e.g. https://dash.example); repeatable.
     #[arg(
+        help_heading = "Serving",
         long = "allow-origin",
         env = "VITALS_ALLOWED_ORIGINS",
         value_delimiter = ','
@@ -58,11 +72,12 @@ pub struct Cli {
     /// Most HTTP and WebSocket connections open at once. Default: the open-files limit less 64
     /// (the limit is raised to its hard maximum at start). Past it, the oldest connection that is
     /// not serving a request makes room.
-    #[arg(long, env = "VITALS_MAX_CONNECTIONS")]
+    #[arg(long, help_heading = "Serving", env = "VITALS_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
     /// Reverse proxies (their IP addresses) whose X-Forwarded-For names the real client, e.g.
     /// 127.0.0.1 for nginx on this machine; repeatable. Without it that header is never read.
     #[arg(
+        help_heading = "Serving",
         long = "trusted-proxy",
         env = "VITALS_TRUSTED_PROXIES",
         value_delimiter = ','
@@ -70,33 +85,38 @@ pub struct Cli {
     pub trusted_proxies: Vec<IpAddr>,
     /// Where the history database lives (created owner-only). Default $XDG_STATE_HOME/vitals,
     /// else ~/.local/state/vitals.
-    #[arg(long, env = "VITALS_DATA_DIR")]
+    #[arg(long, help_heading = "History on disk", env = "VITALS_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Keep history in memory only (the last --history seconds), as before there was a database.
-    #[arg(long, env = "VITALS_NO_PERSIST")]
+    #[arg(long, help_heading = "History on disk", env = "VITALS_NO_PERSIST")]
     pub no_persist: bool,
     /// Hours of raw samples kept on disk, 1–8760. Default 48.
-    #[arg(long, env = "VITALS_KEEP_RAW_HOURS")]
+    #[arg(long, help_heading = "History on disk", env = "VITALS_KEEP_RAW_HOURS")]
     pub keep_raw_hours: Option<u64>,
     /// Days of 1-minute rollups (min/avg/max) kept on disk, 1–3650. Default 30.
-    #[arg(long, env = "VITALS_KEEP_MINUTES_DAYS")]
+    #[arg(
+        long,
+        help_heading = "History on disk",
+        env = "VITALS_KEEP_MINUTES_DAYS"
+    )]
     pub keep_minutes_days: Option<u64>,
     /// Days of 1-hour rollups kept on disk, 1–36500. Default 365.
-    #[arg(long, env = "VITALS_KEEP_HOURS_DAYS")]
+    #[arg(long, help_heading = "History on disk", env = "VITALS_KEEP_HOURS_DAYS")]
     pub keep_hours_days: Option<u64>,
     /// MiB that emitted (custom channel) events may take on disk, 1–65536; past it the oldest go
     /// first. They are kept no longer than the 1-minute rollups. Default 64.
-    #[arg(long, env = "VITALS_KEEP_EVENTS_MIB")]
+    #[arg(long, help_heading = "History on disk", env = "VITALS_KEEP_EVENTS_MIB")]
     pub keep_events_mib: Option<u64>,
     /// MiB that the messages of emitted (custom) channels may take in memory together, 1–4096;
     /// past it the oldest messages are dropped first. Default 64.
-    #[arg(long, env = "VITALS_EMIT_HISTORY_MIB")]
+    #[arg(long, help_heading = "Emitted events", env = "VITALS_EMIT_HISTORY_MIB")]
     pub emit_history_mib: Option<usize>,
     /// File holding the access token every route then requires (mode 0600: readable by its owner only).
-    #[arg(long, env = "VITALS_TOKEN_FILE")]
+    #[arg(long, help_heading = "Access", env = "VITALS_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
     /// The access token itself (prefer --token-file: an environment is easier to leak).
     #[arg(
+        help_heading = "Access",
         long = "token",
         env = "VITALS_TOKEN",
         hide_env_values = true,
@@ -104,34 +124,48 @@ pub struct Cli {
     )]
     pub token: Option<String>,
     /// Bearer token for POST /api/internal/ws/emit. Default: generated at start into --emit-token-file.
-    #[arg(long, env = "VITALS_EMIT_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        help_heading = "Emitted events",
+        env = "VITALS_EMIT_TOKEN",
+        hide_env_values = true
+    )]
     pub emit_token: Option<String>,
     /// Where the generated emit token is written (mode 0600).
-    #[arg(long, env = "VITALS_EMIT_TOKEN_FILE")]
+    #[arg(long, help_heading = "Emitted events", env = "VITALS_EMIT_TOKEN_FILE")]
     pub emit_token_file: Option<PathBuf>,
     /// Path of libnvidia-ml to load instead of the system's (for testing).
-    #[arg(long, env = "VITALS_NVML_LIBRARY")]
+    #[arg(long, help_heading = "Sampling", env = "VITALS_NVML_LIBRARY")]
     pub nvml_library: Option<PathBuf>,
     /// Show GPU processes' full command lines in the API and the page (off: names and users only).
-    #[arg(long, env = "VITALS_SHOW_COMMAND_LINES")]
+    #[arg(long, help_heading = "Sampling", env = "VITALS_SHOW_COMMAND_LINES")]
     pub show_command_lines: bool,
     /// How many processes each measure (CPU, memory, storage I/O) puts in the process table,
     /// 1–500; processes on a GPU are always in it. Default 25.
-    #[arg(long, env = "VITALS_PROCESS_TOP")]
+    #[arg(long, help_heading = "Sampling", env = "VITALS_PROCESS_TOP")]
     pub process_top: Option<usize>,
     /// Seconds between process scans, 0.5–60 (scans run only while someone watches the table).
     /// Default 2.
-    #[arg(long, env = "VITALS_PROCESS_INTERVAL_SECONDS")]
+    #[arg(
+        long,
+        help_heading = "Sampling",
+        env = "VITALS_PROCESS_INTERVAL_SECONDS"
+    )]
     pub process_interval: Option<f64>,
     /// Fill the history with a window of synthetic samples at start (benchmarks and demos only).
-    #[arg(long, env = "VITALS_PREFILL_HISTORY")]
+    #[arg(long, help_heading = "Tests and demos", env = "VITALS_PREFILL_HISTORY")]
     pub prefill_history: bool,
     /// Write this many hours of synthetic samples, ending now, into the history database at start,
     /// with a stretch left out as if Vitals had been stopped (tests and demos only), 1–8760.
-    #[arg(long, env = "VITALS_PREFILL_DATABASE_HOURS", hide = true)]
+    #[arg(
+        long,
+        help_heading = "Tests and demos",
+        env = "VITALS_PREFILL_DATABASE_HOURS",
+        hide = true
+    )]
     pub prefill_database_hours: Option<u64>,
     /// A TOML file with any of the keys above (snake_case) and `system_monitor_interval_seconds`.
-    #[arg(long, env = "VITALS_CONFIG")]
+    #[arg(long, help_heading = "Configuration file", env = "VITALS_CONFIG")]
     pub config: Option<PathBuf>,
 }
 
@@ -141,6 +175,13 @@ pub enum Command {
     Token,
     /// Publish one event to a running Vitals, e.g. `vitals emit jobs/train-1 metrics step=100 loss=0.42`.
     Emit(super::emit_cli::EmitArgs),
+    /// Print a shell completion script, e.g. `vitals completions bash > /etc/bash_completion.d/vitals`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `vitals man > /usr/local/share/man/man1/vitals.1`.
+    Man,
 }
 
 /// The optional configuration file.

@@ -93,16 +93,33 @@ fn set_default(headers: &mut HeaderMap, name: header::HeaderName, value: &'stati
 }
 
 /// The page's policy: our own origin only, the WASM module, and the one inline bootstrap script.
-pub fn page_csp(nonce: &str) -> String {
+/// Under `cargo leptos watch` (`reload_port`), the page may also open its live-reload socket on
+/// that port; a release build never does.
+pub fn page_csp(nonce: &str, reload_port: Option<u32>) -> String {
+    let reload = reload_port
+        .map(|port| format!(" ws://*:{port} wss://*:{port}"))
+        .unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+         img-src 'self' data:; connect-src 'self'{reload}; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_watched_build_lets_the_page_reach_its_reload_socket() {
+        let release = page_csp("n0nce", None);
+        assert!(release.contains("connect-src 'self';"), "{release}");
+        assert!(release.contains("'nonce-n0nce'"));
+        let watched = page_csp("n0nce", Some(3001));
+        assert!(
+            watched.contains("connect-src 'self' ws://*:3001 wss://*:3001;"),
+            "{watched}"
+        );
+    }
 
     #[test]
     fn hosts_are_matched_without_ports() {

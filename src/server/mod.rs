@@ -23,6 +23,7 @@ pub mod processes;
 pub mod prometheus;
 pub mod sampler;
 pub mod sessions;
+pub mod site;
 pub mod state;
 pub mod token;
 pub mod ws;
@@ -277,11 +278,9 @@ pub fn router(state: AppState) -> Router {
         // request: the fastest level, since a default gzip of a full hour's seed cost three
         // times the CPU of producing it.
         .route_layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
-        // The WASM module and ECharts shrink to a third: it matters on a remote link.
-        .fallback(
-            leptos_axum::file_and_error_handler::<AppState, _>(shell)
-                .layer(CompressionLayer::new()),
-        )
+        // The site: from the binary when it carries it (already compressed), else from disk,
+        // where the WASM module and ECharts shrink to a third: it matters on a remote link.
+        .fallback(site_or_page(shell).layer(CompressionLayer::new()))
         // Layers run bottom-up: the Host check first, then the token.
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -293,6 +292,28 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(guard::security_headers))
         .with_state(state)
+}
+
+/// The fallback route: an embedded site file, else leptos' handler (a file on disk, or the page
+/// that says there is nothing at this address).
+fn site_or_page<IV: leptos::prelude::IntoView + 'static>(
+    shell: impl Fn(LeptosOptions) -> IV + Clone + Send + 'static,
+) -> impl Fn(
+    axum::http::Uri,
+    axum::extract::State<AppState>,
+    axum::extract::Request,
+) -> std::pin::Pin<Box<dyn Future<Output = axum::response::Response> + Send>>
++ Clone
++ Send
++ 'static {
+    let from_disk = leptos_axum::file_and_error_handler::<AppState, _>(shell);
+    move |uri, state, request| match site::file(uri.path()) {
+        Some(file) => {
+            let response = site::respond(file, request.headers());
+            Box::pin(async move { response })
+        }
+        None => from_disk(uri, state, request),
+    }
 }
 
 impl Running {
