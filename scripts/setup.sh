@@ -4,6 +4,9 @@
 CARGO_LEPTOS_VERSION=0.3.10
 # Must equal the wasm-bindgen pinned in Cargo.toml (and so Cargo.lock).
 WASM_BINDGEN_VERSION=0.2.130
+# What their first install takes on 2 cores, as measured (shown while they install).
+CARGO_LEPTOS_MINUTES=TBD
+WASM_BINDGEN_MINUTES=TBD
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -30,14 +33,18 @@ ensure_rust_tools() {
         step "Adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
+    # Build tools are installed without their fat-LTO, one-codegen-unit release profiles: those
+    # make them a little smaller and faster and take several times as long to compile.
+    local quick_install=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+        CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true)
     if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
-        step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about 18 minutes on 2 cores)"
-        cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+        step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about $CARGO_LEPTOS_MINUTES minutes on 2 cores)"
+        "${quick_install[@]}" cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
     fi
     if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about 3 minutes)"
+        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about $WASM_BINDGEN_MINUTES minutes)"
         # Its own lockfile pins a crate the index cannot select, so --locked fails for this version.
-        cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+        "${quick_install[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
     fi
 }
 

@@ -381,7 +381,7 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
             gpu_depth::energy_of_power(&points, 3 * step)
         })
     });
-    let Jobs(jobs) = expect_context::<Jobs>();
+    let jobs = expect_context::<Jobs>();
     let chart = Signal::derive(move || {
         let (key, uuid, limit, xids) = gpu.with_untracked(|g| {
             let g = g.as_ref();
@@ -440,7 +440,11 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                     limit_watts,
                 }),
             );
-            let job_marks = jobs.with(|view| jobs::gpu_marks(&view.list, &uuid, window));
+            // Redrawn when a job starts or ends, not with each of its messages.
+            jobs.marks.track();
+            let job_marks = jobs
+                .view
+                .with_untracked(|view| jobs::gpu_marks(&view.list, &uuid, window));
             let chart = with_markers(chart, "Jobs", JOB_COLOR, &job_marks);
             with_markers(
                 with_clock_events(chart, &lanes),

@@ -16,7 +16,7 @@ const LIST_ID: &str = "jobs-list";
 pub fn JobsCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl IntoView {
     let live = expect_context::<Live>();
     let timeline = expect_context::<Timeline>();
-    let Jobs(jobs) = expect_context::<Jobs>();
+    let Jobs { view: jobs, .. } = expect_context::<Jobs>();
     // Redrawn when the jobs change, and each second for the running durations.
     Effect::new(move |_| {
         let now_ms = live.now_ms.get().map_or(0, |now| now as Millis);

@@ -47,12 +47,19 @@ impl JobsView {
 }
 
 #[derive(Clone, Copy)]
-pub struct Jobs(pub RwSignal<JobsView>);
+pub struct Jobs {
+    pub view: RwSignal<JobsView>,
+    /// Changes when a mark on a GPU chart would (a job starts, ends, is named or moves GPUs),
+    /// not with every message a job sends: the GPU charts redraw on it.
+    pub marks: Memo<u64>,
+}
 
 impl Jobs {
     /// The jobs state; in the browser it also keeps the list and the chosen job's fields fresh.
     pub fn new(live: super::live::Live, timeline: super::timeline::Timeline) -> Jobs {
-        let jobs = Jobs(RwSignal::new(JobsView::default()));
+        let view = RwSignal::new(JobsView::default());
+        let marks = Memo::new(move |_| view.with(|v| marks_fingerprint(&v.list)));
+        let jobs = Jobs { view, marks };
         #[cfg(feature = "hydrate")]
         reading::start(jobs, live, timeline);
         #[cfg(not(feature = "hydrate"))]
@@ -122,6 +129,27 @@ pub fn gpu_marks(jobs: &[Job], uuid: &str, window: TimeWindow) -> Vec<(Millis, S
     marks
         .filter(|(at, _)| (window.start_ms..=window.end_ms).contains(at))
         .collect()
+}
+
+/// A hash (FNV-1a) of what the GPU charts mark of the jobs.
+pub fn marks_fingerprint(jobs: &[Job]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut add = |bytes: &[u8]| {
+        for &byte in bytes.iter().chain(&[0xff]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for job in jobs {
+        add(job.channel.as_bytes());
+        add(job.name.as_deref().unwrap_or("").as_bytes());
+        for gpu in &job.gpus {
+            add(gpu.as_bytes());
+        }
+        for time in [job.started, job.ended] {
+            add(&time.map_or(-1, |t| t.timestamp_millis()).to_le_bytes());
+        }
+    }
+    hash
 }
 
 /// The span of fields to read for a window: a little wider than it, moving on in steps, so a
@@ -226,7 +254,7 @@ mod reading {
     use leptos::prelude::*;
     use serde_json::Value;
 
-    pub fn start(Jobs(jobs): Jobs, live: Live, timeline: Timeline) {
+    pub fn start(Jobs { view: jobs, .. }: Jobs, live: Live, timeline: Timeline) {
         leptos::task::spawn_local(async move {
             loop {
                 if live.page_visible.get_untracked()
@@ -373,6 +401,17 @@ mod tests {
             [(100_000, "▶ resnet".into()), (200_000, "■ resnet".into())],
             "a start before the window is not marked"
         );
+    }
+
+    #[test]
+    fn the_marks_change_with_a_start_or_an_end_not_with_a_message() {
+        let mut running = job(100, None);
+        let before = marks_fingerprint(std::slice::from_ref(&running));
+        running.fields.insert("loss".into(), 0.5);
+        running.last_seen = DateTime::from_timestamp(150, 0).unwrap();
+        assert_eq!(marks_fingerprint(std::slice::from_ref(&running)), before);
+        running.ended = DateTime::from_timestamp(160, 0);
+        assert_ne!(marks_fingerprint(std::slice::from_ref(&running)), before);
     }
 
     #[test]
