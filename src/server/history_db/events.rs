@@ -94,24 +94,18 @@ fn delete_oldest(connection: &Connection, before_ms: i64) -> rusqlite::Result<(u
 impl HistoryDb {
     /// The events since `from_ms`, oldest first: what a restarted server's channels start with.
     pub fn recent_events(&self, from_ms: i64) -> Result<Vec<SavedEvent>, DbError> {
-        let connection = self.reader();
-        let fail = |e| self.sqlite_error(e);
-        let mut statement = connection
-            .prepare("SELECT t, channel, event, data FROM events WHERE t >= ?1 ORDER BY id")
-            .map_err(fail)?;
-        let events = statement
-            .query_map([from_ms], |row| {
+        self.read_events(
+            "SELECT t, channel, event, data FROM events WHERE t >= ?1 ORDER BY id",
+            params![from_ms],
+            |row| {
                 Ok(SavedEvent {
                     at_ms: row.get(0)?,
                     channel: row.get(1)?,
                     event: row.get(2)?,
                     data: row.get(3)?,
                 })
-            })
-            .map_err(fail)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(fail)?;
-        Ok(events)
+            },
+        )
     }
 
     /// One channel's events named `event` from `from_ms` to `to_ms`, oldest first: a job's
@@ -123,17 +117,25 @@ impl HistoryDb {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<Vec<(i64, String)>, DbError> {
+        self.read_events(
+            "SELECT t, data FROM events WHERE t >= ?1 AND t <= ?2 AND channel = ?3 AND event = ?4 ORDER BY id",
+            params![from_ms, to_ms, channel, event],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+    }
+
+    /// The rows of one query over the events, each read by `row`, on the reading connection.
+    fn read_events<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, DbError> {
         let connection = self.reader();
         let fail = |e| self.sqlite_error(e);
-        let mut statement = connection
-            .prepare_cached(
-                "SELECT t, data FROM events WHERE t >= ?1 AND t <= ?2 AND channel = ?3 AND event = ?4 ORDER BY id",
-            )
-            .map_err(fail)?;
+        let mut statement = connection.prepare_cached(sql).map_err(fail)?;
         let rows = statement
-            .query_map(params![from_ms, to_ms, channel, event], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_map(params, row)
             .map_err(fail)?
             .collect::<rusqlite::Result<_>>()
             .map_err(fail)?;
