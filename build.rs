@@ -1,9 +1,10 @@
 //! Two things the binary carries from its build:
 //! - the commit it is built from, for `vitals --version` (`unknown` outside a git checkout,
 //!   `-dirty` after uncommitted changes);
-//! - in a release build of the server by cargo-leptos, the site it built first (the WASM, its
-//!   JS, the CSS, ECharts, the icon, with their gzip and brotli copies), so `vitals` serves the
-//!   dashboard from any directory. Other builds embed nothing and serve the site from disk.
+//! - in a release build of the server by `scripts/run` (or `cargo leptos build --release
+//!   --precompress`), the site built just before it (the WASM, its JS, the CSS, ECharts, the
+//!   icon, with their gzip and brotli copies), so `vitals` serves the dashboard from any
+//!   directory. Other builds embed nothing and serve the site from disk.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,12 +16,16 @@ fn main() {
 }
 
 fn record_commit() {
+    // A watched path that does not exist counts as changed on every build: name only those there.
     for watched in [
         ".git/HEAD",
         ".git/refs/heads",
         ".git/packed-refs",
         ".git/index",
-    ] {
+    ]
+    .into_iter()
+    .filter(|path| Path::new(path).exists())
+    {
         println!("cargo:rerun-if-changed={watched}");
     }
     let git = |args: &[&str]| {
@@ -52,9 +57,10 @@ fn embed_site() {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     let release = std::env::var("PROFILE").as_deref() == Ok("release");
     let server = std::env::var_os("CARGO_FEATURE_SSR").is_some();
-    // cargo-leptos names the site while it builds the server. With --precompress it builds the
-    // site first and leaves a .gz beside the WASM; without, it builds both at once and the site
-    // may be half written: only a finished site is embedded.
+    // Both builders name the site while they build the server. scripts/site.mjs, and cargo-leptos
+    // with --precompress, finish the site first and leave a .gz beside the WASM; cargo-leptos
+    // without it builds both at once and the site may be half written: only a finished site is
+    // embedded.
     println!("cargo:rerun-if-env-changed=LEPTOS_OUTPUT_NAME");
     let name = std::env::var("LEPTOS_OUTPUT_NAME").unwrap_or_default();
     let root = std::env::var("LEPTOS_SITE_ROOT")

@@ -33,19 +33,30 @@ ensure_rust_tools() {
         step "Adding the wasm32-unknown-unknown target"
         rustup target add wasm32-unknown-unknown
     fi
-    # Build tools are installed without their fat-LTO, one-codegen-unit release profiles: those
-    # make them a little smaller and faster and take several times as long to compile.
-    local quick_install=(env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
-        CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true)
+}
+
+# Build tools are installed without their fat-LTO, one-codegen-unit release profiles: those make
+# them a little smaller and faster and take several times as long to compile.
+quick_install() {
+    env CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true cargo install "$@"
+}
+
+has_wasm_bindgen() { wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; }
+
+install_wasm_bindgen() {
+    # Its own lockfile pins a crate the index cannot select, so --locked fails for this version.
+    has_wasm_bindgen || quick_install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+}
+
+# Only the development loop (scripts/dev) and its test need cargo-leptos: the release build below
+# runs cargo, wasm-bindgen and wasm-opt itself.
+ensure_cargo_leptos() {
     if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
         step "Installing cargo-leptos $CARGO_LEPTOS_VERSION (once; about $CARGO_LEPTOS_MINUTES minutes on 2 cores)"
-        "${quick_install[@]}" cargo install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
+        quick_install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked
     fi
-    if ! wasm-bindgen --version 2>/dev/null | grep -q "$WASM_BINDGEN_VERSION"; then
-        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (once; about $WASM_BINDGEN_MINUTES minutes)"
-        # Its own lockfile pins a crate the index cannot select, so --locked fails for this version.
-        "${quick_install[@]}" cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
-    fi
+    has_wasm_bindgen || { step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"; install_wasm_bindgen; }
 }
 
 ensure_node_packages() {
@@ -80,9 +91,34 @@ ensure_systemd_tools() {
         { step "Installing systemd's tools to check the service unit"; apt_install systemd; }
 }
 
+# The release build, as `cargo leptos build --release --precompress` does it (same commands, target
+# folders and build-time variables, so the two share their build caches), without needing
+# cargo-leptos: the WebAssembly site first, then the server that embeds it (build.rs).
 build_release() {
-    step "Building Vitals (release: the WebAssembly site first, then the server that carries it)"
-    # --precompress builds the site before the server and leaves gzip and brotli copies beside it:
-    # the release binary embeds them (build.rs), so it serves the dashboard from any directory.
-    cargo leptos build --release --precompress
+    export LEPTOS_OUTPUT_NAME=vitals LEPTOS_SITE_ROOT=target/site
+    local wasm=target/front/wasm32-unknown-unknown/wasm-release/vitals.wasm stage=target/front/stage
+    local installer=
+    if ! has_wasm_bindgen; then
+        # Compiled beside the WASM build: each leaves the other's single-threaded stretches busy.
+        step "Installing wasm-bindgen-cli $WASM_BINDGEN_VERSION in the background (once; about $WASM_BINDGEN_MINUTES minutes)"
+        mkdir -p target
+        install_wasm_bindgen > target/wasm-bindgen-install.log 2>&1 &
+        installer=$!
+    fi
+    step "Building the dashboard's WebAssembly (release)"
+    cargo build --package=vitals --lib --target-dir=target/front --target=wasm32-unknown-unknown \
+        --no-default-features --features=hydrate --profile=wasm-release
+    if [ -n "$installer" ]; then
+        wait "$installer" || { cat target/wasm-bindgen-install.log >&2; fail "installing wasm-bindgen-cli failed"; }
+    fi
+    if [ ! -f "$stage/vitals.wasm" ] || [ "$wasm" -nt "$stage/vitals.wasm" ]; then
+        step "wasm-bindgen and wasm-opt"
+        wasm-bindgen --target=web --no-typescript --out-name=vitals --out-dir="$stage" "$wasm"
+        wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+            "$stage/vitals_bg.wasm" -o "$stage/vitals.wasm"
+        rm "$stage/vitals_bg.wasm"
+    fi
+    node scripts/site.mjs "$stage" target/site
+    step "Building the server (release), with the site inside"
+    cargo build --package=vitals --bin=vitals --no-default-features --features=ssr --release
 }
