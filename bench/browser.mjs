@@ -9,30 +9,14 @@
 // --job has a training job report step and loss every second, chosen on the page (its fields drawn
 // on the shared time axis, its start marked on GPU 0): the jobs card's cost on both sides.
 // The server's CPU (% of one core) and resident memory over the same window are reported too.
-import { spawn, execSync } from 'child_process';
-import { readFileSync, readdirSync } from 'fs';
+import { spawn } from 'child_process';
+import { readFileSync } from 'fs';
 import { gzipSync } from 'zlib';
-import { createRequire } from 'module';
-const require = createRequire(import.meta.url);
-const { chromium } = require('../node_modules/@playwright/test');
+import { chromiumCpuSeconds, launchChromium, processUsage } from './proc.mjs';
 
 const seconds = Number(process.argv[process.argv.indexOf('--seconds') + 1] || 60) || 60;
 const port = 3950;
 const origin = `http://127.0.0.1:${port}`;
-const ticksPerSecond = Number(execSync('getconf CLK_TCK').toString().trim());
-
-function chromiumCpuSeconds() {
-  let ticks = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (!cmd.includes('chromium')) continue;
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {}
-  }
-  return ticks / ticksPerSecond;
-}
 
 const withGpus = process.argv.includes('--gpus');
 const withJob = process.argv.includes('--job');
@@ -42,12 +26,6 @@ const emit = (event, data) => fetch(origin + '/api/internal/ws/emit', {
   headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
   body: JSON.stringify({ channel: 'jobs/bench', event, data }),
 });
-/** utime + stime of a process, in seconds, and its resident memory in MiB. */
-function processUsage(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const rssKib = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-  return { cpu: (Number(fields[11]) + Number(fields[12])) / ticksPerSecond, rssMib: rssKib / 1024 };
-}
 const nvml = withGpus ? 'target/fake-nvml/release/libfake_nvml.so' : '/nonexistent/libnvidia-ml.so.1';
 const server = spawn('target/release/vitals', [
   '--bind', `127.0.0.1:${port}`, '--interval', '1', '--prefill-history', '--no-persist',
@@ -61,11 +39,7 @@ try {
     try { if ((await fetch(origin + '/api/system/metrics')).ok) break; } catch {}
     await new Promise((r) => setTimeout(r, 100));
   }
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1'],
-  });
+  const browser = await launchChromium();
   const page = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
   const started = Date.now();
   await page.goto(origin + '/');

@@ -971,3 +971,117 @@ mod tests {
         assert!(json.get("temperature_celsius").is_none());
     }
 }
+
+/// `GET /api/fleet`: every host the configured Prometheus knows, as of its last refresh.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FleetView {
+    /// False when no `--fleet-prometheus` is set: then nothing else is filled.
+    pub configured: bool,
+    /// The Prometheus read (its address, without credentials).
+    pub prometheus: String,
+    pub refresh_seconds: f64,
+    /// When the hosts below were read; None before the first refresh succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+    /// Seconds since `updated`, at the time of the answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_seconds: Option<f64>,
+    /// The last refresh failed: the hosts are the last ones read, `error` says why.
+    pub stale: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// How long the last successful refresh (all queries) took.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_ms: Option<f64>,
+    /// The sparklines' first point and step: point `i` is at `history_start + i * history_step`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history_start: Option<DateTime<Utc>>,
+    pub history_step_seconds: f64,
+    pub hosts: Vec<FleetHost>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum HostState {
+    /// Every target of the host failed its last scrape.
+    Down,
+    /// Some targets are up, some down.
+    Partial,
+    Up,
+}
+
+/// One host: the targets sharing a host name (the `host` target label, else the `instance`
+/// label without its port), with what node_exporter- and dcgm-exporter-named series say of it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FleetHost {
+    pub name: String,
+    pub state: HostState,
+    /// When the host entered its state, if that was within the sparklines' hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// Its scrape targets (`job` and `instance`) and whether their last scrape worked.
+    pub targets: Vec<FleetTarget>,
+    /// The targets' other labels (e.g. `env=prod`), what the filter searches besides the name.
+    pub labels: BTreeMap<String, String>,
+    /// The host's own Vitals dashboard: a target's `vitals_url` label (http or https only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load1: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_read_bytes_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_write_bytes_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_receive_bytes_per_second: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_transmit_bytes_per_second: Option<f64>,
+    pub gpus: Vec<FleetGpu>,
+    pub alerts: Vec<FleetAlert>,
+    /// CPU % over the last hour, one point per `history_step_seconds` (None: no data then).
+    pub cpu_history: Vec<Option<f32>>,
+    /// The mean GPU utilization % over the same points; empty for a host without GPUs.
+    pub gpu_history: Vec<Option<f32>>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FleetTarget {
+    pub job: String,
+    pub instance: String,
+    pub up: bool,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FleetGpu {
+    /// dcgm-exporter's `gpu` label: the index on its host.
+    pub index: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_mib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total_mib: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature_celsius: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_watts: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_limit_watts: Option<f64>,
+}
+
+/// A firing alert: Prometheus' own (`ALERTS`) or a Vitals rule's (`vitals_alert_firing`).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct FleetAlert {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub severity: String,
+    /// What it is about (a Vitals alert's summary, a Prometheus alert's labels).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub about: String,
+}

@@ -4,7 +4,7 @@
 mod common;
 
 use common::fake_nvml::FakeNvml;
-use common::process::{Spawned, free_port, scratch_dir};
+use common::prometheus::Prometheus;
 use common::server::TestServer;
 use serde_json::Value;
 use std::process::{Command, Stdio};
@@ -14,37 +14,13 @@ const GPUS: &str = "driver 550.54.15\ncuda 12040\n\
     gpu name=\"Fake H100 80GB\" uuid=GPU-prom-0 util=37 memutil=12 mem_used=2147483648 mem_total=85899345920 \
     temp=55 power_mw=123500 limit_mw=700000 fan=40 sm_clock=1980 mem_clock=2619 procs=1:1048576:compute\n";
 
-struct Prometheus {
-    _process: Spawned,
-    url: String,
-}
-
 fn start_prometheus(target: &str) -> Prometheus {
-    let dir = scratch_dir("prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
+    Prometheus::start(
+        "prometheus",
+        &format!(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vitals\n    static_configs:\n      - targets: ['{target}']\n"
         ),
     )
-    .unwrap();
-    let port = free_port();
-    let child = Command::new("prometheus")
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the `prometheus` binary (Debian package prometheus; scripts/test installs it)");
-    Prometheus {
-        _process: Spawned { child, dir },
-        url: format!("http://127.0.0.1:{port}"),
-    }
 }
 
 /// Asks Prometheus until the query has a result (the first scrapes take a moment).

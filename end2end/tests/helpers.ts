@@ -50,18 +50,20 @@ export const ROOT = path.resolve(__dirname, '../..');
  * until it answers; fails with what it printed if it stops or does not answer within a minute.
  */
 export async function startServer(
-  port: number, args: string[], env: Record<string, string> = {},
+  port: number | string, args: string[], env: Record<string, string> = {},
   where = { binary: path.join(ROOT, 'target/release/vitals'), cwd: ROOT },
 ): Promise<ChildProcess> {
+  // A port on 127.0.0.1, or a whole loopback address ('127.0.0.2:3121').
+  const address = typeof port === 'number' ? `127.0.0.1:${port}` : port;
   const child = spawn(where.binary, [
-    '--bind', `127.0.0.1:${port}`, '--emit-token', 'e2e-emit-token-0123456789', ...args,
+    '--bind', address, '--emit-token', 'e2e-emit-token-0123456789', ...args,
   ], { cwd: where.cwd, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr!.on('data', (chunk) => (stderr += chunk));
   for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     if (child.exitCode !== null) throw new Error(`the server stopped at start: ${stderr}`);
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/api/system/metrics`)).ok) return child;
+      if ((await fetch(`http://${address}/api/system/metrics`)).ok) return child;
     } catch {
       // Not listening yet.
     }

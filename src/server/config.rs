@@ -164,6 +164,24 @@ pub struct Cli {
         hide = true
     )]
     pub prefill_database_hours: Option<u64>,
+    /// Prometheus to read the fleet page (/fleet, /api/fleet) from, e.g. http://prometheus:9090.
+    /// Off by default.
+    #[arg(long, help_heading = "Fleet", env = "VITALS_FLEET_PROMETHEUS")]
+    pub fleet_prometheus: Option<String>,
+    /// File holding a bearer token for that Prometheus (mode 0600).
+    #[arg(long, help_heading = "Fleet", env = "VITALS_FLEET_BEARER_TOKEN_FILE")]
+    pub fleet_bearer_token_file: Option<PathBuf>,
+    /// File holding `user:password` for that Prometheus' basic auth (mode 0600).
+    #[arg(long, help_heading = "Fleet", env = "VITALS_FLEET_BASIC_AUTH_FILE")]
+    pub fleet_basic_auth_file: Option<PathBuf>,
+    /// Seconds between fleet refreshes (shared by every browser, only while someone looks), 1–3600.
+    /// Default 10.
+    #[arg(long, help_heading = "Fleet", env = "VITALS_FLEET_REFRESH_SECONDS")]
+    pub fleet_refresh: Option<f64>,
+    /// Seconds that counters (CPU, disk, network) are turned into rates over: at least two of
+    /// Prometheus' scrape intervals, 2–3600. Default 120.
+    #[arg(long, help_heading = "Fleet", env = "VITALS_FLEET_RATE_WINDOW_SECONDS")]
+    pub fleet_rate_window: Option<u64>,
     /// A TOML file with any of the keys above (snake_case) and `system_monitor_interval_seconds`.
     #[arg(long, help_heading = "Configuration file", env = "VITALS_CONFIG")]
     pub config: Option<PathBuf>,
@@ -214,6 +232,11 @@ pub struct FileConfig {
     pub keep_minutes_days: Option<u64>,
     pub keep_hours_days: Option<u64>,
     pub keep_events_mib: Option<u64>,
+    pub fleet_prometheus: Option<String>,
+    pub fleet_bearer_token_file: Option<PathBuf>,
+    pub fleet_basic_auth_file: Option<PathBuf>,
+    pub fleet_refresh_seconds: Option<f64>,
+    pub fleet_rate_window_seconds: Option<u64>,
     /// `[alerts]`: default rules switched off, and rules of one's own.
     #[serde(default)]
     pub alerts: super::alerts::rules::AlertsConfig,
@@ -250,6 +273,8 @@ pub struct Config {
     pub alert_rules: Vec<super::alerts::rules::Rule>,
     /// Where alert changes are delivered.
     pub alert_webhooks: Vec<(reqwest::Url, crate::wire::WebhookFormat)>,
+    /// The Prometheus the fleet page reads, when one is configured.
+    pub fleet: Option<super::fleet::FleetSettings>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -291,14 +316,20 @@ pub enum ConfigError {
         "refusing to serve on {0} without an access token: anyone who can reach it could read this machine. Create one with `vitals token > ~/.vitals-token && chmod 600 ~/.vitals-token` and start with --token-file ~/.vitals-token (or set VITALS_TOKEN), or bind 127.0.0.1 and use an SSH tunnel"
     )]
     WideBindWithoutToken(SocketAddr),
-    #[error("access token file {path}: {reason}")]
-    TokenFile { path: String, reason: String },
+    #[error("{what} {path}: {reason}")]
+    TokenFile {
+        what: &'static str,
+        path: String,
+        reason: String,
+    },
     #[error(
         "the access token must be at least 16 characters long (`vitals token` prints a good one)"
     )]
     ShortAccessToken,
     #[error(transparent)]
     AlertRule(#[from] super::alerts::rules::RuleError),
+    #[error("--fleet-prometheus {0}")]
+    Fleet(String),
 }
 
 impl Config {
@@ -308,6 +339,7 @@ impl Config {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
         };
+        let fleet = fleet_settings(&cli, &file)?;
         let interval = cli
             .interval
             .or(file.system_monitor_interval_seconds)
@@ -415,7 +447,7 @@ impl Config {
         }
         let token_file = cli.token_file.or(file.token_file);
         let access_token = match (&token_file, cli.token) {
-            (Some(path), _) => Some(read_token_file(path)?),
+            (Some(path), _) => Some(read_token_file(path, "access token file")?),
             (None, token) => token.map(|t| t.trim().to_owned()),
         };
         if access_token.as_ref().is_some_and(|token| token.len() < 16) {
@@ -462,8 +494,91 @@ impl Config {
             retention,
             alert_rules,
             alert_webhooks,
+            fleet,
         })
     }
+}
+
+/// `--fleet-*`: off unless a Prometheus is named.
+fn fleet_settings(
+    cli: &Cli,
+    file: &FileConfig,
+) -> Result<Option<super::fleet::FleetSettings>, ConfigError> {
+    use super::fleet::prom::Credentials;
+    use super::fleet::{DEFAULT_RATE_WINDOW_SECONDS, DEFAULT_REFRESH_SECONDS, FleetSettings};
+    let fail = |reason: String| ConfigError::Fleet(reason);
+    let Some(address) = cli
+        .fleet_prometheus
+        .clone()
+        .or_else(|| file.fleet_prometheus.clone())
+        .filter(|a| !a.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let prometheus = reqwest::Url::parse(address.trim())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .ok_or_else(|| {
+            fail(format!(
+                "'{address}' is not an http(s) address: give Prometheus' own, e.g. http://prometheus:9090"
+            ))
+        })?;
+    let refresh = cli
+        .fleet_refresh
+        .or(file.fleet_refresh_seconds)
+        .unwrap_or(DEFAULT_REFRESH_SECONDS);
+    if !(1.0..=3600.0).contains(&refresh) {
+        return Err(fail(format!(
+            "refresh of {refresh} s is out of range: use 1 to 3600 seconds (--fleet-refresh)"
+        )));
+    }
+    let rate_window = cli
+        .fleet_rate_window
+        .or(file.fleet_rate_window_seconds)
+        .unwrap_or(DEFAULT_RATE_WINDOW_SECONDS);
+    if !(2..=3600).contains(&rate_window) {
+        return Err(fail(format!(
+            "rate window of {rate_window} s is out of range: use 2 to 3600 seconds (--fleet-rate-window)"
+        )));
+    }
+    let bearer = cli
+        .fleet_bearer_token_file
+        .clone()
+        .or_else(|| file.fleet_bearer_token_file.clone());
+    let basic = cli
+        .fleet_basic_auth_file
+        .clone()
+        .or_else(|| file.fleet_basic_auth_file.clone());
+    let credentials = match (bearer, basic) {
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                "takes a bearer token file or a basic auth file, not both".into(),
+            ));
+        }
+        (Some(path), None) => {
+            Credentials::Bearer(read_token_file(&path, "fleet bearer token file")?)
+        }
+        (None, Some(path)) => {
+            let line = read_token_file(&path, "fleet basic auth file")?;
+            let (user, password) = line.split_once(':').ok_or_else(|| {
+                fail(format!(
+                    "basic auth file {} must hold one line `user:password`",
+                    path.display()
+                ))
+            })?;
+            Credentials::Basic {
+                user: user.to_owned(),
+                password: password.to_owned(),
+            }
+        }
+        (None, None) => Credentials::None,
+    };
+    Ok(Some(FleetSettings {
+        prometheus,
+        credentials,
+        refresh: Duration::from_secs_f64(refresh),
+        rate_window: Duration::from_secs(rate_window),
+    }))
 }
 
 fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
@@ -479,10 +594,11 @@ fn read_file_config(path: &Path) -> Result<FileConfig, ConfigError> {
 }
 
 /// Reads a token file that only its owner may read.
-fn read_token_file(path: &Path) -> Result<String, ConfigError> {
+fn read_token_file(path: &Path, what: &'static str) -> Result<String, ConfigError> {
     use std::os::unix::fs::PermissionsExt;
     let shown = path.display().to_string();
     let fail = |reason: String| ConfigError::TokenFile {
+        what,
         path: shown.clone(),
         reason,
     };
@@ -696,6 +812,104 @@ mod tests {
         let config = Config::resolve(cli, default_bind()).unwrap();
         assert_eq!(config.access_token.as_deref(), Some("0123456789abcdef0123"));
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn the_fleet_is_off_unless_a_prometheus_is_named_and_every_setting_is_checked() {
+        use super::super::fleet::prom::Credentials;
+        let resolve = |adjust: &dyn Fn(&mut Cli)| {
+            let mut cli = Cli::default();
+            adjust(&mut cli);
+            Config::resolve(cli, default_bind())
+        };
+        assert!(resolve(&|_| {}).unwrap().fleet.is_none());
+        let fleet = resolve(&|cli| cli.fleet_prometheus = Some("http://prom:9090".into()))
+            .unwrap()
+            .fleet
+            .unwrap();
+        assert_eq!(fleet.prometheus.as_str(), "http://prom:9090/");
+        assert_eq!(fleet.refresh, Duration::from_secs(10));
+        assert_eq!(fleet.rate_window, Duration::from_secs(120));
+        assert_eq!(fleet.credentials, Credentials::None);
+        let error = |adjust: &dyn Fn(&mut Cli)| {
+            resolve(&|cli| {
+                cli.fleet_prometheus = Some("http://prom:9090".into());
+                adjust(cli);
+            })
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(
+            error(&|cli| cli.fleet_prometheus = Some("prom:9090".into()))
+                .contains("not an http(s) address")
+        );
+        assert!(
+            error(&|cli| cli.fleet_prometheus = Some("ftp://prom".into()))
+                .contains("not an http(s) address")
+        );
+        assert!(error(&|cli| cli.fleet_refresh = Some(0.5)).contains("--fleet-refresh"));
+        assert!(error(&|cli| cli.fleet_rate_window = Some(1)).contains("--fleet-rate-window"));
+
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("vitals-fleet-auth-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let secret = |name: &str, text: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            path
+        };
+        let bearer = secret("bearer", "prom-token\n");
+        let basic = secret("basic", "reader:pa:ss\n");
+        let bad_basic = secret("bad-basic", "no-colon\n");
+        let with = |bearer: Option<&Path>, basic: Option<&Path>| {
+            resolve(&|cli| {
+                cli.fleet_prometheus = Some("https://prom.example/".into());
+                cli.fleet_bearer_token_file = bearer.map(Path::to_path_buf);
+                cli.fleet_basic_auth_file = basic.map(Path::to_path_buf);
+            })
+        };
+        let credentials = |r: Result<Config, ConfigError>| r.unwrap().fleet.unwrap().credentials;
+        assert_eq!(
+            credentials(with(Some(&bearer), None)),
+            Credentials::Bearer("prom-token".into())
+        );
+        assert_eq!(
+            credentials(with(None, Some(&basic))),
+            Credentials::Basic {
+                user: "reader".into(),
+                password: "pa:ss".into()
+            }
+        );
+        assert!(
+            with(None, Some(&bad_basic))
+                .unwrap_err()
+                .to_string()
+                .contains("user:password")
+        );
+        assert!(
+            with(Some(&bearer), Some(&basic))
+                .unwrap_err()
+                .to_string()
+                .contains("not both")
+        );
+        std::fs::set_permissions(&bearer, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = with(Some(&bearer), None).unwrap_err().to_string();
+        assert!(
+            open.contains("fleet bearer token file") && open.contains("chmod 600"),
+            "{open}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
+
+        let file = std::env::temp_dir().join(format!("vitals-fleet-{}.toml", std::process::id()));
+        std::fs::write(
+            &file,
+            "fleet_prometheus = \"http://127.0.0.1:9090\"\nfleet_refresh_seconds = 30\n",
+        )
+        .unwrap();
+        let config = resolve(&|cli| cli.config = Some(file.clone())).unwrap();
+        assert_eq!(config.fleet.unwrap().refresh, Duration::from_secs(30));
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

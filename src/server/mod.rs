@@ -10,6 +10,7 @@ pub mod emit;
 pub mod emit_cli;
 pub mod error;
 pub mod failures;
+pub mod fleet;
 pub mod guard;
 pub mod history_db;
 pub mod hub;
@@ -216,10 +217,13 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         .spawn(hub.clone(), outlets.latest.clone())
         .map_err(StartError::Sampler)?;
 
-    let bound_ip = (!addr.ip().is_loopback() && !addr.ip().is_unspecified()).then(|| match addr {
+    // A specific address (a loopback one besides 127.0.0.1 too) is a valid Host.
+    let bound_ip = (!addr.ip().is_unspecified()).then(|| match addr {
         SocketAddr::V4(v4) => v4.ip().to_string(),
         SocketAddr::V6(v6) => format!("[{}]", v6.ip()),
     });
+    let fleet = fleet::Fleet::new(config.fleet.clone());
+    fleet.spawn();
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
@@ -230,6 +234,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             process_watch.clone(),
             gpu_cost,
             jobs.clone(),
+            outlets.alerts.clone(),
         ),
         processes: process_watch,
         latest: outlets.latest,
@@ -243,6 +248,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         sign_in_reads: Arc::new(tokio::sync::Semaphore::new(auth::MAX_SIGN_INS_READ_AT_ONCE)),
         alerts: outlets.alerts,
         jobs,
+        fleet,
     };
     Ok(Running {
         addr,
@@ -271,6 +277,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/jobs/fields", get(job_fields::job_fields))
         .route("/api/internal/ws/emit", post(emit::emit))
         .route("/metrics", get(prometheus::metrics))
+        .route("/api/fleet", get(fleet::routes::api))
+        .route("/fleet", get(fleet::routes::fleet_page))
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(page_options.clone())
         })

@@ -1,6 +1,7 @@
 //! `GET /metrics`: the latest snapshot in Prometheus' text format (OpenMetrics when asked), under the
 //! names node_exporter and dcgm-exporter users already have dashboards for.
 
+use super::alerts::Alerts;
 use super::collect::Snapshot;
 use super::collect::gpu::GpuCost;
 use super::error::HttpError;
@@ -8,7 +9,7 @@ use super::jobs::JobBook;
 use super::processes::ProcessWatch;
 use super::sampler::Latest;
 use super::state::AppState;
-use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics};
+use crate::wire::{Alert, AlertSeverity, AlertState, CLOCK_EVENT_REASONS, GpuMetrics};
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -36,8 +37,10 @@ pub fn registry(
     processes: Arc<ProcessWatch>,
     gpu_cost: Arc<GpuCost>,
     jobs: Arc<JobBook>,
+    alerts: Arc<Alerts>,
 ) -> Arc<Registry> {
     let mut registry = Registry::default();
+    registry.register_collector(Box::new(AlertCollector(alerts)));
     registry.register_collector(Box::new(JobCollector {
         jobs,
         latest: latest.clone(),
@@ -46,6 +49,47 @@ pub fn registry(
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
     registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
     Arc::new(registry)
+}
+
+/// Each firing alert as `vitals_alert_firing 1`, so a fleet page (or Grafana) sees them.
+struct AlertCollector(Arc<Alerts>);
+
+impl std::fmt::Debug for AlertCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AlertCollector")
+    }
+}
+
+impl Collector for AlertCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        let firing: Vec<Alert> = self
+            .0
+            .active()
+            .into_iter()
+            .filter(|alert| alert.state == AlertState::Firing)
+            .collect();
+        family(
+            &mut encoder,
+            "vitals_alert_firing",
+            "A Vitals alert rule that is firing (one series per alert).",
+            firing.iter().map(|alert| {
+                let labels: Labels = vec![
+                    ("rule", alert.rule.clone()),
+                    ("severity", severity_name(alert.severity).to_owned()),
+                    ("subject", alert.instance.clone()),
+                    ("summary", alert.summary.clone()),
+                ];
+                (labels, gauge(1.0))
+            }),
+        )
+    }
+}
+
+fn severity_name(severity: AlertSeverity) -> &'static str {
+    match severity {
+        AlertSeverity::Warning => "warning",
+        AlertSeverity::Critical => "critical",
+    }
 }
 
 /// Jobs exported at most: the running ones first, then the latest ended.
@@ -370,7 +414,7 @@ fn encode_gpus(
         ]
     };
     // All gauges, as dcgm-exporter's counters keep their names (a counter here would gain _total).
-    let fields: [GpuField; 37] = [
+    let fields: [GpuField; 38] = [
         ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", |g| {
             g.utilization_percent.map(f64::from)
         }),
@@ -404,6 +448,11 @@ fn encode_gpus(
         ("DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", |g| {
             g.power_watts
         }),
+        (
+            "DCGM_FI_DEV_POWER_MGMT_LIMIT",
+            "Power management limit (in W).",
+            |g| g.power_limit_watts,
+        ),
         (
             "DCGM_FI_DEV_SM_CLOCK",
             "SM clock frequency (in MHz).",
@@ -624,6 +673,10 @@ mod tests {
             processes,
             Default::default(),
             Default::default(),
+            Arc::new(Alerts::new(
+                Vec::new(),
+                super::super::alerts::webhooks::Webhooks::none(),
+            )),
         );
         let mut out = String::new();
         if openmetrics {

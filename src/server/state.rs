@@ -23,7 +23,7 @@ pub struct AppState {
     pub page_history: Arc<PageHistory>,
     pub emit_token: Arc<str>,
     pub hostname: Arc<str>,
-    /// The IP the server is bound to when it is a specific non-loopback one (then it is a valid Host).
+    /// The IP the server is bound to when it is a specific one (then it is a valid Host).
     pub bound_ip: Option<String>,
     /// What `/metrics` encodes: a collector over `latest`.
     pub metrics_registry: Arc<prometheus_client::registry::Registry>,
@@ -39,6 +39,8 @@ pub struct AppState {
     pub alerts: Arc<super::alerts::Alerts>,
     /// The jobs the `jobs/` channels tell of.
     pub jobs: Arc<super::jobs::JobBook>,
+    /// The fleet page's hosts, read from Prometheus.
+    pub fleet: Arc<super::fleet::Fleet>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

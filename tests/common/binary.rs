@@ -12,16 +12,19 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `vitals` on an ephemeral loopback port with `args` added, under an open-files limit
+    /// Starts `vitals` on an ephemeral loopback port (unless `args` bind it) with `args` added, under an open-files limit
     /// (soft and hard) when one is given, and waits until it serves. Without GPUs and history on
     /// disk unless `args` name an NVML library or a data folder.
     pub fn start(args: &[&str], open_files: Option<u64>) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
         command
             .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(if args.contains(&"--bind") {
+                &[][..]
+            } else {
+                &["--bind", "127.0.0.1:0"][..]
+            })
             .args([
-                "--bind",
-                "127.0.0.1:0",
                 "--interval",
                 "0.5",
                 "--emit-token",

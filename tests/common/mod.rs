@@ -6,5 +6,6 @@
 pub mod binary;
 pub mod fake_nvml;
 pub mod process;
+pub mod prometheus;
 pub mod server;
 pub mod ws;

@@ -1,0 +1,378 @@
+//! `/fleet`: the fleet as one server-rendered table, no WASM at all, so the dashboard's module
+//! does not carry it and a page of 500 hosts draws at once. Sorting and filtering are links and
+//! a GET form; the page reloads itself every refresh period.
+
+use super::select::{Selection, SortKey, SortOrder, select};
+use crate::app::format;
+use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetView, HostState};
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+/// The page's policy: our stylesheet and icon, nothing that runs.
+pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+pub fn render(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> String {
+    let body = if view.configured {
+        fleet_table(view, selection, now).into_any()
+    } else {
+        not_configured().into_any()
+    };
+    // Reload on the refresh period (at least every 5 s), with the same filter and sort.
+    let reload = view.refresh_seconds.max(5.0).round().to_string();
+    let reload = view.configured.then_some(reload);
+    let html = Owner::new().with(|| {
+        view! {
+            <html lang="en">
+                <head>
+                    <meta charset="utf-8" />
+                    <meta name="viewport" content="width=device-width, initial-scale=1" />
+                    {reload.map(|seconds| view! { <meta http-equiv="refresh" content=seconds /> })}
+                    <title>"Fleet · Vitals"</title>
+                    <link rel="stylesheet" href="/pkg/vitals.css" />
+                    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                </head>
+                <body class="fleet-page">{body}</body>
+            </html>
+        }
+        .to_html()
+    });
+    format!("<!DOCTYPE html>{html}")
+}
+
+fn not_configured() -> impl IntoView {
+    view! {
+        <header class="fleet-header">
+            <h1>"Fleet"</h1>
+            <a href="/">"This machine's dashboard"</a>
+        </header>
+        <section class="card fleet-off" data-testid="fleet-off">
+            <p>
+                "The fleet page shows every machine a Prometheus scrapes: Vitals, or node_exporter and dcgm-exporter. Start Vitals with "
+                <code>"--fleet-prometheus http://prometheus:9090"</code>
+                " (or " <code>"VITALS_FLEET_PROMETHEUS"</code> ", or " <code>"fleet_prometheus"</code>
+                " in the config file) to turn it on; the README's \"For fleets\" has a scrape config that links each host to its own dashboard."
+            </p>
+        </section>
+    }
+}
+
+fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> impl IntoView {
+    let shown = select(&view.hosts, selection);
+    let down = view
+        .hosts
+        .iter()
+        .filter(|h| h.state == HostState::Down)
+        .count();
+    let count = if shown.len() == view.hosts.len() {
+        format!("{} hosts", view.hosts.len())
+    } else {
+        format!("{} of {} hosts", shown.len(), view.hosts.len())
+    };
+    let read = match (view.age_seconds, view.refresh_ms) {
+        (Some(age), Some(ms)) => format!(
+            "read from {} {} ago in {ms:.0} ms",
+            view.prometheus,
+            format::age(age as u64)
+        ),
+        _ => format!("reading {}…", view.prometheus),
+    };
+    let problem = view.error.clone().map(|error| {
+        let age = view
+            .age_seconds
+            .map(|age| format!("The hosts below are from {} ago: ", format::age(age as u64)))
+            .unwrap_or_else(|| "No hosts read yet: ".to_owned());
+        view! { <p class="fleet-stale" role="alert" data-testid="fleet-stale">{age}{error}</p> }
+    });
+    let header_cells = COLUMNS
+        .iter()
+        .map(|&(key, title)| sort_header(key, title, selection))
+        .collect_view();
+    let rows = shown
+        .into_iter()
+        .map(|host| host_row(host, now))
+        .collect_view();
+    let filter = selection.q.clone();
+    let sort = selection.sort.name();
+    let order = order_name(selection.order());
+    view! {
+        <header class="fleet-header">
+            <h1>"Fleet"</h1>
+            <span class="fleet-count" data-testid="fleet-count">{count}</span>
+            {(down > 0).then(|| view! { <span class="badge fleet-down-count">{format!("{down} down")}</span> })}
+            <span class="fleet-read" data-testid="fleet-read">{read}</span>
+            <a href="/">"This machine's dashboard"</a>
+        </header>
+        {problem}
+        <form class="fleet-filter" method="get" action="/fleet">
+            <input
+                type="search"
+                name="q"
+                value=filter
+                placeholder="Filter: host name, label (env=prod), GPU model"
+                aria-label="Filter hosts"
+                maxlength="200"
+            />
+            <input type="hidden" name="sort" value=sort />
+            <input type="hidden" name="order" value=order />
+            <button type="submit">"Filter"</button>
+        </form>
+        <div class="card fleet-card">
+            <table class="fleet-table" data-testid="fleet-table">
+                <thead>
+                    <tr>{header_cells}</tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+    }
+}
+
+const COLUMNS: [(SortKey, &str); 11] = [
+    (SortKey::Host, "Host"),
+    (SortKey::State, "State"),
+    (SortKey::Cpu, "CPU"),
+    (SortKey::Memory, "RAM"),
+    (SortKey::Load, "Load"),
+    (SortKey::Disk, "Disk r/w"),
+    (SortKey::Network, "Net rx/tx"),
+    (SortKey::Gpu, "GPU util"),
+    (SortKey::GpuMemory, "GPU memory"),
+    (SortKey::Temperature, "Temp · power"),
+    (SortKey::Alerts, "Alerts"),
+];
+
+fn order_name(order: SortOrder) -> &'static str {
+    match order {
+        SortOrder::Asc => "asc",
+        SortOrder::Desc => "desc",
+    }
+}
+
+/// A column title linking to the table sorted by it: its natural order first, reversed when
+/// it is already sorted so.
+fn sort_header(key: SortKey, title: &'static str, selection: &Selection) -> impl IntoView {
+    let current = selection.sort == key;
+    let order = match (current, selection.order()) {
+        (true, SortOrder::Asc) => SortOrder::Desc,
+        (true, SortOrder::Desc) => SortOrder::Asc,
+        (false, _) => key.natural_order(),
+    };
+    let href = format!(
+        "/fleet?{}",
+        serde_urlencoded_pairs(&[
+            ("q", selection.q.as_str()),
+            ("sort", key.name()),
+            ("order", order_name(order)),
+        ])
+    );
+    let arrow = match (current, selection.order()) {
+        (true, SortOrder::Asc) => " ▲",
+        (true, SortOrder::Desc) => " ▼",
+        _ => "",
+    };
+    let aria = current.then(|| match selection.order() {
+        SortOrder::Asc => "ascending",
+        SortOrder::Desc => "descending",
+    });
+    view! {
+        <th aria-sort=aria>
+            <a href=href data-sort=key.name()>{title}{arrow}</a>
+        </th>
+    }
+}
+
+fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(key, value)| format!("{key}={}", encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Percent-encodes a query value (RFC 3986 unreserved characters stay).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn host_row(host: &FleetHost, now: DateTime<Utc>) -> impl IntoView {
+    let name = host.name.clone();
+    let title = match &host.dashboard {
+        Some(url) => view! { <a class="fleet-host" href=url.clone()>{name.clone()}</a> }.into_any(),
+        None => view! { <span class="fleet-host">{name.clone()}</span> }.into_any(),
+    };
+    let labels = host
+        .labels
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let (state_class, state_text) = match host.state {
+        HostState::Up => ("ok", "up"),
+        HostState::Partial => ("warn", "partly down"),
+        HostState::Down => ("bad", "down"),
+    };
+    let since = match host.since {
+        Some(at) => format!(
+            "for {}",
+            format::age((now - at).num_seconds().max(0) as u64)
+        ),
+        None if !host.targets.is_empty() => "for over 1 h".to_owned(),
+        None => String::new(),
+    };
+    let down_targets = host
+        .targets
+        .iter()
+        .filter(|t| !t.up)
+        .map(|t| format!("{} {}", t.job, t.instance))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rate_pair = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (None, None) => "–".to_owned(),
+        _ => format!(
+            "{} / {}",
+            a.map_or("–".into(), format::rate),
+            b.map_or("–".into(), format::rate)
+        ),
+    };
+    let gpu_mean = {
+        let utils: Vec<f64> = host
+            .gpus
+            .iter()
+            .filter_map(|g| g.utilization_percent)
+            .collect();
+        (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64)
+    };
+    let gpus = host.gpus.iter().map(gpu_line).collect_view();
+    let alerts = host.alerts.iter().map(alert_line).collect_view();
+    view! {
+        <tr data-host=name.clone() data-state=state_text>
+            <td>{title}<div class="fleet-labels">{labels}</div></td>
+            <td>
+                <span class=format!("fleet-state {state_class}")>{state_text}</span>
+                <div class="fleet-since" title=down_targets>{since}</div>
+            </td>
+            <td class="num">
+                {percent(host.cpu_percent)}
+                {sparkline(&host.cpu_history, "CPU % over the last hour")}
+            </td>
+            <td class="num">{percent(host.memory_percent)}</td>
+            <td class="num">{host.load1.map_or("–".to_owned(), |l| format!("{l:.2}"))}</td>
+            <td class="num">
+                {rate_pair(host.disk_read_bytes_per_second, host.disk_write_bytes_per_second)}
+            </td>
+            <td class="num">
+                {rate_pair(
+                    host.network_receive_bytes_per_second,
+                    host.network_transmit_bytes_per_second,
+                )}
+            </td>
+            <td class="num">
+                {gpu_mean.map(|mean| format!("{mean:.0} % mean"))}
+                {(!host.gpu_history.is_empty())
+                    .then(|| sparkline(&host.gpu_history, "mean GPU utilization % over the last hour"))}
+            </td>
+            <td colspan="2" class="fleet-gpus">{gpus}</td>
+            <td class="fleet-alerts">{alerts}</td>
+        </tr>
+    }
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or("–".to_owned(), |v| format!("{v:.0} %"))
+}
+
+fn gpu_line(gpu: &FleetGpu) -> impl IntoView {
+    let memory = match (gpu.memory_used_mib, gpu.memory_total_mib) {
+        (Some(used), Some(total)) if total > 0.0 => {
+            format!("{:.1}/{:.0} GiB", used / 1024.0, total / 1024.0)
+        }
+        (Some(used), _) => format!("{:.1} GiB", used / 1024.0),
+        _ => "–".to_owned(),
+    };
+    let power = match (gpu.power_watts, gpu.power_limit_watts) {
+        (Some(draw), Some(limit)) => format!("{draw:.0}/{limit:.0} W"),
+        (Some(draw), None) => format!("{draw:.0} W"),
+        _ => "–".to_owned(),
+    };
+    let hot = gpu.temperature_celsius.is_some_and(|t| t >= 85.0);
+    let text = format!(
+        "GPU {} · {} · {} · {} · {}",
+        gpu.index,
+        percent(gpu.utilization_percent),
+        memory,
+        gpu.temperature_celsius
+            .map_or("–".to_owned(), |t| format!("{t:.0} °C")),
+        power
+    );
+    view! {
+        <div class="fleet-gpu" class:hot=hot title=gpu.model.clone() data-gpu=gpu.index.clone()>
+            {text}
+        </div>
+    }
+}
+
+fn alert_line(alert: &FleetAlert) -> impl IntoView {
+    let class = match alert.severity.as_str() {
+        "critical" | "page" => "badge fleet-alert bad",
+        _ => "badge fleet-alert warn",
+    };
+    view! { <span class=class title=alert.about.clone()>{alert.name.clone()}</span> }
+}
+
+/// The last hour as a line: 0–100 % bottom to top, gaps where there was no data.
+fn sparkline(points: &[Option<f32>], label: &'static str) -> impl IntoView {
+    let width = points.len().saturating_sub(1).max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (i, point) in points.iter().enumerate() {
+        match point {
+            Some(value) => {
+                let y = 20.0 - value.clamp(0.0, 100.0) / 5.0;
+                current.push_str(&format!("{i},{y:.1} "));
+            }
+            None if !current.is_empty() => lines.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        lines.push(current);
+    }
+    let polylines = lines
+        .into_iter()
+        .map(|points| view! { <polyline points=points /> })
+        .collect_view();
+    view! {
+        <svg
+            class="spark"
+            viewBox=format!("0 0 {width} 20")
+            preserveAspectRatio="none"
+            role="img"
+            aria-label=label
+        >
+            {polylines}
+        </svg>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_survives_in_sort_links() {
+        assert_eq!(encode("env=prod gpu"), "env%3Dprod%20gpu");
+        assert_eq!(
+            serde_urlencoded_pairs(&[("q", ""), ("sort", "cpu")]),
+            "sort=cpu"
+        );
+    }
+}
