@@ -7,7 +7,8 @@
 //   - the browser: navigation → page loaded and first paint for /fleet, and the CPU of all
 //     Chromium processes while the page stays open (it reloads itself every refresh),
 //   - the server's CPU and resident memory over the same time.
-// Run from the repository root after a release build: node bench/fleet.mjs [--hosts 500] [--gpus 8] [--seconds 60]
+// Run from the repository root after a release build:
+//   node bench/fleet.mjs [--hosts 500] [--gpus 8] [--seconds 60] [--screenshot fleet.png]
 import { spawn } from 'child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'fs';
 import { createServer } from 'http';
@@ -110,8 +111,10 @@ try {
   const timing = await page.evaluate(() => {
     const nav = performance.getEntriesByType('navigation')[0];
     const paint = performance.getEntriesByName('first-contentful-paint')[0];
-    return { load: nav.loadEventEnd, fcp: paint?.startTime, rows: document.querySelectorAll('tbody tr').length };
+    return { load: nav.loadEventEnd, fcp: paint?.startTime, rows: document.querySelectorAll('.fleet-row[data-host]').length };
   });
+  const shot = process.argv.indexOf('--screenshot');
+  if (shot > 0) await page.screenshot({ path: process.argv[shot + 1] });
   const pageBytes = (await (await fetch(origin + '/fleet', { headers: { 'accept-encoding': 'identity' } })).text()).length;
   const chromiumBefore = chromiumCpuSeconds();
   const serverBefore = processUsage(server.pid);

@@ -23,7 +23,8 @@ process.env.VITALS_E2E_DEPTH_SCRIPT ??= (() => {
 const chromiumArgs = [
   '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE localhost',
+  // The fleet spec's hosts live on 127.0.0.2–4: loopback too.
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1, EXCLUDE 127.0.0.2, EXCLUDE 127.0.0.3, EXCLUDE 127.0.0.4, EXCLUDE localhost',
 ];
 
 function server(port: number, extra: string, env: Record<string, string> = {}) {

@@ -46,41 +46,43 @@ test.afterAll(async () => {
   if (scratch) fs.rmSync(scratch, { recursive: true, force: true });
 });
 
-const hostNames = (page: Page) => page.locator('tbody tr').evaluateAll(
+const hostNames = (page: Page) => page.locator('.fleet-row[data-host]').evaluateAll(
   (rows) => rows.map((row) => row.getAttribute('data-host')));
 
 /** Opens the fleet page until Prometheus has scraped all three hosts twice (CPU needs a rate). */
 async function openFleet(page: Page) {
   await expect(async () => {
     await page.goto(`${READER}/fleet`);
-    await expect(page.locator('tbody tr')).toHaveCount(3, { timeout: 500 });
+    await expect(page.locator('.fleet-row[data-host]')).toHaveCount(3, { timeout: 500 });
     for (const host of HOSTS) {
-      await expect(page.locator(`tr[data-host="${host.ip}"] td.num`).first()).toContainText('%', { timeout: 500 });
+      await expect(page.locator(`[data-host="${host.ip}"] .num`).first()).toContainText('%', { timeout: 500 });
     }
-    await expect(page.locator('tr[data-host="127.0.0.2"] .fleet-gpu')).toHaveCount(2, { timeout: 500 });
+    await expect(page.locator('[data-host="127.0.0.2"] .fleet-gpu')).toHaveCount(2, { timeout: 500 });
   }).toPass({ timeout: 60_000 });
 }
 
 test('the fleet page lists the three hosts with their GPUs, sorts, filters, and links to each dashboard', async ({ page }) => {
   await openFleet(page);
   await expect(page.getByTestId('fleet-count')).toHaveText('3 hosts');
-  const gpus = page.locator('tr[data-host="127.0.0.2"] .fleet-gpu');
-  await expect(gpus.nth(0)).toContainText('GPU 0 · 37 %');
-  await expect(gpus.nth(1)).toContainText('GPU 1 · 91 %');
-  await expect(page.locator('tr[data-host="127.0.0.3"] .fleet-gpu')).toHaveCount(0);
+  const gpus = page.locator('[data-host="127.0.0.2"] .fleet-gpu');
+  // end2end/fixtures/two-gpus.nvml: what Prometheus scraped, drawn as the host's GPU lines.
+  await expect(gpus.nth(0)).toHaveText('GPU 0 · 63 % · 32.0/80 GiB · 61 °C · 312/700 W');
+  await expect(gpus.nth(0)).toHaveAttribute('title', 'Fake H100 80GB');
+  await expect(gpus.nth(1)).toHaveText('GPU 1 · 0 % · 0.0/22 GiB · 33 °C · 16/72 W');
+  await expect(page.locator('[data-host="127.0.0.3"] .fleet-gpu')).toHaveCount(0);
   for (const host of HOSTS) {
-    await expect(page.locator(`tr[data-host="${host.ip}"]`)).toHaveAttribute('data-state', 'up');
-    await expect(page.locator(`tr[data-host="${host.ip}"] svg.spark`).first()).toBeAttached();
+    await expect(page.locator(`[data-host="${host.ip}"]`)).toHaveAttribute('data-state', 'up');
+    await expect(page.locator(`[data-host="${host.ip}"] svg.spark`).first()).toBeAttached();
   }
 
   // Sorting: by host, A→Z then Z→A; by GPU utilization, busiest first.
-  await page.locator('th a[data-sort="host"]').click();
+  await page.locator('a[data-sort="host"]').click();
   expect(await hostNames(page)).toEqual(['127.0.0.2', '127.0.0.3', '127.0.0.4']);
-  await expect(page.locator('th[aria-sort="ascending"]')).toContainText('Host');
-  await page.locator('th a[data-sort="host"]').click();
+  await expect(page.locator('[role=columnheader][aria-sort="ascending"]')).toContainText('Host');
+  await page.locator('a[data-sort="host"]').click();
   expect(await hostNames(page)).toEqual(['127.0.0.4', '127.0.0.3', '127.0.0.2']);
-  await expect(page.locator('th[aria-sort="descending"]')).toContainText('Host');
-  await page.locator('th a[data-sort="gpu"]').click();
+  await expect(page.locator('[role=columnheader][aria-sort="descending"]')).toContainText('Host');
+  await page.locator('a[data-sort="gpu"]').click();
   expect((await hostNames(page))[0]).toBe('127.0.0.2');
 
   // Filtering by a label keeps the sort.
@@ -91,7 +93,7 @@ test('the fleet page lists the three hosts with their GPUs, sorts, filters, and 
   expect(new URL(page.url()).searchParams.get('sort')).toBe('gpu');
 
   // A host's name is the way into its own live dashboard.
-  const link = page.locator('tr[data-host="127.0.0.3"] a.fleet-host');
+  const link = page.locator('[data-host="127.0.0.3"] a.fleet-host');
   await expect(link).toHaveAttribute('href', 'http://127.0.0.3:3122/');
   await link.click();
   await page.waitForURL('http://127.0.0.3:3122/');

@@ -69,10 +69,15 @@ pub fn clock_utc(unix_ms: i64) -> String {
 
 /// How long ago something happened: `3 s ago`, `4 min ago`, `2 h ago`.
 pub fn age(seconds: u64) -> String {
+    format!("{} ago", span(seconds))
+}
+
+/// A length of time at a glance: `3 s`, `4 min`, `2 h`.
+pub fn span(seconds: u64) -> String {
     match seconds {
-        0..60 => format!("{seconds} s ago"),
-        60..3600 => format!("{} min ago", seconds / 60),
-        _ => format!("{} h ago", seconds / 3600),
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        _ => format!("{} h", seconds / 3600),
     }
 }
 

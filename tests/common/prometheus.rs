@@ -42,7 +42,10 @@ impl Prometheus {
 fn spawn(dir: &Path, port: u16) -> Child {
     let data: PathBuf = dir.join("data");
     Command::new("prometheus")
-        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!(
+            "--config.file={}",
+            dir.join("prometheus.yml").display()
+        ))
         .arg(format!("--storage.tsdb.path={}", data.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .stdout(Stdio::null())

@@ -70,7 +70,7 @@ fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> i
     };
     let read = match (view.age_seconds, view.refresh_ms) {
         (Some(age), Some(ms)) => format!(
-            "read from {} {} ago in {ms:.0} ms",
+            "read from {} {} in {ms:.0} ms",
             view.prometheus,
             format::age(age as u64)
         ),
@@ -79,7 +79,12 @@ fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> i
     let problem = view.error.clone().map(|error| {
         let age = view
             .age_seconds
-            .map(|age| format!("The hosts below are from {} ago: ", format::age(age as u64)))
+            .map(|age| {
+                format!(
+                    "Stale: the hosts below are from {}. ",
+                    format::age(age as u64)
+                )
+            })
             .unwrap_or_else(|| "No hosts read yet: ".to_owned());
         view! { <p class="fleet-stale" role="alert" data-testid="fleet-stale">{age}{error}</p> }
     });
@@ -116,13 +121,11 @@ fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> i
             <input type="hidden" name="order" value=order />
             <button type="submit">"Filter"</button>
         </form>
-        <div class="card fleet-card">
-            <table class="fleet-table" data-testid="fleet-table">
-                <thead>
-                    <tr>{header_cells}</tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
+        // A grid of rows rather than a <table>: rows out of view skip layout and paint
+        // (content-visibility), so a page of 500 hosts draws, and reloads, at once.
+        <div class="card fleet-card" role="table" aria-label="Hosts" data-testid="fleet-table">
+            <div class="fleet-row fleet-head" role="row">{header_cells}</div>
+            <div role="rowgroup">{rows}</div>
         </div>
     }
 }
@@ -175,9 +178,9 @@ fn sort_header(key: SortKey, title: &'static str, selection: &Selection) -> impl
         SortOrder::Desc => "descending",
     });
     view! {
-        <th aria-sort=aria>
+        <div role="columnheader" aria-sort=aria>
             <a href=href data-sort=key.name()>{title}{arrow}</a>
-        </th>
+        </div>
     }
 }
 
@@ -223,7 +226,7 @@ fn host_row(host: &FleetHost, now: DateTime<Utc>) -> impl IntoView {
     let since = match host.since {
         Some(at) => format!(
             "for {}",
-            format::age((now - at).num_seconds().max(0) as u64)
+            format::span((now - at).num_seconds().max(0) as u64)
         ),
         None if !host.targets.is_empty() => "for over 1 h".to_owned(),
         None => String::new(),
@@ -254,35 +257,35 @@ fn host_row(host: &FleetHost, now: DateTime<Utc>) -> impl IntoView {
     let gpus = host.gpus.iter().map(gpu_line).collect_view();
     let alerts = host.alerts.iter().map(alert_line).collect_view();
     view! {
-        <tr data-host=name.clone() data-state=state_text>
-            <td>{title}<div class="fleet-labels">{labels}</div></td>
-            <td>
+        <div class="fleet-row" role="row" data-host=name.clone() data-state=state_text>
+            <div role="cell">{title}<div class="fleet-labels">{labels}</div></div>
+            <div role="cell">
                 <span class=format!("fleet-state {state_class}")>{state_text}</span>
                 <div class="fleet-since" title=down_targets>{since}</div>
-            </td>
-            <td class="num">
+            </div>
+            <div role="cell" class="num">
                 {percent(host.cpu_percent)}
                 {sparkline(&host.cpu_history, "CPU % over the last hour")}
-            </td>
-            <td class="num">{percent(host.memory_percent)}</td>
-            <td class="num">{host.load1.map_or("–".to_owned(), |l| format!("{l:.2}"))}</td>
-            <td class="num">
+            </div>
+            <div role="cell" class="num">{percent(host.memory_percent)}</div>
+            <div role="cell" class="num">{host.load1.map_or("–".to_owned(), |l| format!("{l:.2}"))}</div>
+            <div role="cell" class="num">
                 {rate_pair(host.disk_read_bytes_per_second, host.disk_write_bytes_per_second)}
-            </td>
-            <td class="num">
+            </div>
+            <div role="cell" class="num">
                 {rate_pair(
                     host.network_receive_bytes_per_second,
                     host.network_transmit_bytes_per_second,
                 )}
-            </td>
-            <td class="num">
+            </div>
+            <div role="cell" class="num">
                 {gpu_mean.map(|mean| format!("{mean:.0} % mean"))}
                 {(!host.gpu_history.is_empty())
                     .then(|| sparkline(&host.gpu_history, "mean GPU utilization % over the last hour"))}
-            </td>
-            <td colspan="2" class="fleet-gpus">{gpus}</td>
-            <td class="fleet-alerts">{alerts}</td>
-        </tr>
+            </div>
+            <div role="cell" class="fleet-gpus">{gpus}</div>
+            <div role="cell" class="fleet-alerts">{alerts}</div>
+        </div>
     }
 }
 
@@ -345,6 +348,15 @@ fn sparkline(points: &[Option<f32>], label: &'static str) -> impl IntoView {
     }
     if !current.is_empty() {
         lines.push(current);
+    }
+    // A lone point (a gap on both sides) is drawn as a short dash, not left invisible.
+    for line in &mut lines {
+        if let [point] = line.split_whitespace().collect::<Vec<_>>()[..]
+            && let Some((x, y)) = point.split_once(',')
+        {
+            let x: f32 = x.parse().unwrap_or_default();
+            *line = format!("{point} {},{y}", x + 0.6);
+        }
     }
     let polylines = lines
         .into_iter()
