@@ -1000,19 +1000,20 @@ pub struct FleetView {
     pub hosts: Vec<FleetHost>,
 }
 
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum HostState {
     /// Every target of the host failed its last scrape.
     Down,
     /// Some targets are up, some down.
     Partial,
+    #[default]
     Up,
 }
 
 /// One host: the targets sharing a host name (the `host` target label, else the `instance`
 /// label without its port), with what node_exporter- and dcgm-exporter-named series say of it.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct FleetHost {
     pub name: String,
     pub state: HostState,
@@ -1046,6 +1047,18 @@ pub struct FleetHost {
     pub cpu_history: Vec<Option<f32>>,
     /// The mean GPU utilization % over the same points; empty for a host without GPUs.
     pub gpu_history: Vec<Option<f32>>,
+}
+
+impl FleetHost {
+    /// The mean utilization of its GPUs, None without any.
+    pub fn mean_gpu_utilization(&self) -> Option<f64> {
+        let utils: Vec<f64> = self
+            .gpus
+            .iter()
+            .filter_map(|g| g.utilization_percent)
+            .collect();
+        (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64)
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -174,22 +174,9 @@ fn host_named<'a>(
 fn empty_host(name: &str, points: usize) -> FleetHost {
     FleetHost {
         name: name.to_owned(),
-        state: HostState::Up,
-        since: None,
-        targets: Vec::new(),
-        labels: BTreeMap::new(),
-        dashboard: None,
-        cpu_percent: None,
-        memory_percent: None,
-        load1: None,
-        disk_read_bytes_per_second: None,
-        disk_write_bytes_per_second: None,
-        network_receive_bytes_per_second: None,
-        network_transmit_bytes_per_second: None,
-        gpus: Vec::new(),
-        alerts: Vec::new(),
         cpu_history: vec![None; points],
         gpu_history: vec![None; points],
+        ..Default::default()
     }
 }
 
@@ -205,11 +192,14 @@ fn state_of(targets: &[FleetTarget]) -> HostState {
 }
 
 /// When the host's up-ness (any target up) last changed to what it is now; None when it has
-/// been so for the whole range.
+/// been so for the whole range. A change after the range's last point dates from that point.
 fn since(line: &Series, up_now: bool) -> Option<DateTime<Utc>> {
     let is_now = |value: f64| (value == 1.0) == up_now;
     let last_other = line.points.iter().rposition(|&(_, v)| !is_now(v))?;
-    let (at, _) = line.points.get(last_other + 1)?;
+    let (at, _) = line
+        .points
+        .get(last_other + 1)
+        .unwrap_or(&line.points[last_other]);
     DateTime::from_timestamp_millis((at * 1000.0) as i64)
 }
 
@@ -265,4 +255,170 @@ fn gpu_order(a: &str, b: &str) -> std::cmp::Ordering {
 /// Only http and https links are drawn: a label is anyone's text.
 fn is_web_url(text: &str) -> bool {
     reqwest::Url::parse(text).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn sample(pairs: &[(&str, &str)], value: f64) -> Sample {
+        Sample {
+            labels: labels(pairs),
+            value,
+        }
+    }
+
+    fn grid() -> History {
+        History {
+            start: 1000.0,
+            step: 60.0,
+            points: 4,
+        }
+    }
+
+    #[test]
+    fn targets_of_one_host_make_one_row_with_its_gpus_labels_and_link() {
+        let answers = Answers {
+            up: vec![
+                sample(
+                    &[
+                        (HOST, "gpu-a"),
+                        ("job", "vitals"),
+                        ("instance", "gpu-a:3000"),
+                        (DASHBOARD_LABEL, "http://gpu-a:3000/"),
+                        ("env", "prod"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[(HOST, "gpu-a"), ("job", "dcgm"), ("instance", "gpu-a:9400")],
+                    0.0,
+                ),
+                sample(
+                    &[
+                        (HOST, "evil"),
+                        ("job", "node"),
+                        ("instance", "evil:9100"),
+                        (DASHBOARD_LABEL, "javascript:alert(1)"),
+                    ],
+                    1.0,
+                ),
+            ],
+            host_metrics: vec![(HostMetric::Cpu, vec![sample(&[(HOST, "gpu-a")], 12.5)])],
+            gpu_metrics: vec![
+                (
+                    GpuMetric::MemoryUsed,
+                    vec![
+                        sample(
+                            &[(HOST, "gpu-a"), ("gpu", "10"), ("modelName", "H100")],
+                            1024.0,
+                        ),
+                        sample(
+                            &[(HOST, "gpu-a"), ("gpu", "2"), ("modelName", "H100")],
+                            512.0,
+                        ),
+                    ],
+                ),
+                (
+                    GpuMetric::MemoryFree,
+                    vec![sample(&[(HOST, "gpu-a"), ("gpu", "10")], 3072.0)],
+                ),
+            ],
+            alerts: vec![
+                sample(
+                    &[
+                        (HOST, "gpu-a"),
+                        ("alertname", "GpuHot"),
+                        ("severity", "critical"),
+                        ("gpu", "2"),
+                    ],
+                    1.0,
+                ),
+                sample(
+                    &[
+                        (HOST, "gpu-a"),
+                        ("rule", "gpu_temperature"),
+                        ("summary", "GPU 2 is hot"),
+                    ],
+                    1.0,
+                ),
+            ],
+            history: grid(),
+            ..Default::default()
+        };
+        let hosts = assemble(&answers);
+        assert_eq!(hosts.len(), 2);
+        let a = &hosts[1];
+        assert_eq!(a.name, "gpu-a");
+        assert_eq!(a.state, HostState::Partial, "dcgm-exporter is down");
+        assert_eq!(a.targets.len(), 2);
+        assert_eq!(a.labels.get("env").map(String::as_str), Some("prod"));
+        assert!(!a.labels.contains_key(DASHBOARD_LABEL) && !a.labels.contains_key("job"));
+        assert_eq!(a.dashboard.as_deref(), Some("http://gpu-a:3000/"));
+        assert_eq!(a.cpu_percent, Some(12.5));
+        let indexes: Vec<&str> = a.gpus.iter().map(|g| g.index.as_str()).collect();
+        assert_eq!(indexes, ["2", "10"], "GPUs in number order");
+        assert_eq!(a.gpus[1].memory_total_mib, Some(4096.0), "used + free");
+        assert_eq!(a.gpus[0].memory_total_mib, None, "no free, no total");
+        assert_eq!(a.alerts[0].name, "GpuHot");
+        assert_eq!(a.alerts[0].about, "gpu=2");
+        assert_eq!(a.alerts[1].name, "gpu_temperature");
+        assert_eq!(a.alerts[1].about, "GPU 2 is hot");
+        assert_eq!(hosts[0].dashboard, None, "only http(s) links");
+    }
+
+    #[test]
+    fn a_host_without_its_own_up_is_up_and_all_down_is_down() {
+        assert_eq!(state_of(&[]), HostState::Up);
+        let target = |up| FleetTarget {
+            job: "node".into(),
+            instance: "a:9100".into(),
+            up,
+        };
+        assert_eq!(state_of(&[target(false), target(false)]), HostState::Down);
+        assert_eq!(state_of(&[target(true)]), HostState::Up);
+    }
+
+    #[test]
+    fn since_is_the_first_point_of_the_current_state() {
+        let line = Series {
+            labels: Labels::new(),
+            points: vec![(1000.0, 1.0), (1060.0, 1.0), (1120.0, 0.0), (1180.0, 0.0)],
+        };
+        let since = since(&line, false).unwrap();
+        assert_eq!(since.timestamp(), 1120);
+        assert_eq!(
+            super::since(&line, true).unwrap().timestamp(),
+            1180,
+            "up again after the last point: since then"
+        );
+        let steady = Series {
+            labels: Labels::new(),
+            points: vec![(1000.0, 1.0), (1060.0, 1.0)],
+        };
+        assert_eq!(
+            super::since(&steady, true),
+            None,
+            "the same for the whole range"
+        );
+    }
+
+    #[test]
+    fn sparkline_points_land_on_the_grid_with_gaps() {
+        let line = Series {
+            labels: Labels::new(),
+            points: vec![(1000.0, 5.0), (1121.0, 7.0), (5000.0, 9.0)],
+        };
+        assert_eq!(
+            spread(&line, grid()),
+            vec![Some(5.0), None, Some(7.0), None]
+        );
+    }
 }

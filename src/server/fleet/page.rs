@@ -246,14 +246,7 @@ fn host_row(host: &FleetHost, now: DateTime<Utc>) -> impl IntoView {
             b.map_or("–".into(), format::rate)
         ),
     };
-    let gpu_mean = {
-        let utils: Vec<f64> = host
-            .gpus
-            .iter()
-            .filter_map(|g| g.utilization_percent)
-            .collect();
-        (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64)
-    };
+    let gpu_mean = host.mean_gpu_utilization();
     let gpus = host.gpus.iter().map(gpu_line).collect_view();
     let alerts = host.alerts.iter().map(alert_line).collect_view();
     view! {
@@ -386,5 +379,75 @@ mod tests {
             serde_urlencoded_pairs(&[("q", ""), ("sort", "cpu")]),
             "sort=cpu"
         );
+    }
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+    use crate::wire::{FleetTarget, HostState};
+
+    #[test]
+    fn hosts_render_escaped_with_sparklines_and_sort_links() {
+        let host = FleetHost {
+            name: "gpu-<a>".into(),
+            state: HostState::Down,
+            since: Some(chrono::DateTime::from_timestamp(1_000, 0).unwrap()),
+            targets: vec![FleetTarget {
+                job: "vitals".into(),
+                instance: "gpu:3000".into(),
+                up: false,
+            }],
+            labels: [("note".to_owned(), "<script>alert(1)</script>".to_owned())].into(),
+            dashboard: Some("http://gpu:3000/".into()),
+            cpu_percent: Some(42.4),
+            load1: Some(1.5),
+            network_receive_bytes_per_second: Some(2e6),
+            cpu_history: vec![Some(0.0), Some(100.0), None, Some(50.0)],
+            ..Default::default()
+        };
+        let view = FleetView {
+            configured: true,
+            prometheus: "http://prom:9090".into(),
+            refresh_seconds: 10.0,
+            hosts: vec![host],
+            ..Default::default()
+        };
+        let selection = Selection {
+            q: "gpu".into(),
+            sort: SortKey::Cpu,
+            order: None,
+        };
+        let now = chrono::DateTime::from_timestamp(1_125, 0).unwrap();
+        let html = render(&view, &selection, now);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.contains(r#"<meta http-equiv="refresh" content="10""#));
+        assert!(!html.contains("<script>"), "labels are escaped");
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("gpu-&lt;a&gt;"));
+        assert!(html.contains(r#"href="http://gpu:3000/""#));
+        assert!(html.contains("for 2 min"), "down since 125 s");
+        assert!(html.contains("42 %"));
+        assert!(html.contains("2.0 MB/s"));
+        // 0 % at the bottom (y 20), 100 % at the top; the lone point after the gap is a dash.
+        assert!(html.contains(r#"points="0,20.0 1,0.0 ""#), "{html}");
+        assert!(html.contains(r#"points="3,10.0 3.6,10.0""#), "{html}");
+        // The current sort reverses on a second click and keeps the filter.
+        assert!(
+            html.contains(r#"href="/fleet?q=gpu&amp;sort=cpu&amp;order=asc""#),
+            "{html}"
+        );
+        assert!(html.contains(r#"aria-sort="descending""#));
+    }
+
+    #[test]
+    fn an_unconfigured_page_says_how_and_does_not_reload() {
+        let html = render(
+            &FleetView::default(),
+            &Selection::default(),
+            chrono::Utc::now(),
+        );
+        assert!(html.contains("--fleet-prometheus"));
+        assert!(!html.contains("http-equiv"));
     }
 }

@@ -19,15 +19,23 @@ fn selection(query: Result<Query<Selection>, QueryRejection>) -> Result<Selectio
     Ok(selection)
 }
 
+/// The query checked, and the hosts as last read; or the answer to a bad query.
+async fn read(
+    app: &AppState,
+    query: Result<Query<Selection>, QueryRejection>,
+) -> Result<(Selection, std::sync::Arc<FleetView>), Response> {
+    let selection = selection(query).map_err(IntoResponse::into_response)?;
+    Ok((selection, app.fleet.current().await))
+}
+
 pub async fn api(
     State(app): State<AppState>,
     query: Result<Query<Selection>, QueryRejection>,
 ) -> Response {
-    let selection = match selection(query) {
-        Ok(selection) => selection,
-        Err(error) => return error.into_response(),
+    let (selection, view) = match read(&app, query).await {
+        Ok(read) => read,
+        Err(bad) => return bad,
     };
-    let view = app.fleet.current().await;
     let answer = FleetView {
         hosts: select(&view.hosts, &selection)
             .into_iter()
@@ -42,11 +50,10 @@ pub async fn fleet_page(
     State(app): State<AppState>,
     query: Result<Query<Selection>, QueryRejection>,
 ) -> Response {
-    let selection = match selection(query) {
-        Ok(selection) => selection,
-        Err(error) => return error.into_response(),
+    let (selection, view) = match read(&app, query).await {
+        Ok(read) => read,
+        Err(bad) => return bad,
     };
-    let view = app.fleet.current().await;
     let mut response = Html(page::render(&view, &selection, chrono::Utc::now())).into_response();
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

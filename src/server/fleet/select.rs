@@ -188,14 +188,7 @@ fn value(host: &FleetHost, key: SortKey) -> Option<f64> {
             host.network_transmit_bytes_per_second,
         ),
         // The mean over the host's GPUs, so a host of 8 busy GPUs ranks above one of 1.
-        SortKey::Gpu => {
-            let utils: Vec<f64> = host
-                .gpus
-                .iter()
-                .filter_map(|g| g.utilization_percent)
-                .collect();
-            (!utils.is_empty()).then(|| utils.iter().sum::<f64>() / utils.len() as f64)
-        }
+        SortKey::Gpu => host.mean_gpu_utilization(),
         SortKey::GpuMemory => gpus(|g| Some(g.memory_used_mib? / g.memory_total_mib? * 100.0)),
         SortKey::Temperature => gpus(|g| g.temperature_celsius),
         SortKey::Power => host
@@ -205,5 +198,108 @@ fn value(host: &FleetHost, key: SortKey) -> Option<f64> {
             .reduce(|a, b| a + b),
         SortKey::Alerts => Some(host.alerts.len() as f64),
         SortKey::Host | SortKey::State => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{FleetGpu, FleetTarget};
+
+    fn host(name: &str, state: HostState, cpu: Option<f64>, gpu_utils: &[f64]) -> FleetHost {
+        FleetHost {
+            name: name.into(),
+            state,
+            targets: vec![FleetTarget {
+                job: "node".into(),
+                instance: format!("{name}:9100"),
+                up: state != HostState::Down,
+            }],
+            labels: [("env".to_owned(), format!("{name}-env"))].into(),
+            cpu_percent: cpu,
+            gpus: gpu_utils
+                .iter()
+                .map(|&u| FleetGpu {
+                    model: "NVIDIA A100".into(),
+                    utilization_percent: Some(u),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn names(hosts: &[FleetHost], selection: Selection) -> Vec<&str> {
+        select(hosts, &selection)
+            .into_iter()
+            .map(|h| h.name.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn down_hosts_come_first_and_missing_values_last_in_either_order() {
+        let hosts = [
+            host("b", HostState::Up, Some(10.0), &[90.0, 10.0]),
+            host("a", HostState::Up, None, &[]),
+            host("c", HostState::Down, Some(80.0), &[20.0]),
+            host("d", HostState::Partial, Some(30.0), &[]),
+        ];
+        assert_eq!(names(&hosts, Selection::default()), ["c", "d", "a", "b"]);
+        let cpu = |order| Selection {
+            sort: SortKey::Cpu,
+            order,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&hosts, cpu(None)),
+            ["c", "d", "b", "a"],
+            "busiest first"
+        );
+        assert_eq!(
+            names(&hosts, cpu(Some(SortOrder::Asc))),
+            ["b", "d", "c", "a"]
+        );
+        let gpu = Selection {
+            sort: SortKey::Gpu,
+            ..Default::default()
+        };
+        assert_eq!(
+            names(&hosts, gpu),
+            ["b", "c", "a", "d"],
+            "mean over a host's GPUs"
+        );
+        let by_name = Selection {
+            sort: SortKey::Host,
+            order: Some(SortOrder::Desc),
+            ..Default::default()
+        };
+        assert_eq!(names(&hosts, by_name), ["d", "c", "b", "a"]);
+    }
+
+    #[test]
+    fn every_word_of_the_filter_must_match_a_name_label_job_or_model() {
+        let hosts = [
+            host("gpu-a", HostState::Up, None, &[1.0]),
+            host("cpu-b", HostState::Up, None, &[]),
+        ];
+        let filter = |q: &str| {
+            names(
+                &hosts,
+                Selection {
+                    q: q.into(),
+                    ..Default::default()
+                },
+            )
+        };
+        assert_eq!(filter("GPU"), ["gpu-a"]);
+        assert_eq!(filter("env=cpu-b-env"), ["cpu-b"]);
+        assert_eq!(filter("job=node a100"), ["gpu-a"]);
+        assert_eq!(filter("job=node"), ["cpu-b", "gpu-a"]);
+        assert!(filter("nothing").is_empty());
+        let long = Selection {
+            q: "x".repeat(201),
+            ..Default::default()
+        };
+        assert!(long.check().is_err());
     }
 }
