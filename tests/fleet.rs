@@ -219,8 +219,17 @@ async fn three_vitals_through_a_real_prometheus_go_down_stale_and_back() {
     drop(plain_box);
 }
 
-/// A tiny exporter: `/metrics` answers what `body` makes of the seconds since it started.
-async fn fixture_exporter(ip: &str, body: fn(f64) -> String) -> SocketAddr {
+/// What a fixture server answers: a status, a content type and a body, after a delay.
+struct Reply {
+    status: &'static str,
+    content_type: &'static str,
+    body: String,
+    delay: Duration,
+}
+
+/// A tiny HTTP server on a loopback address: each request gets what `reply` makes of the
+/// seconds since it started.
+async fn fixture_server(ip: &str, reply: fn(f64) -> Reply) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind(format!("{ip}:0"))
         .await
         .unwrap();
@@ -228,19 +237,33 @@ async fn fixture_exporter(ip: &str, body: fn(f64) -> String) -> SocketAddr {
     let started = Instant::now();
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
-            let text = body(started.elapsed().as_secs_f64());
+            let reply = reply(started.elapsed().as_secs_f64());
             tokio::spawn(async move {
                 let mut request = vec![0u8; 4096];
                 let _ = stream.read(&mut request).await;
+                tokio::time::sleep(reply.delay).await;
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                    text.len()
+                    "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                    reply.status,
+                    reply.content_type,
+                    reply.body.len(),
+                    reply.body
                 );
                 let _ = stream.write_all(response.as_bytes()).await;
             });
         }
     });
     addr
+}
+
+/// A Prometheus-format exporter's answer.
+fn exposition(body: String) -> Reply {
+    Reply {
+        status: "200 OK",
+        content_type: "text/plain; version=0.0.4",
+        body,
+        delay: Duration::ZERO,
+    }
 }
 
 /// node_exporter's names: 4 CPUs 25 % busy, 75 % of 64 GiB used, load 1.5, 1 MB/s read.
@@ -282,9 +305,9 @@ fn dcgm_exporter(_: f64) -> String {
 
 #[tokio::test]
 async fn hosts_without_vitals_show_up_from_node_exporter_and_dcgm_exporter() {
-    let node_a = fixture_exporter("127.0.0.5", node_exporter).await;
-    let dcgm_a = fixture_exporter("127.0.0.5", dcgm_exporter).await;
-    let node_b = fixture_exporter("127.0.0.6", node_exporter).await;
+    let node_a = fixture_server("127.0.0.5", |t| exposition(node_exporter(t))).await;
+    let dcgm_a = fixture_server("127.0.0.5", |t| exposition(dcgm_exporter(t))).await;
+    let node_b = fixture_server("127.0.0.6", |t| exposition(node_exporter(t))).await;
     let rules = common::process::scratch_dir("fleet-rules").join("rules.yml");
     std::fs::write(
         &rules,
@@ -416,4 +439,50 @@ async fn without_a_prometheus_the_page_says_how_to_turn_it_on() {
     );
     let text = page.text().await.unwrap();
     assert!(text.contains("--fleet-prometheus http://prometheus:9090"));
+}
+
+#[tokio::test]
+async fn a_slow_failing_or_wrong_prometheus_is_named_with_what_is_wrong() {
+    let slow = fixture_server("127.0.0.7", |_| Reply {
+        status: "200 OK",
+        content_type: "application/json",
+        body: r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#.into(),
+        delay: Duration::from_secs(60),
+    })
+    .await;
+    let failing = fixture_server("127.0.0.7", |_| Reply {
+        status: "503 Service Unavailable",
+        content_type: "application/json",
+        body: r#"{"status":"error","errorType":"unavailable","error":"TSDB not ready"}"#.into(),
+        delay: Duration::ZERO,
+    })
+    .await;
+    let wrong = fixture_server("127.0.0.7", |_| Reply {
+        status: "200 OK",
+        content_type: "text/html",
+        body: "<html>Grafana</html>".into(),
+        delay: Duration::ZERO,
+    })
+    .await;
+    for (prometheus, expected) in [
+        (
+            failing,
+            "answered HTTP 503 Service Unavailable: TSDB not ready",
+        ),
+        (wrong, "is not Prometheus' HTTP API"),
+        (slow, "did not answer within 5 s"),
+    ] {
+        let reader = fleet_reader(&format!("http://{prometheus}")).await;
+        let view = until(&reader, expected, |view| view.error.is_some()).await;
+        let error = view.error.unwrap();
+        assert!(error.contains(expected), "{error}");
+        assert!(view.stale && view.hosts.is_empty() && view.updated.is_none());
+        let page = reqwest::get(reader.url("/fleet"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("No hosts read yet"), "{page}");
+    }
 }

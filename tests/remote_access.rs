@@ -35,13 +35,15 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-const ROUTES: [&str; 6] = [
+const ROUTES: [&str; 8] = [
     "/",
     "/api/system/metrics",
     "/api/system/gpus",
     "/api/system/seed",
     "/api/system/history?channel=system/cpu",
     "/metrics",
+    "/api/fleet",
+    "/fleet",
 ];
 
 #[test]
