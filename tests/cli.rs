@@ -38,6 +38,7 @@ fn help_is_grouped_and_names_every_option() {
         "History on disk:",
         "Emitted events:",
         "Access:",
+        "Fleet:",
         "Configuration file:",
     ];
     let mut at = 0;
@@ -53,6 +54,8 @@ fn help_is_grouped_and_names_every_option() {
         "--data-dir",
         "--emit-token-file",
         "--token-file",
+        "--fleet-prometheus",
+        "--fleet-bearer-token-file",
         "--config",
     ] {
         assert!(help.contains(option), "{option} in\n{help}");
