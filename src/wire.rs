@@ -571,6 +571,16 @@ pub enum AlertSeverity {
     Critical,
 }
 
+impl AlertSeverity {
+    /// Its name as the wire spells it (`warning`, `critical`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertSeverity::Warning => "warning",
+            AlertSeverity::Critical => "critical",
+        }
+    }
+}
+
 /// Pending (past the threshold, not yet for long enough), firing, or resolved (back, or gone).
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]

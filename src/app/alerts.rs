@@ -6,7 +6,7 @@
 use super::format;
 use super::live::Live;
 use super::store::{Millis, gpu_key, series};
-use crate::wire::{Alert, AlertSeverity, AlertState, GpuMetrics};
+use crate::wire::{Alert, AlertState, GpuMetrics};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
 
@@ -135,13 +135,6 @@ pub fn value_text(alert: &Alert) -> String {
     format!("{}{unit}", format::reading(value))
 }
 
-fn severity_label(severity: AlertSeverity) -> &'static str {
-    match severity {
-        AlertSeverity::Warning => "warning",
-        AlertSeverity::Critical => "critical",
-    }
-}
-
 /// The active alerts under the header; nothing at all when there are none.
 #[component]
 pub fn AlertStrip() -> impl IntoView {
@@ -156,8 +149,8 @@ pub fn AlertStrip() -> impl IntoView {
                 let link = chart_of(&alert.series, &gpus).map(|id| format!("#{id}"));
                 let since = format::clock_utc(alert.since.timestamp_millis());
                 view! {
-                    <li class="alert" data-testid="alert" data-severity=severity_label(alert.severity)>
-                        <span class="severity">{severity_label(alert.severity)}</span>
+                    <li class="alert" data-testid="alert" data-severity=alert.severity.name()>
+                        <span class="severity">{alert.severity.name()}</span>
                         <span class="what">{subject(&alert, &gpus)}</span>
                         <span class="value">{value_text(&alert)}</span>
                         <span class="since">{format!("since {since}")}</span>
@@ -236,6 +229,7 @@ pub mod notifications {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::AlertSeverity;
     use chrono::DateTime;
 
     fn alert(state: AlertState, started: i64, since: i64) -> Alert {

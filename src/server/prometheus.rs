@@ -9,7 +9,7 @@ use super::jobs::JobBook;
 use super::processes::ProcessWatch;
 use super::sampler::Latest;
 use super::state::AppState;
-use crate::wire::{Alert, AlertSeverity, AlertState, CLOCK_EVENT_REASONS, GpuMetrics};
+use crate::wire::{Alert, AlertState, CLOCK_EVENT_REASONS, GpuMetrics};
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -75,20 +75,13 @@ impl Collector for AlertCollector {
             firing.iter().map(|alert| {
                 let labels: Labels = vec![
                     ("rule", alert.rule.clone()),
-                    ("severity", severity_name(alert.severity).to_owned()),
+                    ("severity", alert.severity.name().to_owned()),
                     ("subject", alert.instance.clone()),
                     ("summary", alert.summary.clone()),
                 ];
                 (labels, gauge(1.0))
             }),
         )
-    }
-}
-
-fn severity_name(severity: AlertSeverity) -> &'static str {
-    match severity {
-        AlertSeverity::Warning => "warning",
-        AlertSeverity::Critical => "critical",
     }
 }
 
