@@ -993,7 +993,7 @@ pub struct FleetView {
     /// When the hosts below were read; None before the first refresh succeeded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated: Option<DateTime<Utc>>,
-    /// Seconds since `updated`, at the time of the answer.
+    /// Seconds since `updated`, at the time of the answer (set in answers only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub age_seconds: Option<f64>,
     /// The last refresh failed: the hosts are the last ones read, `error` says why.
@@ -1008,6 +1008,32 @@ pub struct FleetView {
     pub history_start: Option<DateTime<Utc>>,
     pub history_step_seconds: f64,
     pub hosts: Vec<FleetHost>,
+}
+
+impl FleetView {
+    /// Seconds from `updated` to `now`.
+    pub fn age_at(&self, now: DateTime<Utc>) -> Option<f64> {
+        self.updated
+            .map(|at| (now - at).num_milliseconds().max(0) as f64 / 1000.0)
+    }
+
+    /// The same read with other hosts (a selection of them) and its age at `now`, without
+    /// copying the hosts it had.
+    pub fn with_hosts(&self, hosts: Vec<FleetHost>, now: DateTime<Utc>) -> FleetView {
+        FleetView {
+            configured: self.configured,
+            prometheus: self.prometheus.clone(),
+            refresh_seconds: self.refresh_seconds,
+            updated: self.updated,
+            age_seconds: self.age_at(now),
+            stale: self.stale,
+            error: self.error.clone(),
+            refresh_ms: self.refresh_ms,
+            history_start: self.history_start,
+            history_step_seconds: self.history_step_seconds,
+            hosts,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]

@@ -41,6 +41,15 @@ async fn fleet(server: &TestServer, query: &str) -> FleetView {
         .unwrap()
 }
 
+async fn fleet_page(server: &TestServer) -> String {
+    reqwest::get(server.url("/fleet"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Asks until `done` holds (a real Prometheus takes a few scrapes to know everything).
 async fn until(server: &TestServer, what: &str, done: impl Fn(&FleetView) -> bool) -> FleetView {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -197,12 +206,7 @@ async fn three_vitals_through_a_real_prometheus_go_down_stale_and_back() {
         later.stale && later.age_seconds.unwrap() >= 1.0,
         "its age grows"
     );
-    let page = reqwest::get(reader.url("/fleet"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = fleet_page(&reader).await;
     assert!(
         page.contains("cannot reach Prometheus"),
         "the page says what is wrong"
@@ -477,12 +481,7 @@ async fn a_slow_failing_or_wrong_prometheus_is_named_with_what_is_wrong() {
         let error = view.error.unwrap();
         assert!(error.contains(expected), "{error}");
         assert!(view.stale && view.hosts.is_empty() && view.updated.is_none());
-        let page = reqwest::get(reader.url("/fleet"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = fleet_page(&reader).await;
         assert!(page.contains("No hosts read yet"), "{page}");
     }
 }

@@ -90,31 +90,29 @@ impl Fleet {
         }
     }
 
-    /// The hosts as last read, with their age; wakes the refresh loop, and on a first visit waits
-    /// a moment for the first read.
+    /// The hosts as last read; wakes the refresh loop, and on a first visit waits a moment for
+    /// the first read.
     pub async fn current(&self) -> Arc<FleetView> {
+        let mut changes = self.view.subscribe();
+        let view = changes.borrow_and_update().clone();
         let Some(source) = &self.source else {
-            return self.view.borrow().clone();
+            return view;
         };
         self.asked_ms
             .store(Utc::now().timestamp_millis(), Ordering::Relaxed);
-        let mut changes = self.view.subscribe();
-        let view = changes.borrow_and_update().clone();
         let due = view.updated.is_none_or(|at| {
             (Utc::now() - at).to_std().unwrap_or_default() > source.settings.refresh
         });
         if due {
             self.wake.notify_one();
         }
-        let view = if view.updated.is_none() && view.error.is_none() {
-            match tokio::time::timeout(FIRST_READ_WAIT, changes.changed()).await {
-                Ok(Ok(())) => changes.borrow().clone(),
-                _ => view,
-            }
-        } else {
-            view
-        };
-        Arc::new(with_age(&view))
+        if view.updated.is_some() || view.error.is_some() {
+            return view;
+        }
+        match tokio::time::timeout(FIRST_READ_WAIT, changes.changed()).await {
+            Ok(Ok(())) => changes.borrow().clone(),
+            _ => view,
+        }
     }
 
     fn watched(&self, refresh: Duration) -> bool {
@@ -133,23 +131,24 @@ impl Fleet {
             }
             let started = Instant::now();
             let read = read(source).await;
-            let previous = self.view.borrow().clone();
-            let mut view = FleetView::clone(&previous);
-            match read {
-                Ok((hosts, history_start)) => {
-                    view.hosts = hosts;
-                    view.updated = Some(Utc::now());
-                    view.history_start = Some(history_start);
-                    view.refresh_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-                    view.stale = false;
-                    view.error = None;
+            self.view.send_modify(|view| {
+                // Copied only while a request still holds the previous read.
+                let view = Arc::make_mut(view);
+                match read {
+                    Ok((hosts, history_start)) => {
+                        view.hosts = hosts;
+                        view.updated = Some(Utc::now());
+                        view.history_start = Some(history_start);
+                        view.refresh_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                        view.stale = false;
+                        view.error = None;
+                    }
+                    Err(error) => {
+                        view.stale = true;
+                        view.error = Some(error);
+                    }
                 }
-                Err(error) => {
-                    view.stale = true;
-                    view.error = Some(error);
-                }
-            }
-            self.view.send_replace(Arc::new(view));
+            });
             // A big fleet's answers took several MiB while they were read; they are freed now,
             // and handing them back keeps the server's resident memory at what it holds.
             #[cfg(target_env = "gnu")]
@@ -163,14 +162,6 @@ impl Fleet {
             tokio::time::sleep(rest).await;
         }
     }
-}
-
-fn with_age(view: &FleetView) -> FleetView {
-    let mut view = view.clone();
-    view.age_seconds = view
-        .updated
-        .map(|at| (Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
-    view
 }
 
 /// One refresh: every instant query and every range query at once.

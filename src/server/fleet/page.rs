@@ -68,7 +68,8 @@ fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> i
     } else {
         format!("{} of {} hosts", shown.len(), view.hosts.len())
     };
-    let read = match (view.age_seconds, view.refresh_ms) {
+    let age = view.age_at(now);
+    let read = match (age, view.refresh_ms) {
         (Some(age), Some(ms)) => format!(
             "read from {} {} in {ms:.0} ms",
             view.prometheus,
@@ -77,8 +78,7 @@ fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> i
         _ => format!("reading {}…", view.prometheus),
     };
     let problem = view.error.clone().map(|error| {
-        let age = view
-            .age_seconds
+        let age = age
             .map(|age| {
                 format!(
                     "Stale: the hosts below are from {}. ",
@@ -162,7 +162,7 @@ fn sort_header(key: SortKey, title: &'static str, selection: &Selection) -> impl
     };
     let href = format!(
         "/fleet?{}",
-        serde_urlencoded_pairs(&[
+        query_string(&[
             ("q", selection.q.as_str()),
             ("sort", key.name()),
             ("order", order_name(order)),
@@ -184,7 +184,7 @@ fn sort_header(key: SortKey, title: &'static str, selection: &Selection) -> impl
     }
 }
 
-fn serde_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+fn query_string(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .filter(|(_, value)| !value.is_empty())
@@ -327,32 +327,25 @@ fn alert_line(alert: &FleetAlert) -> impl IntoView {
 /// The last hour as a line: 0–100 % bottom to top, gaps where there was no data.
 fn sparkline(points: &[Option<f32>], label: &'static str) -> impl IntoView {
     let width = points.len().saturating_sub(1).max(1);
-    let mut lines: Vec<String> = Vec::new();
-    let mut current = String::new();
+    // Runs of consecutive points; a gap (None) ends one.
+    let mut runs: Vec<Vec<(f32, f32)>> = vec![Vec::new()];
     for (i, point) in points.iter().enumerate() {
         match point {
-            Some(value) => {
-                let y = 20.0 - value.clamp(0.0, 100.0) / 5.0;
-                current.push_str(&format!("{i},{y:.1} "));
-            }
-            None if !current.is_empty() => lines.push(std::mem::take(&mut current)),
-            None => {}
+            Some(value) => runs
+                .last_mut()
+                .expect("there is always a run")
+                .push((i as f32, 20.0 - value.clamp(0.0, 100.0) / 5.0)),
+            None => runs.push(Vec::new()),
         }
     }
-    if !current.is_empty() {
-        lines.push(current);
-    }
-    // A lone point (a gap on both sides) is drawn as a short dash, not left invisible.
-    for line in &mut lines {
-        if let [point] = line.split_whitespace().collect::<Vec<_>>()[..]
-            && let Some((x, y)) = point.split_once(',')
-        {
-            let x: f32 = x.parse().unwrap_or_default();
-            *line = format!("{point} {},{y}", x + 0.6);
-        }
-    }
-    let polylines = lines
+    let polylines = runs
         .into_iter()
+        .filter(|run| !run.is_empty())
+        .map(|run| match run[..] {
+            // A lone point (a gap on both sides) is drawn as a short dash, not left invisible.
+            [(x, y)] => format!("{x},{y:.1} {},{y:.1}", x + 0.6),
+            _ => run.iter().map(|(x, y)| format!("{x},{y:.1} ")).collect(),
+        })
         .map(|points| view! { <polyline points=points /> })
         .collect_view();
     view! {
@@ -375,10 +368,7 @@ mod tests {
     #[test]
     fn a_filter_survives_in_sort_links() {
         assert_eq!(encode("env=prod gpu"), "env%3Dprod%20gpu");
-        assert_eq!(
-            serde_urlencoded_pairs(&[("q", ""), ("sort", "cpu")]),
-            "sort=cpu"
-        );
+        assert_eq!(query_string(&[("q", ""), ("sort", "cpu")]), "sort=cpu");
     }
 }
 

@@ -6,55 +6,41 @@ use crate::server::error::HttpError;
 use crate::server::state::AppState;
 use crate::wire::FleetView;
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
+use chrono::Utc;
 
-fn selection(query: Result<Query<Selection>, QueryRejection>) -> Result<Selection, HttpError> {
-    let Query(selection) = query.map_err(|e| HttpError::BadRequest(explain(&e.body_text())))?;
-    selection
-        .check()
-        .map_err(|e| HttpError::BadRequest(explain(&e)))?;
-    Ok(selection)
+/// The query string, checked: a bad one is answered 400 with the forms that work.
+pub struct Checked(Selection);
+
+impl<S: Send + Sync> FromRequestParts<S> for Checked {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(selection) = Query::<Selection>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| HttpError::BadRequest(explain(&e.body_text())))?;
+        selection
+            .check()
+            .map_err(|e| HttpError::BadRequest(explain(&e)))?;
+        Ok(Checked(selection))
+    }
 }
 
-/// The query checked, and the hosts as last read; or the answer to a bad query.
-async fn read(
-    app: &AppState,
-    query: Result<Query<Selection>, QueryRejection>,
-) -> Result<(Selection, std::sync::Arc<FleetView>), Response> {
-    let selection = selection(query).map_err(IntoResponse::into_response)?;
-    Ok((selection, app.fleet.current().await))
+pub async fn api(State(app): State<AppState>, Checked(selection): Checked) -> Json<FleetView> {
+    let view = app.fleet.current().await;
+    let hosts = select(&view.hosts, &selection)
+        .into_iter()
+        .cloned()
+        .collect();
+    Json(view.with_hosts(hosts, Utc::now()))
 }
 
-pub async fn api(
-    State(app): State<AppState>,
-    query: Result<Query<Selection>, QueryRejection>,
-) -> Response {
-    let (selection, view) = match read(&app, query).await {
-        Ok(read) => read,
-        Err(bad) => return bad,
-    };
-    let answer = FleetView {
-        hosts: select(&view.hosts, &selection)
-            .into_iter()
-            .cloned()
-            .collect(),
-        ..FleetView::clone(&view)
-    };
-    Json(answer).into_response()
-}
-
-pub async fn fleet_page(
-    State(app): State<AppState>,
-    query: Result<Query<Selection>, QueryRejection>,
-) -> Response {
-    let (selection, view) = match read(&app, query).await {
-        Ok(read) => read,
-        Err(bad) => return bad,
-    };
-    let mut response = Html(page::render(&view, &selection, chrono::Utc::now())).into_response();
+pub async fn fleet_page(State(app): State<AppState>, Checked(selection): Checked) -> Response {
+    let view = app.fleet.current().await;
+    let mut response = Html(page::render(&view, &selection, Utc::now())).into_response();
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(page::CSP),
