@@ -4,11 +4,14 @@
 //! queue. A subscriber whose queue is full is dropped (and told why), so a slow client never delays
 //! another one and never grows memory.
 
+mod ring;
+
 use crate::wire::{EVENT_METRICS, Envelope, ServerMessage, pattern_matches};
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
+use ring::{Backlog, Ring, Stored};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -49,19 +52,13 @@ fn deliver(state: &mut State, encoded: &Frame, wanted: impl Fn(&Client) -> bool)
 /// A serialised `ServerMessage`, shared by every queue it is put on.
 pub type Frame = Utf8Bytes;
 
-struct Stored {
-    seq: u64,
-    at: DateTime<Utc>,
-    frame: Frame,
-}
-
 struct Channel {
     seq: u64,
     /// When its newest message was published.
     last_at: Option<DateTime<Utc>>,
     /// How often a publisher promised to send (the emit body's `heartbeat_seconds`).
     heartbeat: Option<Duration>,
-    ring: VecDeque<Stored>,
+    ring: Ring,
     /// The newest message, parsed, of a system channel (what REST polling serves).
     latest: Option<Envelope>,
 }
@@ -225,7 +222,7 @@ impl Hub {
                 seq: 0,
                 last_at: None,
                 heartbeat: None,
-                ring: VecDeque::new(),
+                ring: Ring::new(is_system(channel)),
                 latest: None,
             });
         entry.seq += 1;
@@ -251,22 +248,16 @@ impl Hub {
         if keeps_latest_only(channel) {
             entry.ring.clear();
         }
-        entry.ring.push_back(Stored {
+        entry.ring.push(Stored {
             seq,
             at: timestamp,
             frame: encoded.clone(),
         });
-        let oldest_kept = timestamp - self.history;
-        let mut dropped_bytes = 0;
-        while entry
-            .ring
-            .front()
-            .is_some_and(|first| first.at < oldest_kept)
-            || (!system && entry.ring.len() > CUSTOM_RING_MESSAGES)
-        {
-            dropped_bytes += entry.ring.pop_front().map_or(0, |s| s.frame.len());
-        }
+        let mut dropped_bytes = entry.ring.drop_older_than(timestamp - self.history);
         if !system {
+            while entry.ring.len() > CUSTOM_RING_MESSAGES {
+                dropped_bytes += entry.ring.pop_front().map_or(0, |s| s.frame.len());
+            }
             state.custom_bytes = state.custom_bytes + encoded.len() - dropped_bytes;
             self.trim_custom(state);
         }
@@ -314,15 +305,18 @@ impl Hub {
                 .channels
                 .iter_mut()
                 .filter(|(name, _)| !is_system(name))
-                .filter_map(|(_, channel)| {
-                    let at = channel.ring.front()?.at;
-                    Some((at, channel))
-                })
+                .filter_map(|(_, channel)| Some((channel.ring.front_at()?, channel)))
                 .min_by_key(|(at, _)| *at);
             let Some((_, channel)) = oldest else { break };
             let dropped = channel.ring.pop_front().map_or(0, |s| s.frame.len());
             state.custom_bytes -= dropped;
         }
+    }
+
+    /// Bytes that the channels' rings hold, all together (for the benchmarks).
+    pub fn held_bytes(&self) -> usize {
+        let state = self.lock();
+        state.channels.values().map(|c| c.ring.held_bytes()).sum()
     }
 
     /// Bytes that custom channels hold now.
@@ -375,7 +369,8 @@ impl Hub {
     /// reset followed by the latest message when the gap cannot be filled or the epoch changed, or
     /// (with no `since`) the latest message so it has a current value at once.
     ///
-    /// Done under the hub's lock, so nothing published meanwhile is lost or sent twice.
+    /// Which messages is decided under the hub's lock, so nothing published meanwhile is lost or
+    /// sent twice; deflated ones are inflated after it.
     pub fn subscribe(
         &self,
         client: u64,
@@ -386,10 +381,23 @@ impl Hub {
         if let Some(bad) = patterns.iter().find(|p| !valid_channel_name(p, true)) {
             return Err(SubscribeError::BadName(bad.clone()));
         }
+        Ok(self
+            .subscribe_locked(client, patterns, since, epoch)?
+            .into_frames())
+    }
+
+    fn subscribe_locked(
+        &self,
+        client: u64,
+        patterns: &[String],
+        since: &BTreeMap<String, u64>,
+        epoch: Option<u64>,
+    ) -> Result<Backlog, SubscribeError> {
         let mut state = self.lock();
         let state = &mut *state;
+        let mut frames = Backlog::default();
         let Some(subscriber) = state.clients.get_mut(&client) else {
-            return Ok(Vec::new());
+            return Ok(frames);
         };
         let before = subscriber.patterns.clone();
         let mut added: Vec<String> = Vec::new();
@@ -403,16 +411,15 @@ impl Hub {
         }
         subscriber.patterns.extend(added);
 
-        let mut frames = vec![frame(&ServerMessage::Subscribed {
+        frames.push(frame(&ServerMessage::Subscribed {
             channels: subscriber.patterns.clone(),
-        })];
+        }));
         for (name, channel) in &state.channels {
             let newly_covered = patterns.iter().any(|p| pattern_matches(p, name))
                 && !before.iter().any(|p| pattern_matches(p, name));
-            if !newly_covered {
-                continue;
+            if newly_covered {
+                self.catch_up(name, channel, since.get(name).copied(), epoch, &mut frames);
             }
-            frames.extend(self.catch_up(name, channel, since.get(name).copied(), epoch));
         }
         Ok(frames)
     }
@@ -423,51 +430,44 @@ impl Hub {
         channel: &Channel,
         since: Option<u64>,
         epoch: Option<u64>,
-    ) -> Vec<Frame> {
+        frames: &mut Backlog,
+    ) {
         // The latest sample (not an XID that came after it), else the newest message.
         let latest = || {
-            let sample = channel.latest.as_ref().and_then(|latest| {
-                channel
-                    .ring
-                    .iter()
-                    .rev()
-                    .find(|stored| stored.seq == latest.seq)
-            });
-            sample
-                .or(channel.ring.back())
-                .map(|stored| stored.frame.clone())
+            let sample = channel
+                .latest
+                .as_ref()
+                .and_then(|latest| channel.ring.find(latest.seq));
+            sample.or_else(|| channel.ring.newest().map(|stored| stored.frame.clone()))
         };
-        let reset = |reason: &str| {
-            let mut frames = vec![frame(&ServerMessage::Reset {
+        let reset = |frames: &mut Backlog, reason: &str| {
+            frames.push(frame(&ServerMessage::Reset {
                 channel: name.to_owned(),
                 reason: reason.to_owned(),
-            })];
+            }));
             frames.extend(latest());
-            frames
         };
         let Some(since) = since else {
-            return latest().into_iter().collect();
+            frames.extend(latest());
+            return;
         };
         if epoch != Some(self.epoch) {
-            return reset("the server restarted: earlier sequence numbers do not apply");
+            return reset(
+                frames,
+                "the server restarted: earlier sequence numbers do not apply",
+            );
         }
         if since >= channel.seq {
-            return Vec::new();
+            return;
         }
-        let first = channel
-            .ring
-            .front()
-            .map(|stored| stored.seq)
-            .unwrap_or(channel.seq + 1);
+        let first = channel.ring.first_seq().unwrap_or(channel.seq + 1);
         if since + 1 < first {
-            return reset("the missed messages are older than the server's history");
+            return reset(
+                frames,
+                "the missed messages are older than the server's history",
+            );
         }
-        channel
-            .ring
-            .iter()
-            .filter(|stored| stored.seq > since)
-            .map(|stored| stored.frame.clone())
-            .collect()
+        channel.ring.take_after(since, None, frames);
     }
 
     pub fn unsubscribe(&self, client: u64, patterns: &[String]) -> Vec<String> {
@@ -503,16 +503,13 @@ impl Hub {
         after_seq: u64,
         since: Option<DateTime<Utc>>,
     ) -> Option<Vec<Frame>> {
-        let state = self.lock();
-        let channel = state.channels.get(channel)?;
-        Some(
-            channel
-                .ring
-                .iter()
-                .filter(|stored| stored.seq > after_seq && since.is_none_or(|t| stored.at >= t))
-                .map(|stored| stored.frame.clone())
-                .collect(),
-        )
+        let mut frames = Backlog::default();
+        self.lock()
+            .channels
+            .get(channel)?
+            .ring
+            .take_after(after_seq, since, &mut frames);
+        Some(frames.into_frames())
     }
 }
 
@@ -531,6 +528,30 @@ mod tests {
 
     fn decode(frame: &Frame) -> ServerMessage {
         serde_json::from_str(frame.as_str()).unwrap()
+    }
+
+    /// One `system/cpu` message a second, for `seconds` seconds.
+    fn publish_cpu(hub: &Hub, seconds: i64) {
+        for i in 0..seconds {
+            hub.publish("system/cpu", "metrics", json!(i), at(i))
+                .unwrap();
+        }
+    }
+
+    /// What a new reader of `pattern` is sent first, back with `since` (channel, last seq) from
+    /// `epoch`.
+    fn resume(
+        hub: &Arc<Hub>,
+        pattern: &str,
+        since: Option<(&str, u64)>,
+        epoch: Option<u64>,
+    ) -> Vec<Frame> {
+        let reader = hub.register().unwrap();
+        let since = since
+            .map(|(channel, seq)| BTreeMap::from([(channel.to_owned(), seq)]))
+            .unwrap_or_default();
+        hub.subscribe(reader.id, &[pattern.into()], &since, epoch)
+            .unwrap()
     }
 
     fn seqs(frames: &[Frame]) -> Vec<u64> {
@@ -631,47 +652,50 @@ mod tests {
     #[test]
     fn since_replays_exactly_the_missed_messages() {
         let hub = hub();
-        for i in 0..5 {
-            hub.publish("system/cpu", "metrics", json!(i), at(i))
-                .unwrap();
-        }
-        let reader = hub.register().unwrap();
-        let since = BTreeMap::from([("system/cpu".to_owned(), 2)]);
-        let frames = hub
-            .subscribe(reader.id, &["system/cpu".into()], &since, Some(42))
-            .unwrap();
+        publish_cpu(&hub, 5);
+        let frames = resume(&hub, "system/cpu", Some(("system/cpu", 2)), Some(42));
         assert_eq!(seqs(&frames), [3, 4, 5]);
-        let up_to_date = BTreeMap::from([("system/memory".to_owned(), 9)]);
-        let other = hub.register().unwrap();
-        assert_eq!(
-            seqs(
-                &hub.subscribe(other.id, &["system/memory".into()], &up_to_date, Some(42))
-                    .unwrap()
-            ),
-            Vec::<u64>::new()
-        );
+        let up_to_date = resume(&hub, "system/memory", Some(("system/memory", 9)), Some(42));
+        assert_eq!(seqs(&up_to_date), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn an_hour_of_system_messages_is_replayed_whole_from_deflated_blocks() {
+        let hub = Hub::new(42, Duration::from_secs(3600), 4, 1 << 20);
+        for i in 0..4000 {
+            hub.publish("system/gpu/0", "metrics", json!({"i": i}), at(i))
+                .unwrap();
+            if i == 3990 {
+                hub.publish("system/gpu/0", "xid", json!({"xid": 79}), at(i))
+                    .unwrap();
+            }
+        }
+        // 4001 messages; the window (3600 s, both ends) keeps those from second 399 on.
+        let kept = hub.history("system/gpu/0", 0, None).unwrap();
+        assert_eq!(seqs(&kept), (400..=4001).collect::<Vec<u64>>());
+        let since_time = hub.history("system/gpu/0", 0, Some(at(2000))).unwrap();
+        assert_eq!(seqs(&since_time)[0], 2001);
+
+        let frames = resume(&hub, "system/gpu/*", Some(("system/gpu/0", 500)), Some(42));
+        assert_eq!(seqs(&frames), (501..=4001).collect::<Vec<u64>>());
+        let frames = resume(&hub, "system/gpu/0", None, None);
+        match decode(&frames[1]) {
+            ServerMessage::Message(latest) => {
+                assert_eq!((latest.seq, latest.data), (4001, json!({"i": 3999})))
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
     fn a_new_epoch_or_a_gap_beyond_the_ring_resets() {
         let hub = hub();
-        for i in 0..200 {
-            // One message a second against a 60-second ring: the oldest fall out.
-            hub.publish("system/cpu", "metrics", json!(i), at(i))
-                .unwrap();
-        }
-        let reader = hub.register().unwrap();
-        let since = BTreeMap::from([("system/cpu".to_owned(), 3)]);
-        let frames = hub
-            .subscribe(reader.id, &["system/cpu".into()], &since, Some(42))
-            .unwrap();
+        // One message a second against a 60-second ring: the oldest fall out.
+        publish_cpu(&hub, 200);
+        let frames = resume(&hub, "system/cpu", Some(("system/cpu", 3)), Some(42));
         assert!(matches!(decode(&frames[1]), ServerMessage::Reset { .. }));
         assert_eq!(seqs(&frames), [200]);
-        let other = hub.register().unwrap();
-        let since = BTreeMap::from([("system/cpu".to_owned(), 199)]);
-        let frames = hub
-            .subscribe(other.id, &["system/cpu".into()], &since, Some(7))
-            .unwrap();
+        let frames = resume(&hub, "system/cpu", Some(("system/cpu", 199)), Some(7));
         match decode(&frames[1]) {
             ServerMessage::Reset { reason, .. } => assert!(reason.contains("restarted")),
             other => panic!("{other:?}"),
@@ -741,10 +765,7 @@ mod tests {
     #[test]
     fn ring_is_trimmed_by_time() {
         let hub = hub();
-        for i in 0..300 {
-            hub.publish("system/cpu", "metrics", json!(i), at(i))
-                .unwrap();
-        }
+        publish_cpu(&hub, 300);
         let frames = hub.history("system/cpu", 0, None).unwrap();
         assert_eq!(
             frames.len(),
