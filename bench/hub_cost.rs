@@ -5,7 +5,8 @@
 //!   - the thread CPU per tick: median, p99, max and mean (the mean counts the ticks that deflate
 //!     a block of older frames), and so the share of a core at 1 s;
 //!   - the bytes the channels' rings hold, against the same frames as sent;
-//!   - the time to read one GPU's hour back (what `/api/system/history` does), median of 20.
+//!   - the time to read one GPU's hour back (what `/api/system/history` does), median of 20;
+//!   - the CPU of handing freed memory back (what the sampler does every 30 s), median of 20.
 //!
 //!   cargo run --release --features ssr --example hub_cost -- [GPUS]
 //!
@@ -91,4 +92,17 @@ fn main() {
         .collect();
     reads.sort();
     println!("one GPU's hour read back: median {:.1?}", reads[10]);
+
+    let mut give_backs: Vec<Duration> = (0..20)
+        .map(|_| {
+            let before = thread_cpu_time();
+            vitals::server::heap::give_back_freed();
+            thread_cpu_time() - before
+        })
+        .collect();
+    give_backs.sort();
+    println!(
+        "handing freed memory back (malloc_trim) with the hour held: median {:.1?}, max {:.1?}",
+        give_backs[10], give_backs[19]
+    );
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod failures;
 pub mod fleet;
 pub mod guard;
+pub mod heap;
 pub mod history_db;
 pub mod hub;
 pub mod job_convention;

@@ -118,6 +118,7 @@ pub fn spawn(
             let mut persistence = PersistenceWatch {
                 told: outlets.durable.status(),
             };
+            let mut give_back = super::heap::Periodic::default();
             while !stopped.load(Ordering::Relaxed) {
                 let snapshot = Arc::new(monitor.sample());
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
@@ -135,6 +136,8 @@ pub fn spawn(
                     outlets.hub.broadcast(&ServerMessage::Persistence(status));
                 }
                 outlets.latest.set(snapshot);
+                // Page loads and history reads free what they built between ticks.
+                give_back.tick(Instant::now());
                 next = next_deadline(next, interval, Instant::now());
                 while !stopped.load(Ordering::Relaxed) {
                     let now = Instant::now();

@@ -151,11 +151,7 @@ impl Fleet {
             });
             // A big fleet's answers took several MiB while they were read; they are freed now,
             // and handing them back keeps the server's resident memory at what it holds.
-            #[cfg(target_env = "gnu")]
-            // SAFETY: malloc_trim only returns free heap pages to the system.
-            unsafe {
-                libc::malloc_trim(0);
-            }
+            crate::server::heap::give_back_freed();
             // The next refresh a period after this one began, or at once when asked after a
             // quiet spell.
             let rest = refresh.saturating_sub(started.elapsed());
