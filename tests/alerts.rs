@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use axum::http::StatusCode;
 use common::fake_nvml::FakeNvml;
 use common::server::TestServer;
@@ -34,12 +36,7 @@ fn config_file(name: &str, text: &str) -> PathBuf {
 }
 
 async fn alerts(server: &TestServer) -> Value {
-    reqwest::get(server.url("/api/system/alerts"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.get_json("/api/system/alerts").await
 }
 
 /// Polls the alert list until `done` holds (or ten seconds pass) and returns it.
@@ -124,12 +121,9 @@ async fn a_gpu_that_heats_up_alerts_pending_then_firing_and_resolves_when_it_coo
     assert_eq!(resolved["recent"][0]["state"], "resolved", "{resolved}");
 
     // The channel carried every change, in order.
-    let channel: Value = reqwest::get(server.url("/api/system/history?channel=system/alerts"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let channel: Value = server
+        .get_json("/api/system/history?channel=system/alerts")
+        .await;
     let changes: Vec<(String, String)> = channel["messages"]
         .as_array()
         .unwrap()

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::binary::ServerProcess;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -26,12 +28,7 @@ fn start(dir: &Path) -> ServerProcess {
 }
 
 async fn get(server: &ServerProcess, path: &str) -> Value {
-    reqwest::get(server.url(path))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.get_json(path).await
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::binary::ServerProcess;
 use common::server::EMIT_TOKEN;
 use serde_json::Value;
@@ -35,12 +37,9 @@ async fn an_event_from_the_command_line_arrives_and_failures_say_why() {
     );
     assert!(sent.status.success(), "{sent:?}");
     assert!(String::from_utf8_lossy(&sent.stdout).starts_with("jobs/cli-1 metrics: seq 1"));
-    let history: Value = reqwest::get(server.url("/api/system/history?channel=jobs/cli-1"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history: Value = server
+        .get_json("/api/system/history?channel=jobs/cli-1")
+        .await;
     assert_eq!(history["messages"][0]["event"], "metrics");
     assert_eq!(
         history["messages"][0]["data"],

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
 use common::prometheus::Prometheus;
@@ -33,21 +35,11 @@ async fn fleet_reader(prometheus: &str) -> TestServer {
 }
 
 async fn fleet(server: &TestServer, query: &str) -> FleetView {
-    reqwest::get(server.url(&format!("/api/fleet{query}")))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    server.get_json(&format!("/api/fleet{query}")).await
 }
 
 async fn fleet_page(server: &TestServer) -> String {
-    reqwest::get(server.url("/fleet"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    server.get_text("/fleet").await
 }
 
 /// Asks until `done` holds (a real Prometheus takes a few scrapes to know everything).
@@ -424,12 +416,7 @@ async fn hosts_without_vitals_show_up_from_node_exporter_and_dcgm_exporter() {
 #[tokio::test]
 async fn without_a_prometheus_the_page_says_how_to_turn_it_on() {
     let server = TestServer::start(|_| {}).await;
-    let view: FleetView = reqwest::get(server.url("/api/fleet"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view: FleetView = server.get_json("/api/fleet").await;
     assert!(!view.configured && view.hosts.is_empty());
     let page = reqwest::get(server.url("/fleet")).await.unwrap();
     assert_eq!(page.status(), 200);

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
 use common::server::EMIT_TOKEN;
@@ -25,12 +27,7 @@ async fn emit(server: &ServerProcess, body: Value) -> u16 {
 }
 
 async fn job(server: &ServerProcess, channel: &str) -> Value {
-    let list: Value = reqwest::get(server.url("/api/system/jobs"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = server.get_json("/api/system/jobs").await;
     list["jobs"]
         .as_array()
         .unwrap()
@@ -77,24 +74,14 @@ async fn a_job_is_listed_with_its_fields_status_and_gpu_and_a_silent_one_stalls(
         "found through its child on the GPU"
     );
 
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.get_text("/metrics").await;
     assert!(
         metrics.contains(r#"vitals_job_info{job="jobs/train-1",name="resnet",status="running"} 1"#),
         "{metrics}"
     );
     assert!(metrics.contains(r#"vitals_job_field{job="jobs/train-1",field="step"} 3"#));
 
-    let gpus: Value = reqwest::get(server.url("/api/system/gpus"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let gpus: Value = server.get_json("/api/system/gpus").await;
     assert_eq!(
         gpus["gpus"][0]["named_jobs"],
         json!(["jobs/train-1"]),

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
 use common::ws::{Socket, next, subscribe};
@@ -48,12 +50,7 @@ fn find(list: &ProcessList, pid: u32) -> Option<&ProcessRow> {
 
 /// `vitals_process_scans_total` from /metrics.
 async fn scans(server: &ServerProcess) -> f64 {
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.get_text("/metrics").await;
     text.lines()
         .find_map(|line| line.strip_prefix("vitals_process_scans_total "))
         .and_then(|value| value.trim().parse().ok())
@@ -132,12 +129,7 @@ async fn the_busiest_processes_are_listed_while_someone_watches() {
     );
 
     // A REST call scans on its own (priming first), then the scans stop again.
-    let answer: ProcessList = reqwest::get(server.url("/api/system/processes"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: ProcessList = server.get_json("/api/system/processes").await;
     let burning = find(&answer, burner_pid).expect("listed over REST");
     assert!(
         burning.cpu_percent.is_some(),
@@ -168,12 +160,7 @@ async fn a_rule_on_a_process_name_scans_without_watchers_and_fires() {
     );
     let deadline = Instant::now() + Duration::from_secs(10);
     let firing = loop {
-        let list: serde_json::Value = reqwest::get(server.url("/api/system/alerts"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list: serde_json::Value = server.get_json("/api/system/alerts").await;
         let firing = list["active"].as_array().and_then(|active| {
             active
                 .iter()

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::fake_nvml::FakeNvml;
 use common::prometheus::Prometheus;
 use common::server::TestServer;
@@ -170,12 +172,7 @@ async fn a_real_prometheus_scrapes_node_exporter_and_dcgm_series() {
 async fn promtool_accepts_the_exposition() {
     let server = TestServer::start(|_| {}).await;
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let body = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = server.get_text("/metrics").await;
     assert!(body.contains("node_cpu_seconds_total"));
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])

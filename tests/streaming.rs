@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::server::{EMIT_TOKEN, TestServer};
 use common::ws::{Socket, next, send, subscribe};
 use futures_util::{SinkExt, StreamExt};
@@ -412,12 +414,7 @@ async fn connections_beyond_the_cap_are_refused_with_503() {
 async fn rest_serves_the_snapshot_gpus_and_history_from_memory() {
     let server = TestServer::start(|_| {}).await;
     tokio::time::sleep(Duration::from_millis(900)).await;
-    let current: vitals::wire::CurrentMetrics = reqwest::get(server.url("/api/system/metrics"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current: vitals::wire::CurrentMetrics = server.get_json("/api/system/metrics").await;
     let channels: Vec<&str> = current
         .channels
         .iter()
@@ -434,12 +431,7 @@ async fn rest_serves_the_snapshot_gpus_and_history_from_memory() {
     );
     assert_eq!(current.interval_seconds, 0.25);
 
-    let gpus: vitals::wire::GpuList = reqwest::get(server.url("/api/system/gpus"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let gpus: vitals::wire::GpuList = server.get_json("/api/system/gpus").await;
     assert!(gpus.gpus.is_empty());
     match gpus.status {
         vitals::wire::GpuStatus::Unavailable { reason, message } => {
@@ -449,25 +441,18 @@ async fn rest_serves_the_snapshot_gpus_and_history_from_memory() {
         other => panic!("{other:?}"),
     }
 
-    let history: vitals::wire::ChannelHistory =
-        reqwest::get(server.url("/api/system/history?channel=system/memory"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let history: vitals::wire::ChannelHistory = server
+        .get_json("/api/system/history?channel=system/memory")
+        .await;
     assert!(history.messages.len() >= 2);
     assert_eq!(history.epoch, current.epoch);
     let last = history.messages.last().unwrap().seq;
-    let after: vitals::wire::ChannelHistory = reqwest::get(server.url(&format!(
-        "/api/system/history?channel=system/memory&since={}",
-        last - 1
-    )))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let after: vitals::wire::ChannelHistory = server
+        .get_json(&format!(
+            "/api/system/history?channel=system/memory&since={}",
+            last - 1
+        ))
+        .await;
     assert_eq!(after.messages.first().map(|e| e.seq), Some(last));
 
     let bad = reqwest::get(server.url("/api/system/history?channel=system/memory&since=yesterday"))
@@ -507,13 +492,9 @@ async fn prefill_fills_the_whole_history_window_for_benchmarks() {
         cli.prefill_history = true;
     })
     .await;
-    let history: vitals::wire::ChannelHistory =
-        reqwest::get(server.url("/api/system/history?channel=system/cpu"))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let history: vitals::wire::ChannelHistory = server
+        .get_json("/api/system/history?channel=system/cpu")
+        .await;
     // 60 s at 0.25 s, plus whatever real ticks ran since start.
     assert!(history.messages.len() >= 240, "{}", history.messages.len());
     let first = history.messages.first().unwrap().timestamp;

@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::http::Get;
+
 use common::binary::ServerProcess;
 use common::fake_nvml::FakeNvml;
 use common::server::TestServer;
@@ -108,12 +110,7 @@ async fn an_injected_xid_reaches_the_reading_the_channel_metrics_and_alerts() {
         "the event does not displace the reading: {latest}"
     );
 
-    let text = reqwest::get(server.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.get_text("/metrics").await;
     let line = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(name) && l.contains(r#"UUID="GPU-xid""#))

@@ -128,3 +128,9 @@ pub fn raise_own_open_files_limit() {
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
 }
+
+impl super::http::Get for ServerProcess {
+    fn url(&self, path: &str) -> String {
+        ServerProcess::url(self, path)
+    }
+}

@@ -5,6 +5,7 @@
 
 pub mod binary;
 pub mod fake_nvml;
+pub mod http;
 pub mod process;
 pub mod prometheus;
 pub mod server;

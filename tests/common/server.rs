@@ -51,6 +51,12 @@ impl TestServer {
     }
 }
 
+impl super::http::Get for TestServer {
+    fn url(&self, path: &str) -> String {
+        TestServer::url(self, path)
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.task.abort();

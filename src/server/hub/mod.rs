@@ -538,6 +538,12 @@ mod tests {
         }
     }
 
+    /// What reader `id` is sent first when it subscribes to `pattern`, fresh (no `since`).
+    fn subscribe(hub: &Hub, id: u64, pattern: &str) -> Vec<Frame> {
+        hub.subscribe(id, &[pattern.into()], &BTreeMap::new(), None)
+            .unwrap()
+    }
+
     /// What a new reader of `pattern` is sent first, back with `since` (channel, last seq) from
     /// `epoch`.
     fn resume(
@@ -581,20 +587,8 @@ mod tests {
         let hub = hub();
         let mut cpu_reader = hub.register().unwrap();
         let mut gpu_reader = hub.register().unwrap();
-        hub.subscribe(
-            cpu_reader.id,
-            &["system/cpu".into()],
-            &BTreeMap::new(),
-            None,
-        )
-        .unwrap();
-        hub.subscribe(
-            gpu_reader.id,
-            &["system/gpu/*".into()],
-            &BTreeMap::new(),
-            None,
-        )
-        .unwrap();
+        subscribe(&hub, cpu_reader.id, "system/cpu");
+        subscribe(&hub, gpu_reader.id, "system/gpu/*");
         assert_eq!(
             hub.publish("system/cpu", "metrics", json!(1), at(0))
                 .unwrap(),
@@ -639,9 +633,7 @@ mod tests {
         hub.publish("system/cpu", "metrics", json!(2), at(1))
             .unwrap();
         let reader = hub.register().unwrap();
-        let frames = hub
-            .subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
-            .unwrap();
+        let frames = subscribe(&hub, reader.id, "system/cpu");
         assert!(matches!(
             decode(&frames[0]),
             ServerMessage::Subscribed { .. }
@@ -724,8 +716,7 @@ mod tests {
         let hub = hub();
         let mut first = hub.register().unwrap();
         let mut second = hub.register().unwrap();
-        hub.subscribe(first.id, &["system/cpu".into()], &BTreeMap::new(), None)
-            .unwrap();
+        subscribe(&hub, first.id, "system/cpu");
         assert_eq!(hub.broadcast(&ServerMessage::Pong), 2);
         for client in [&mut first, &mut second] {
             assert_eq!(
@@ -752,11 +743,9 @@ mod tests {
         let kept = hub.history("system/processes", 0, None).unwrap();
         assert_eq!(seqs(&kept), [5]);
         let reader = hub.register().unwrap();
-        hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
-            .unwrap();
+        subscribe(&hub, reader.id, "system/cpu");
         assert!(!hub.watched(process_table));
-        hub.subscribe(reader.id, &["system/*".into()], &BTreeMap::new(), None)
-            .unwrap();
+        subscribe(&hub, reader.id, "system/*");
         assert!(hub.watched(process_table));
         drop(reader);
         assert!(!hub.watched(process_table), "gone with its last watcher");
@@ -783,8 +772,7 @@ mod tests {
         let slow = hub.register().unwrap();
         let mut fast = hub.register().unwrap();
         for reader in [&slow, &fast] {
-            hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
-                .unwrap();
+            subscribe(&hub, reader.id, "system/cpu");
         }
         for i in 0..(CLIENT_QUEUE_FRAMES as i64 + 10) {
             hub.publish("system/cpu", "metrics", json!(i), at(i))
@@ -878,8 +866,7 @@ mod tests {
             ServerMessage::Subscribed { channels } => assert_eq!(channels, ["system/cpu"]),
             other => panic!("{other:?}"),
         }
-        hub.subscribe(reader.id, &["system/cpu".into()], &BTreeMap::new(), None)
-            .unwrap();
+        subscribe(&hub, reader.id, "system/cpu");
         assert_eq!(hub.lock().clients[&reader.id].patterns.len(), 1);
     }
 
