@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use vitals::app::stored::DRAWN_SERIES;
 use vitals::server::collect::Snapshot;
-use vitals::server::history_db::writer::Recorder;
-use vitals::server::history_db::{HistoryDb, Retention};
+use vitals::server::history::writer::Recorder;
+use vitals::server::history::{HistoryDb, Retention};
 use vitals::wire::{DiskDevice, GpuMetrics, NetworkInterface};
 
 const CORES: usize = 64;

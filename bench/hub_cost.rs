@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use vitals::server::collect::Monitor;
 use vitals::server::collect::gpu::{GpuOptions, NvmlSource};
 use vitals::server::hub::Hub;
-use vitals::server::page_history::PageHistory;
-use vitals::server::{prefill, sampler};
+use vitals::server::pipeline::page_history::PageHistory;
+use vitals::server::pipeline::{prefill, sampler};
 
 #[path = "fake_gpus.rs"]
 mod fake_gpus;
@@ -96,7 +96,7 @@ fn main() {
     let mut give_backs: Vec<Duration> = (0..20)
         .map(|_| {
             let before = thread_cpu_time();
-            vitals::server::heap::give_back_freed();
+            vitals::server::runtime::heap::give_back_freed();
             thread_cpu_time() - before
         })
         .collect();

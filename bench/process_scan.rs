@@ -9,7 +9,7 @@
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use vitals::server::processes::{rows, scan, top};
+use vitals::server::collect::processes::{rows, scan, top};
 
 #[path = "thread_cpu.rs"]
 mod thread_cpu;
@@ -70,7 +70,7 @@ fn main() {
     }
     // As the server does: the open-files limit raised, and stat files kept open within it
     // (`--reopen` opens every file on every scan instead).
-    let limit = vitals::server::listen::raise_open_files_limit();
+    let limit = vitals::server::http::listen::raise_open_files_limit();
     let keep = if std::env::args().any(|a| a == "--reopen") {
         0
     } else {

@@ -7,7 +7,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
-use vitals::app::store::MetricsStore;
+use vitals::shared::store::MetricsStore;
 use vitals::wire::*;
 
 /// Counts live heap bytes, so the store's footprint is measured, not estimated.

@@ -2,6 +2,7 @@
 // The page shell's view type (two documents behind one `AnyView`) is deeper than the default allows.
 #![recursion_limit = "256"]
 pub mod app;
+pub mod shared;
 pub mod wire;
 
 #[cfg(feature = "ssr")]

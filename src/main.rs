@@ -15,10 +15,10 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match &cli.command {
         Some(Command::Token) => {
-            println!("{}", vitals::server::token::random_token());
+            println!("{}", vitals::server::http::token::random_token());
             return ExitCode::SUCCESS;
         }
-        Some(Command::Emit(args)) => return vitals::server::emit_cli::run(args, &cli).await,
+        Some(Command::Emit(args)) => return vitals::server::jobs::cli::run(args, &cli).await,
         Some(Command::Completions { shell }) => {
             clap_complete::generate(
                 *shell,
@@ -40,7 +40,7 @@ async fn main() -> ExitCode {
         }
         None => {}
     }
-    let running = match vitals::server::start(cli).await {
+    let running = match vitals::server::boot::start(cli).await {
         Ok(running) => running,
         Err(e) => {
             eprintln!("vitals: {e}");

@@ -10,8 +10,8 @@ use common::binary::ServerProcess;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use vitals::server::history_db::writer::BATCH_EVERY;
-use vitals::server::history_db::{HistoryDb, Retention};
+use vitals::server::history::writer::BATCH_EVERY;
+use vitals::server::history::{HistoryDb, Retention};
 
 fn data_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("vitals-durable-{name}-{}", std::process::id()));

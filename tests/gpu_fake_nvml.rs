@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use vitals::server::collect::GpuSource;
 use vitals::server::collect::gpu::{Backoff, GpuOptions, NvmlSource};
-use vitals::server::collect::procinfo;
+use vitals::server::collect::procfs;
 use vitals::wire::{
     GpuEcc, GpuMemoryRepair, GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization,
     GpuStatus, GpuUnavailableReason, MigInstance,
@@ -80,11 +80,11 @@ fn values_come_through_exactly() {
         processes: vec![
             GpuProcess {
                 pid: me,
-                name: procinfo::process_name(me).expect("own name"),
-                user: procinfo::process_user(me),
+                name: procfs::info::process_name(me).expect("own name"),
+                user: procfs::info::process_user(me),
                 used_memory_bytes: Some(1_048_576),
                 kind: GpuProcessKind::Compute,
-                command_line: procinfo::command_line(me),
+                command_line: procfs::info::command_line(me),
                 utilization: Some(GpuProcessUtilization {
                     sm_percent: 61,
                     memory_percent: 22,

@@ -14,7 +14,7 @@ use tokio::time::timeout;
 use tokio_tungstenite::connect_async;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use vitals::server::listen::HEADER_READ_TIMEOUT;
+use vitals::server::http::listen::HEADER_READ_TIMEOUT;
 
 /// A connection that starts a request and never finishes it.
 async fn slow_client(addr: std::net::SocketAddr) -> Option<TcpStream> {
@@ -275,7 +275,7 @@ async fn sign_in_bodies_that_never_arrive_hold_only_a_few_connections_and_only_f
     // The waiting ones are answered 408 once the body timeout is over.
     let mut answer = [0u8; 64];
     let n = timeout(
-        vitals::server::body::BODY_READ_TIMEOUT + Duration::from_secs(5),
+        vitals::server::http::body::BODY_READ_TIMEOUT + Duration::from_secs(5),
         waiting[0].read(&mut answer),
     )
     .await

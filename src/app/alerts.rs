@@ -3,9 +3,10 @@
 //! charts; and, when the person allowed it, a browser notification when one fires while the tab
 //! is in the background.
 
-use super::format;
 use super::live::Live;
-use super::store::{Millis, gpu_key, series};
+use crate::shared::format;
+use crate::shared::store::Millis;
+use crate::wire::series::{self, gpu_key};
 use crate::wire::{Alert, AlertState, GpuMetrics};
 use leptos::prelude::*;
 use std::collections::BTreeMap;
@@ -107,34 +108,6 @@ pub fn subject(alert: &Alert, gpus: &BTreeMap<u32, GpuMetrics>) -> String {
     }
 }
 
-/// The value with its unit, read from the series' name.
-pub fn value_text(alert: &Alert) -> String {
-    let Some(value) = alert.value else {
-        return "no reading".into();
-    };
-    let name = &alert.series;
-    if name.ends_with("/available") {
-        return if value > 0.0 {
-            "available"
-        } else {
-            "unavailable"
-        }
-        .into();
-    }
-    if name.ends_with("_bytes") {
-        return format!("{} GiB", format::reading(value / (1u64 << 30) as f64));
-    }
-    let unit = if name.ends_with("temperature") {
-        " °C"
-    } else if name.ends_with("percent") || name == series::RAM_PERCENT || name == series::CPU_USAGE
-    {
-        " %"
-    } else {
-        ""
-    };
-    format!("{}{unit}", format::reading(value))
-}
-
 /// The active alerts under the header; nothing at all when there are none.
 #[component]
 pub fn AlertStrip() -> impl IntoView {
@@ -152,7 +125,7 @@ pub fn AlertStrip() -> impl IntoView {
                     <li class="alert" data-testid="alert" data-severity=alert.severity.name()>
                         <span class="severity">{alert.severity.name()}</span>
                         <span class="what">{subject(&alert, &gpus)}</span>
-                        <span class="value">{value_text(&alert)}</span>
+                        <span class="value">{format::alert_value(&alert)}</span>
                         <span class="since">{format!("since {since}")}</span>
                         {link.map(|href| view! { <a href=href>"chart"</a> })}
                     </li>
@@ -279,7 +252,7 @@ mod tests {
         .into();
         let hot = alert(AlertState::Firing, 0, 0);
         assert_eq!(subject(&hot, &gpus), "GPU 0 · Fake H100: GPU temperature");
-        assert_eq!(value_text(&hot), "91.5 °C");
+        assert_eq!(format::alert_value(&hot), "91.5 °C");
         assert_eq!(chart_of(&hot.series, &gpus).as_deref(), Some("chart-gpu-0"));
         assert_eq!(chart_of("cpu.usage", &gpus).as_deref(), Some("chart-cpu"));
         let gone = Alert {
@@ -287,6 +260,6 @@ mod tests {
             value: Some(0.0),
             ..hot
         };
-        assert_eq!(value_text(&gone), "unavailable");
+        assert_eq!(format::alert_value(&gone), "unavailable");
     }
 }

@@ -16,9 +16,9 @@ impl FromServerFnError for ServerFnFailure {
     }
 }
 
-/// The server's state, which every server function reads from memory.
+/// What every server function reads from memory, as the server put it in the context.
 #[cfg(feature = "ssr")]
-fn app_state() -> Result<crate::server::state::AppState, ServerFnFailure> {
+fn source() -> Result<crate::shared::page_source::SharedPageSource, ServerFnFailure> {
     use_context().ok_or_else(|| ServerFnFailure::Server("server state missing".into()))
 }
 
@@ -26,18 +26,18 @@ fn app_state() -> Result<crate::server::state::AppState, ServerFnFailure> {
 /// socket is down). Read from memory: a request never triggers a collection.
 #[server(prefix = "/api/system", endpoint = "metrics", input = GetUrl)]
 pub async fn fetch_current_metrics() -> Result<CurrentMetrics, ServerFnFailure> {
-    Ok(crate::server::api::current_metrics(&app_state()?))
+    Ok(source()?.current_metrics())
 }
 
 /// `GET /api/system/gpus`: every GPU with its availability and current jobs, or the reason there are none.
 #[server(prefix = "/api/system", endpoint = "gpus", input = GetUrl)]
 pub async fn fetch_gpu_list() -> Result<GpuList, ServerFnFailure> {
-    Ok(crate::server::api::gpus(&app_state()?))
+    Ok(source()?.gpus())
 }
 
 /// `GET /api/system/seed`: the same seed the page carries inside it (`seed.rs`), for other clients
 /// that want the hello and the last hour in one request.
 #[server(prefix = "/api/system", endpoint = "seed", input = GetUrl)]
 pub async fn fetch_seed() -> Result<PageSeed, ServerFnFailure> {
-    Ok(crate::server::api::page_seed(&app_state()?))
+    Ok(source()?.page_seed())
 }

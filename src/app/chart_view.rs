@@ -4,7 +4,7 @@
 //! hidden) is not updated; it catches up with the newest options when it comes back. A time chart
 //! given `on_select` lets a person drag across it to pick a span (ECharts' brush).
 
-use super::store::Millis;
+use crate::shared::store::Millis;
 use charming::Chart;
 use leptos::prelude::*;
 
@@ -137,7 +137,7 @@ mod browser {
                     Closure::new(move |value: JsValue| {
                         let shown = value
                             .as_f64()
-                            .map_or("–".into(), crate::app::format::reading);
+                            .map_or("–".into(), crate::shared::format::reading);
                         JsValue::from_str(&template.replace("{value}", &shown))
                     })
                 });

@@ -1,6 +1,6 @@
 //! Chart options as pure functions: history in, charming `Chart` out. Tested on the host by their JSON.
 
-use super::store::Millis;
+use crate::shared::store::Millis;
 use charming::Chart;
 use charming::component::{Axis, Grid, Legend, LegendType};
 use charming::datatype::{CompositeValue, DataPoint};

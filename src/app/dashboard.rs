@@ -8,7 +8,6 @@ use super::charts::{
     with_markers,
 };
 use super::connection::ConnectionState;
-use super::format;
 use super::gpu_depth::{self, Tone};
 use super::gpu_detail::{GpuDetail, processes_id};
 use super::job_card::JobsCard;
@@ -16,10 +15,12 @@ use super::jobs::{self, Jobs};
 use super::live::{Live, use_live};
 use super::process_card::ProcessCard;
 use super::seed::page_seed;
-use super::store::{Millis, clock_event_series, gpu_key, gpu_metric, gpu_series, series};
 use super::tab::TabStatus;
 use super::theme::{ThemeToggle, prefers_dark};
 use super::timeline::{DrawFrame, RangeControls, Timeline};
+use crate::shared::format;
+use crate::shared::store::Millis;
+use crate::wire::series::{self, clock_event_series, gpu_key, gpu_metric, gpu_series};
 use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, GpuStatus, GpuUnavailableReason};
 use leptos::prelude::*;
 

@@ -1,9 +1,9 @@
 //! What a GPU card says beyond its first facts, as plain data the card draws: why its clocks are
 //! held down, its errors, links, engines, energy and MIG instances. Plain Rust, tested on the host.
 
-use super::format;
 use super::processes::memory;
-use super::store::Millis;
+use crate::shared::format;
+use crate::shared::store::Millis;
 use crate::wire::{
     CLOCK_EVENT_REASONS, GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization,
     SLOWDOWN_REASONS,

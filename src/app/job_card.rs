@@ -6,8 +6,8 @@ use super::chart_view::EChart;
 use super::charts::{LineSeries, job_chart};
 use super::jobs::{Jobs, drawn_fields, name_of};
 use super::live::Live;
-use super::store::Millis;
 use super::timeline::{DrawFrame, Timeline};
+use crate::shared::store::Millis;
 use leptos::prelude::*;
 
 const LIST_ID: &str = "jobs-list";
@@ -69,7 +69,7 @@ mod rows {
     use crate::app::dom::{Dom, children, set_text};
     #[cfg(feature = "hydrate")]
     use crate::app::jobs::{SHOWN_JOBS, duration, name_of, status_label, values};
-    use crate::app::store::Millis;
+    use crate::shared::store::Millis;
     use crate::wire::Job;
 
     /// The channel of the row clicked, if any.

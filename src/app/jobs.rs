@@ -4,8 +4,8 @@
 //! tested on the host.
 
 use super::charts::TimeWindow;
-use super::format;
-use super::store::Millis;
+use crate::shared::format;
+use crate::shared::store::Millis;
 use crate::wire::{Job, JobFields, JobStatus};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;

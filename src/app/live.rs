@@ -4,7 +4,7 @@
 use super::alerts::AlertBook;
 use super::connection::ConnectionState;
 use super::processes::ProcessView;
-use super::store::{DEFAULT_WINDOW_MS, MetricsStore};
+use crate::shared::store::{DEFAULT_WINDOW_MS, MetricsStore};
 use crate::wire::{Hello, PageSeed};
 use leptos::prelude::*;
 
@@ -67,8 +67,8 @@ mod browser {
         BACKOFF_BASE_MS, BACKOFF_CAP_MS, ConnectionEvent, ConnectionState, backoff_ms, is_dead,
         next_state,
     };
-    use crate::app::json::{from_text, from_value};
-    use crate::app::store::Applied;
+    use crate::shared::json::{from_text, from_value};
+    use crate::shared::store::Applied;
     use crate::wire::Envelope;
     use crate::wire::{
         Alert, AlertList, CHANNEL_ALERTS, CHANNEL_GPU_ALL, CHANNEL_PROCESSES, ChannelHistory,
@@ -497,14 +497,14 @@ mod browser {
 
     /// Takes in an alert's change, and notifies of one that fired while the tab is hidden.
     fn alert_changed(live: Live, envelope: &Envelope) {
-        let Some(alert) = crate::app::json::from_value::<Alert>(&envelope.data) else {
+        let Some(alert) = crate::shared::json::from_value::<Alert>(&envelope.data) else {
             return;
         };
         let gpus = live.store.with_untracked(|s| s.gpus.clone());
         crate::app::alerts::notifications::fired(
             &alert,
             &crate::app::alerts::subject(&alert, &gpus),
-            &crate::app::alerts::value_text(&alert),
+            &crate::shared::format::alert_value(&alert),
         );
         live.alerts.update(|book| book.apply(alert));
     }

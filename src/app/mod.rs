@@ -1,4 +1,4 @@
-//! The browser side: the page shell, the dashboard and its parts.
+//! The browser side: the dashboard and its parts (the page shell around it is the server's).
 
 pub mod alerts;
 pub mod api;
@@ -7,19 +7,14 @@ pub mod charts;
 pub mod connection;
 pub mod dashboard;
 pub mod dom;
-pub mod format;
 pub mod gpu_depth;
 pub mod gpu_detail;
 pub mod job_card;
 pub mod jobs;
-pub mod json;
 pub mod live;
 pub mod process_card;
 pub mod processes;
 pub mod seed;
-#[cfg(feature = "ssr")]
-mod shell;
-pub mod store;
 pub mod stored;
 pub mod tab;
 pub mod theme;
@@ -27,8 +22,6 @@ pub mod timeline;
 
 use leptos::prelude::*;
 use leptos_meta::provide_meta_context;
-#[cfg(feature = "ssr")]
-pub use shell::shell;
 
 #[component]
 pub fn App() -> impl IntoView {

@@ -322,7 +322,7 @@ pub fn memory(bytes: u64) -> String {
     const MIB: f64 = (1u64 << 20) as f64;
     let mib = bytes as f64 / MIB;
     if mib >= 1024.0 {
-        crate::app::format::gib(bytes)
+        crate::shared::format::gib(bytes)
     } else {
         format!("{mib:.0} MiB")
     }
@@ -330,7 +330,7 @@ pub fn memory(bytes: u64) -> String {
 
 /// A cell's text; `now_ms` for how long ago a process started.
 pub fn cell(row: &ProcessRow, column: Column, count: usize, now_ms: i64) -> String {
-    use crate::app::format;
+    use crate::shared::format;
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "–".into());
     match column {
         Column::Pid if count > 1 => format!("×{count}"),

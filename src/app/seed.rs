@@ -25,7 +25,7 @@ pub fn page_seed() -> Option<PageSeed> {
             .document()?
             .get_element_by_id(SEED_ELEMENT_ID)?
             .text_content()?;
-        super::json::from_text(&text)
+        crate::shared::json::from_text(&text)
     }
     #[cfg(not(feature = "hydrate"))]
     {

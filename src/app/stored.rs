@@ -2,8 +2,9 @@
 //! ranges and zoomed spans that the browser store does not hold. Only the span on screen is kept,
 //! so the page's memory stays flat whatever the range.
 
-use super::store::{Millis, series};
+use crate::shared::store::Millis;
 use crate::wire::RangeAnswer;
+use crate::wire::series;
 use std::collections::HashMap;
 
 /// The series the time charts draw; GPUs by pattern, whichever GPUs the span saw (their detail,
@@ -73,7 +74,7 @@ pub fn query_url(from: Millis, to: Millis, points: usize) -> String {
 /// Reads a span from the server, or says why it cannot.
 #[cfg(feature = "hydrate")]
 pub async fn fetch(from: Millis, to: Millis, points: usize) -> Result<RangeAnswer, String> {
-    use super::json::from_text;
+    use crate::shared::json::from_text;
     use crate::wire::ApiError;
     let response = gloo_net::http::Request::get(&query_url(from, to, points))
         .send()

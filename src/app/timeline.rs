@@ -4,8 +4,8 @@
 
 use super::charts::TimeWindow;
 use super::live::Live;
-use super::store::{MetricsStore, Millis, display_bucket_ms, downsample_max};
 use super::stored::StoredSpan;
+use crate::shared::store::{MetricsStore, Millis, display_bucket_ms, downsample_max};
 use crate::wire::Persistence;
 use leptos::prelude::*;
 
@@ -374,7 +374,7 @@ pub fn RangeControls() -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::store::DEFAULT_WINDOW_MS;
+    use crate::shared::store::DEFAULT_WINDOW_MS;
 
     #[test]
     fn ranges_read_as_people_say_them() {

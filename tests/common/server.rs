@@ -24,7 +24,9 @@ impl TestServer {
             ..Default::default()
         };
         adjust(&mut cli);
-        let running = vitals::server::start(cli).await.expect("server starts");
+        let running = vitals::server::boot::start(cli)
+            .await
+            .expect("server starts");
         let addr = running.addr;
         let task = tokio::spawn(async move {
             let _ = running.serve().await;

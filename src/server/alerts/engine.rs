@@ -4,7 +4,7 @@
 //! (or the series goes away). Severity follows the value up at once and down only past the
 //! hysteresis too.
 
-use super::rules::Rule;
+use crate::server::alerts::rules::Rule;
 use crate::wire::{Alert, AlertComparison, AlertSeverity, AlertState};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashSet, VecDeque};

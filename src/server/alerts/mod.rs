@@ -6,10 +6,12 @@ pub mod engine;
 pub mod rules;
 pub mod webhooks;
 
-use super::collect::Snapshot;
-use super::history_db::{NamedValues, events::SavedEvent, writer::Recorder};
-use super::hub::Hub;
-use crate::app::store::{gpu_key, gpu_series};
+use crate::server::collect::Snapshot;
+use crate::server::history::{NamedValues, events::SavedEvent, writer::Recorder};
+use crate::server::hub::Hub;
+use crate::wire::series::{
+    channel_lateness_series, filesystem_used_series, gpu_key, gpu_metric, gpu_series,
+};
 use crate::wire::{Alert, AlertList, AlertState, CHANNEL_ALERTS, EVENT_ALERT, SLOWDOWN_REASONS};
 use engine::Engine;
 use std::collections::HashSet;
@@ -68,7 +70,7 @@ impl Alerts {
     ) {
         let mut values = derived_values(snapshot);
         for (channel, lateness) in hub.heartbeat_lateness(snapshot.timestamp) {
-            values.push((format!("channel/{channel}/lateness"), lateness));
+            values.push((channel_lateness_series(&channel), lateness));
         }
         let changes = self.engine().evaluate(
             snapshot.timestamp,
@@ -115,15 +117,15 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
     for gpu in &snapshot.gpus {
         let key = gpu_key(gpu);
         let available = if gpu.available { 1.0 } else { 0.0 };
-        values.push((gpu_series(&key, "available"), available));
+        values.push((gpu_series(&key, gpu_metric::AVAILABLE), available));
         if let Some(capped) = gpu.power_capped() {
             let capped = if capped { 1.0 } else { 0.0 };
-            values.push((gpu_series(&key, "power_capped"), capped));
+            values.push((gpu_series(&key, gpu_metric::POWER_CAPPED), capped));
         }
         if gpu.xid_count.is_some() {
             let hour_ago = snapshot.timestamp - chrono::TimeDelta::hours(1);
             let recent = gpu.xid_errors.iter().filter(|x| x.at > hour_ago).count();
-            values.push((gpu_series(&key, "xid_last_hour"), recent as f64));
+            values.push((gpu_series(&key, gpu_metric::XID_LAST_HOUR), recent as f64));
         }
         if let Some(reasons) = gpu.clocks_throttle_reasons {
             let slowed = if reasons & SLOWDOWN_REASONS != 0 {
@@ -131,19 +133,19 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
             } else {
                 0.0
             };
-            values.push((gpu_series(&key, "slowdown"), slowed));
+            values.push((gpu_series(&key, gpu_metric::SLOWDOWN), slowed));
         }
         if let (Some(used), Some(total)) = (gpu.memory_used_bytes, gpu.memory_total_bytes)
             && total > 0
         {
             let percent = used as f64 * 100.0 / total as f64;
-            values.push((gpu_series(&key, "memory_percent"), percent));
+            values.push((gpu_series(&key, gpu_metric::MEMORY_PERCENT), percent));
         }
     }
     for filesystem in &snapshot.disk.filesystems {
         if filesystem.total_bytes > 0 {
             let percent = filesystem.used_bytes as f64 * 100.0 / filesystem.total_bytes as f64;
-            let name = format!("filesystem/{}/used_percent", filesystem.mount_point);
+            let name = filesystem_used_series(&filesystem.mount_point);
             values.push((name, percent));
         }
     }
@@ -183,7 +185,7 @@ mod tests {
 
         let hub = Hub::new(1, std::time::Duration::from_secs(60), 8, 1 << 20);
         let alerts = Alerts::new(rules::defaults(), Webhooks::none());
-        let stored = crate::server::history_db::series::of_snapshot(&snapshot);
+        let stored = crate::server::history::series::of_snapshot(&snapshot);
         alerts.watch(&snapshot, &stored, &Vec::new(), &hub, None);
         let list = alerts.list();
         let firing: Vec<&str> = list.active.iter().map(|a| a.rule.as_str()).collect();

@@ -3,6 +3,7 @@
 //! and a bad rule stops start-up with its name and what is wrong.
 
 use crate::wire::AlertComparison;
+use crate::wire::series::{self, gpu_metric, gpu_pattern};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -70,7 +71,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "gpu_temperature",
             "GPU temperature",
-            "gpu/*/temperature",
+            &gpu_pattern(gpu_metric::TEMPERATURE),
             Some(85.0),
             Some(90.0),
             60,
@@ -79,7 +80,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "gpu_memory",
             "GPU memory in use",
-            "gpu/*/memory_percent",
+            &gpu_pattern(gpu_metric::MEMORY_PERCENT),
             Some(95.0),
             None,
             120,
@@ -88,7 +89,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "gpu_power_capped",
             "GPU held down at its power limit",
-            "gpu/*/power_capped",
+            &gpu_pattern(gpu_metric::POWER_CAPPED),
             Some(1.0),
             None,
             300,
@@ -97,7 +98,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "gpu_slowdown",
             "GPU slowed by heat or a hardware signal",
-            "gpu/*/slowdown",
+            &gpu_pattern(gpu_metric::SLOWDOWN),
             Some(1.0),
             None,
             60,
@@ -106,7 +107,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "gpu_xid",
             "GPU reported an XID error",
-            "gpu/*/xid_last_hour",
+            &gpu_pattern(gpu_metric::XID_LAST_HOUR),
             Some(1.0),
             None,
             0,
@@ -115,7 +116,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "gpu_ecc_uncorrected",
             "Uncorrected GPU memory errors",
-            "gpu/*/ecc_uncorrected_volatile",
+            &gpu_pattern(gpu_metric::ECC_UNCORRECTED),
             None,
             Some(1.0),
             0,
@@ -126,7 +127,7 @@ pub fn defaults() -> Vec<Rule> {
             ..Rule::threshold(
                 "gpu_unavailable",
                 "GPU lost or unavailable",
-                "gpu/*/available",
+                &gpu_pattern(gpu_metric::AVAILABLE),
                 None,
                 Some(0.0),
                 0,
@@ -136,7 +137,7 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "memory",
             "RAM in use",
-            "memory.ram",
+            series::RAM_PERCENT,
             Some(95.0),
             None,
             120,
@@ -147,7 +148,7 @@ pub fn defaults() -> Vec<Rule> {
             ..Rule::threshold(
                 "swap_growing",
                 "Swap in use growing",
-                "memory.swap_used_bytes",
+                series::SWAP_USED_BYTES,
                 Some(256.0 * 1024.0 * 1024.0),
                 None,
                 0,
@@ -157,13 +158,21 @@ pub fn defaults() -> Vec<Rule> {
         Rule::threshold(
             "filesystem",
             "Filesystem full",
-            "filesystem/*/used_percent",
+            &series::filesystem_used_series("*"),
             Some(90.0),
             Some(97.0),
             0,
             1.0,
         ),
-        Rule::threshold("cpu", "CPU busy", "cpu.usage", Some(95.0), None, 600, 5.0),
+        Rule::threshold(
+            "cpu",
+            "CPU busy",
+            series::CPU_USAGE,
+            Some(95.0),
+            None,
+            600,
+            5.0,
+        ),
         // A channel that promised a message every so often (`heartbeat_seconds` when it was
         // emitted to) and has been silent for longer.
         Rule::threshold(
@@ -190,7 +199,7 @@ pub struct AlertsConfig {
     pub rules: Vec<RuleConfig>,
     /// Where changes are delivered.
     #[serde(default)]
-    pub webhooks: Vec<super::webhooks::WebhookConfig>,
+    pub webhooks: Vec<crate::server::alerts::webhooks::WebhookConfig>,
 }
 
 /// One `[[alerts.rules]]` table.

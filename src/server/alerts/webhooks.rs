@@ -5,8 +5,8 @@
 //! logged and counted in `GET /api/system/alerts`. Requests carry the alert and nothing of Vitals'
 //! own (no token, no cookie).
 
-use super::rules::RuleError;
-use crate::app::alerts::value_text;
+use crate::server::alerts::rules::RuleError;
+use crate::shared::format::alert_value;
 use crate::wire::{Alert, AlertSeverity, AlertState, WebhookFormat, WebhookStatus};
 use serde::Deserialize;
 use std::sync::{Arc, Mutex};
@@ -225,8 +225,8 @@ pub fn line(host: &str, alert: &Alert) -> String {
     format!(
         "[{level}] {host}: {}{instance} {}, {state} since {}",
         alert.summary,
-        value_text(alert),
-        crate::app::format::clock_utc(alert.since.timestamp_millis())
+        alert_value(alert),
+        crate::shared::format::clock_utc(alert.since.timestamp_millis())
     )
 }
 

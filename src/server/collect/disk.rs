@@ -1,6 +1,6 @@
 //! Disk collector: per-device throughput from /proc/diskstats and usage of real mounted filesystems.
 
-use super::rates::RateTracker;
+use crate::server::collect::rates::RateTracker;
 use crate::wire::{DiskDevice, DiskMetrics, Filesystem};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

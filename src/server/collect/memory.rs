@@ -1,6 +1,6 @@
 //! Memory collector: RAM and swap, in bytes and as percentages.
 
-use super::rates::percent;
+use crate::server::collect::rates::percent;
 use crate::wire::MemoryMetrics;
 use sysinfo::{MemoryRefreshKind, RefreshKind, System};
 

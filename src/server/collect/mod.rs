@@ -5,7 +5,8 @@ pub mod disk;
 pub mod gpu;
 pub mod memory;
 pub mod network;
-pub mod procinfo;
+pub mod processes;
+pub mod procfs;
 pub mod rates;
 
 use crate::wire::{CpuMetrics, DiskMetrics, GpuMetrics, GpuStatus, MemoryMetrics, NetworkMetrics};

@@ -3,7 +3,7 @@
 //! Reads /proc/net/dev: one file for every interface. (sysinfo's network refresh reads several
 //! sysfs files per interface and asks netlink twice per tick: about half the sampler's CPU time.)
 
-use super::rates::RateTracker;
+use crate::server::collect::rates::RateTracker;
 use crate::wire::{NetworkInterface, NetworkMetrics};
 use std::time::Instant;
 

@@ -1,8 +1,8 @@
 //! Puts the answers of one refresh together: one `FleetHost` per host name, whatever mix of
 //! Vitals, node_exporter and dcgm-exporter targets told of it.
 
-use super::prom::{Labels, Sample, Series};
-use super::queries::{DASHBOARD_LABEL, GpuMetric, HOST, HostMetric};
+use crate::server::fleet::prom::{Labels, Sample, Series};
+use crate::server::fleet::queries::{DASHBOARD_LABEL, GpuMetric, HOST, HostMetric};
 use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetTarget, HostState};
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

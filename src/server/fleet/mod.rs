@@ -151,7 +151,7 @@ impl Fleet {
             });
             // A big fleet's answers took several MiB while they were read; they are freed now,
             // and handing them back keeps the server's resident memory at what it holds.
-            crate::server::heap::give_back_freed();
+            crate::server::runtime::heap::give_back_freed();
             // The next refresh a period after this one began, or at once when asked after a
             // quiet spell.
             let rest = refresh.saturating_sub(started.elapsed());

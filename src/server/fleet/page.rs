@@ -2,8 +2,8 @@
 //! does not carry it and a page of 500 hosts draws at once. Sorting and filtering are links and
 //! a GET form; the page reloads itself every refresh period.
 
-use super::select::{Selection, SortKey, SortOrder, select};
-use crate::app::format;
+use crate::server::fleet::select::{Selection, SortKey, SortOrder, select};
+use crate::shared::format;
 use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetView, HostState};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;

@@ -1,9 +1,9 @@
 //! `GET /api/fleet` (JSON) and `GET /fleet` (the page), both taking `?q=`, `?sort=`, `?order=`.
 
-use super::page;
-use super::select::{Selection, explain, select};
-use crate::server::error::HttpError;
-use crate::server::state::AppState;
+use super::Fleet;
+use crate::server::fleet::page;
+use crate::server::fleet::select::{Selection, explain, select};
+use crate::server::http::error::HttpError;
 use crate::wire::FleetView;
 use axum::Json;
 use axum::extract::{FromRequestParts, Query, State};
@@ -11,6 +11,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::Utc;
+use std::sync::Arc;
 
 /// The query string, checked: a bad one is answered 400 with the forms that work.
 pub struct Checked(Selection);
@@ -29,8 +30,8 @@ impl<S: Send + Sync> FromRequestParts<S> for Checked {
     }
 }
 
-pub async fn api(State(app): State<AppState>, Checked(selection): Checked) -> Json<FleetView> {
-    let view = app.fleet.current().await;
+pub async fn api(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Json<FleetView> {
+    let view = fleet.current().await;
     let hosts = select(&view.hosts, &selection)
         .into_iter()
         .cloned()
@@ -38,8 +39,8 @@ pub async fn api(State(app): State<AppState>, Checked(selection): Checked) -> Js
     Json(view.with_hosts(hosts, Utc::now()))
 }
 
-pub async fn fleet_page(State(app): State<AppState>, Checked(selection): Checked) -> Response {
-    let view = app.fleet.current().await;
+pub async fn fleet_page(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Response {
+    let view = fleet.current().await;
     let mut response = Html(page::render(&view, &selection, Utc::now())).into_response();
     response.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,

@@ -5,7 +5,7 @@
 //! Older frames are rarely read (a client back after a long gap, `/api/system/history`), so they
 //! are kept deflated, and a read inflates them after the hub's lock is released.
 
-use super::Frame;
+use crate::server::hub::Frame;
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::io::{Read, Write};

@@ -3,7 +3,7 @@
 //! MIG instances. Every query goes through [`Queries`], so what a card lacks is asked once, and
 //! slowly changing values that are slow to read are read every [`SLOWLY`].
 
-use super::queries::{Queries, needs_reinit};
+use crate::server::collect::gpu::queries::{Queries, needs_reinit};
 use crate::wire::{GpuEcc, GpuMemoryRepair, GpuMetrics, GpuNvlink, GpuPcie, MigInstance};
 use nvml_wrapper::enum_wrappers::device::{
     EccCounter, MemoryError, PcieUtilCounter, PerformancePolicy, RetirementCause,

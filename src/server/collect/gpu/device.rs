@@ -1,9 +1,9 @@
 //! One GPU's reading: what nvidia-smi's first screen shows, its processes, and the depth beyond.
 
-use super::GpuCost;
-use super::depth::{self, LinkRates};
-use super::processes::{self, HostView};
-use super::queries::Queries;
+use crate::server::collect::gpu::GpuCost;
+use crate::server::collect::gpu::depth::{self, LinkRates};
+use crate::server::collect::gpu::processes::{self, HostView};
+use crate::server::collect::gpu::queries::Queries;
 use crate::wire::GpuMetrics;
 use chrono::Utc;
 use nvml_wrapper::Nvml;

@@ -6,7 +6,7 @@ mod processes;
 mod queries;
 pub mod xid;
 
-use super::GpuSource;
+use crate::server::collect::GpuSource;
 use crate::wire::{GpuMetrics, GpuStatus, GpuUnavailableReason};
 use device::{GpuState, read_device};
 use nvml_wrapper::Nvml;

@@ -1,9 +1,9 @@
 //! A GPU's processes: NVML's compute and graphics lists merged by pid, each with its share of the
 //! GPU (NVML's utilization samples) and what the host says of it (name, user, CPU, memory).
 
-use crate::server::collect::procinfo;
-use crate::server::processes::proc_stat::read_stat;
-use crate::server::processes::scan::{clock_ticks_per_second, page_bytes};
+use crate::server::collect::processes::scan::{clock_ticks_per_second, page_bytes};
+use crate::server::collect::procfs;
+use crate::server::collect::procfs::stat::read_stat;
 use crate::wire::{GpuProcess, GpuProcessKind, GpuProcessUtilization};
 use chrono::{DateTime, Utc};
 use nvml_wrapper::enums::device::UsedGpuMemory;
@@ -80,12 +80,12 @@ impl HostView {
         let mut seen = HashMap::with_capacity(processes.len());
         for process in processes.iter_mut() {
             let pid = process.pid;
-            process.user = procinfo::process_user(pid);
+            process.user = procfs::info::process_user(pid);
             if show_command_lines {
-                process.command_line = procinfo::command_line(pid);
+                process.command_line = procfs::info::command_line(pid);
             }
             let Some(stat) = read_stat(pid) else {
-                process.name = procinfo::process_name(pid).unwrap_or_default();
+                process.name = procfs::info::process_name(pid).unwrap_or_default();
                 continue;
             };
             process.resident_bytes = Some(stat.resident_pages * page_bytes());

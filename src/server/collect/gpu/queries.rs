@@ -5,7 +5,7 @@
 //! slow (some drivers take milliseconds for the energy counter) is asked again only when its
 //! answer is old, and its last answer stands in between.
 
-use super::GpuCost;
+use crate::server::collect::gpu::GpuCost;
 use nvml_wrapper::error::NvmlError;
 use std::any::Any;
 use std::collections::{HashMap, HashSet};

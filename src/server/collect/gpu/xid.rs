@@ -2,7 +2,7 @@
 //! wait blocks, so a thread of its own waits on it; the errors are kept per GPU (the latest few
 //! and a count), handed to a sink that publishes and stores them, and attached to every reading.
 
-use super::{GpuOptions, open_nvml};
+use crate::server::collect::gpu::{GpuOptions, open_nvml};
 use crate::wire::{GpuMetrics, XidError};
 use chrono::Utc;
 use nvml_wrapper::bitmasks::event::EventTypes;

@@ -1,0 +1,38 @@
+//! Query-string values every range route reads the same way: times and spans.
+
+use crate::server::http::error::HttpError;
+use chrono::DateTime;
+
+const DEFAULT_POINTS: usize = 500;
+const MAX_POINTS: usize = 5000;
+
+/// A time as ISO-8601 or epoch milliseconds.
+pub fn parse_time(name: &str, value: &str) -> Result<i64, HttpError> {
+    if let Ok(ms) = value.parse::<i64>() {
+        return Ok(ms);
+    }
+    DateTime::parse_from_rfc3339(value)
+        .map(|t| t.timestamp_millis())
+        .map_err(|_| {
+            HttpError::BadRequest(format!(
+                "{name}='{value}' is neither epoch milliseconds nor an ISO-8601 time like 2026-01-02T03:04:05Z"
+            ))
+        })
+}
+
+/// The points asked for over `from..to` (default 500), once the span runs forward and the
+/// points are 1 to 5000.
+pub fn checked_span(from: i64, to: i64, points: Option<usize>) -> Result<usize, HttpError> {
+    if to <= from {
+        return Err(HttpError::BadRequest(format!(
+            "to ({to}) must be after from ({from})"
+        )));
+    }
+    let points = points.unwrap_or(DEFAULT_POINTS);
+    if !(1..=MAX_POINTS).contains(&points) {
+        return Err(HttpError::BadRequest(format!(
+            "points={points}: ask for 1 to {MAX_POINTS} points"
+        )));
+    }
+    Ok(points)
+}
