@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use vitals::app::stored::DRAWN_SERIES;
 use vitals::server::collect::Snapshot;
+use vitals::server::history::query::RangeRequest;
 use vitals::server::history::writer::Recorder;
 use vitals::server::history::{HistoryDb, Retention};
 use vitals::wire::{DiskDevice, GpuMetrics, NetworkInterface};
@@ -117,7 +118,9 @@ fn main() {
     let cpu_before = cpu_seconds();
     let wall = Instant::now();
     for second in 0..ticks {
-        recorder.record_waiting(&Arc::new(tick(second, start_ms)));
+        recorder
+            .record_waiting(&Arc::new(tick(second, start_ms)))
+            .expect("the history writer takes every tick");
         if second % (24 * 3600) == 0 && second > 0 {
             eprintln!(
                 "  day {} written ({:.0} s, {:.0} MiB)",
@@ -132,16 +135,22 @@ fn main() {
     let now = start_ms + ticks * 1000;
 
     let query_ms = |from: i64, points: usize, filter: &[String]| {
+        let request = RangeRequest {
+            from_ms: from,
+            to_ms: now,
+            points,
+            series: filter,
+        };
         let mut times: Vec<f64> = (0..20)
             .map(|_| {
                 let started = Instant::now();
-                let answer = db.range(from, now, points, filter, 1000, now).unwrap();
+                let answer = db.range(&request, 1000, now).unwrap();
                 std::hint::black_box(&answer);
                 started.elapsed().as_secs_f64() * 1000.0
             })
             .collect();
         times.sort_by(f64::total_cmp);
-        let answer = db.range(from, now, points, filter, 1000, now).unwrap();
+        let answer = db.range(&request, 1000, now).unwrap();
         (times[9], times[19], answer.tier, answer.series.len())
     };
     // What the dashboard asks for: the series its time charts draw, a point per 240th.

@@ -9,6 +9,7 @@ pub mod webhooks;
 use crate::server::collect::Snapshot;
 use crate::server::history::{NamedValues, events::SavedEvent, writer::Recorder};
 use crate::server::hub::Hub;
+use crate::server::runtime::lock::lock;
 use crate::wire::series::{
     channel_lateness_series, filesystem_used_series, gpu_key, gpu_metric, gpu_series,
 };
@@ -39,7 +40,7 @@ impl Alerts {
     /// Tells the webhooks of an alert that fired (or changed severity while firing), and of the
     /// resolving of one they were told of; a pending alert is nobody's business yet.
     fn deliver(&self, alert: &Alert) {
-        let mut announced = self.announced.lock().unwrap_or_else(|p| p.into_inner());
+        let mut announced = lock(&self.announced);
         let key = (alert.rule.clone(), alert.series.clone());
         let tell = match alert.state {
             AlertState::Pending => false,
@@ -55,7 +56,7 @@ impl Alerts {
     }
 
     fn engine(&self) -> MutexGuard<'_, Engine> {
-        self.engine.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.engine)
     }
 
     /// Evaluates one tick (its stored series, made once by the sampler, the process totals, and

@@ -28,25 +28,47 @@ pub struct Rule {
 }
 
 impl Rule {
-    fn threshold(
-        name: &str,
-        summary: &str,
-        series: &str,
-        warning: Option<f64>,
-        critical: Option<f64>,
-        for_seconds: u64,
-        hysteresis: f64,
-    ) -> Rule {
+    /// A rule that fires when `series` is at least a threshold; set the thresholds and timings
+    /// with the builder methods below.
+    fn at_least(name: &str, summary: &str, series: &str) -> Rule {
         Rule {
             name: name.into(),
             summary: summary.into(),
             series: series.into(),
             comparison: AlertComparison::AtLeast,
-            warning,
-            critical,
-            for_duration: Duration::from_secs(for_seconds),
-            hysteresis,
+            warning: None,
+            critical: None,
+            for_duration: Duration::ZERO,
+            hysteresis: 0.0,
             growth_over: None,
+        }
+    }
+
+    fn warning(self, at: f64) -> Rule {
+        Rule {
+            warning: Some(at),
+            ..self
+        }
+    }
+
+    fn critical(self, at: f64) -> Rule {
+        Rule {
+            critical: Some(at),
+            ..self
+        }
+    }
+
+    fn for_seconds(self, seconds: u64) -> Rule {
+        Rule {
+            for_duration: Duration::from_secs(seconds),
+            ..self
+        }
+    }
+
+    fn hysteresis(self, by: f64) -> Rule {
+        Rule {
+            hysteresis: by,
+            ..self
         }
     }
 
@@ -68,122 +90,91 @@ impl Rule {
 /// full, swap growing, a filesystem filling, the CPU pinned, a channel silent past its heartbeat.
 pub fn defaults() -> Vec<Rule> {
     vec![
-        Rule::threshold(
+        Rule::at_least(
             "gpu_temperature",
             "GPU temperature",
             &gpu_pattern(gpu_metric::TEMPERATURE),
-            Some(85.0),
-            Some(90.0),
-            60,
-            3.0,
-        ),
-        Rule::threshold(
+        )
+        .warning(85.0)
+        .critical(90.0)
+        .for_seconds(60)
+        .hysteresis(3.0),
+        Rule::at_least(
             "gpu_memory",
             "GPU memory in use",
             &gpu_pattern(gpu_metric::MEMORY_PERCENT),
-            Some(95.0),
-            None,
-            120,
-            2.0,
-        ),
-        Rule::threshold(
+        )
+        .warning(95.0)
+        .for_seconds(120)
+        .hysteresis(2.0),
+        Rule::at_least(
             "gpu_power_capped",
             "GPU held down at its power limit",
             &gpu_pattern(gpu_metric::POWER_CAPPED),
-            Some(1.0),
-            None,
-            300,
-            0.0,
-        ),
-        Rule::threshold(
+        )
+        .warning(1.0)
+        .for_seconds(300),
+        Rule::at_least(
             "gpu_slowdown",
             "GPU slowed by heat or a hardware signal",
             &gpu_pattern(gpu_metric::SLOWDOWN),
-            Some(1.0),
-            None,
-            60,
-            0.0,
-        ),
-        Rule::threshold(
+        )
+        .warning(1.0)
+        .for_seconds(60),
+        Rule::at_least(
             "gpu_xid",
             "GPU reported an XID error",
             &gpu_pattern(gpu_metric::XID_LAST_HOUR),
-            Some(1.0),
-            None,
-            0,
-            0.0,
-        ),
-        Rule::threshold(
+        )
+        .warning(1.0),
+        Rule::at_least(
             "gpu_ecc_uncorrected",
             "Uncorrected GPU memory errors",
             &gpu_pattern(gpu_metric::ECC_UNCORRECTED),
-            None,
-            Some(1.0),
-            0,
-            0.0,
-        ),
+        )
+        .critical(1.0),
         Rule {
             comparison: AlertComparison::AtMost,
-            ..Rule::threshold(
+            ..Rule::at_least(
                 "gpu_unavailable",
                 "GPU lost or unavailable",
                 &gpu_pattern(gpu_metric::AVAILABLE),
-                None,
-                Some(0.0),
-                0,
-                0.0,
             )
+            .critical(0.0)
         },
-        Rule::threshold(
-            "memory",
-            "RAM in use",
-            series::RAM_PERCENT,
-            Some(95.0),
-            None,
-            120,
-            2.0,
-        ),
+        Rule::at_least("memory", "RAM in use", series::RAM_PERCENT)
+            .warning(95.0)
+            .for_seconds(120)
+            .hysteresis(2.0),
         Rule {
             growth_over: Some(Duration::from_secs(600)),
-            ..Rule::threshold(
+            ..Rule::at_least(
                 "swap_growing",
                 "Swap in use growing",
                 series::SWAP_USED_BYTES,
-                Some(256.0 * 1024.0 * 1024.0),
-                None,
-                0,
-                0.0,
             )
+            .warning(256.0 * 1024.0 * 1024.0)
         },
-        Rule::threshold(
+        Rule::at_least(
             "filesystem",
             "Filesystem full",
             &series::filesystem_used_series("*"),
-            Some(90.0),
-            Some(97.0),
-            0,
-            1.0,
-        ),
-        Rule::threshold(
-            "cpu",
-            "CPU busy",
-            series::CPU_USAGE,
-            Some(95.0),
-            None,
-            600,
-            5.0,
-        ),
+        )
+        .warning(90.0)
+        .critical(97.0)
+        .hysteresis(1.0),
+        Rule::at_least("cpu", "CPU busy", series::CPU_USAGE)
+            .warning(95.0)
+            .for_seconds(600)
+            .hysteresis(5.0),
         // A channel that promised a message every so often (`heartbeat_seconds` when it was
         // emitted to) and has been silent for longer.
-        Rule::threshold(
+        Rule::at_least(
             "heartbeat",
             "Channel silent past its heartbeat",
-            "channel/*/lateness",
-            Some(1.0),
-            None,
-            0,
-            0.0,
-        ),
+            &series::channel_lateness_series("*"),
+        )
+        .warning(1.0),
     ]
 }
 

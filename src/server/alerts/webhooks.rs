@@ -6,6 +6,7 @@
 //! own (no token, no cookie).
 
 use crate::server::alerts::rules::RuleError;
+use crate::server::runtime::lock::lock;
 use crate::shared::format::alert_value;
 use crate::wire::{Alert, AlertSeverity, AlertState, WebhookFormat, WebhookStatus};
 use serde::Deserialize;
@@ -107,7 +108,7 @@ impl Webhooks {
     pub fn send(&self, alert: &Alert) {
         for hook in &self.hooks {
             if hook.queue.try_send(alert.clone()).is_err() {
-                let mut status = hook.status.lock().unwrap_or_else(|p| p.into_inner());
+                let mut status = lock(&hook.status);
                 status.dropped += 1;
                 tracing::warn!(
                     "webhook {}: queue full, an alert change was dropped",
@@ -118,10 +119,7 @@ impl Webhooks {
     }
 
     pub fn statuses(&self) -> Vec<WebhookStatus> {
-        self.hooks
-            .iter()
-            .map(|h| h.status.lock().unwrap_or_else(|p| p.into_inner()).clone())
-            .collect()
+        self.hooks.iter().map(|h| lock(&h.status).clone()).collect()
     }
 }
 
@@ -152,7 +150,7 @@ impl Delivery {
 
     /// Counts a try's outcome; true when it was delivered.
     fn count(&self, outcome: Result<(), String>, attempt: u32) -> bool {
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let mut status = lock(&self.status);
         match outcome {
             Ok(()) => {
                 status.delivered += 1;

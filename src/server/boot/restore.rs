@@ -63,8 +63,12 @@ pub(super) fn prefill(config: &Config, primed: &Snapshot, outlets: &Outlets) {
     if let (Some(window), Some(recorder)) = (config.prefill_database, &outlets.durable.recorder) {
         let outage = prefill::outage(primed, window);
         for sample in prefill::samples(primed, window, config.interval) {
-            if !outage.contains(&sample.timestamp.timestamp_millis()) {
-                recorder.record_waiting(&Arc::new(sample));
+            if outage.contains(&sample.timestamp.timestamp_millis()) {
+                continue;
+            }
+            if let Err(stopped) = recorder.record_waiting(&Arc::new(sample)) {
+                tracing::warn!("prefilling the history database: {stopped}");
+                break;
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod query;
 pub mod series;
 pub mod writer;
 
+use crate::server::runtime::lock::lock;
 use crate::wire::Persistence;
 use rusqlite::{Connection, OpenFlags};
 use std::fs::File;
@@ -116,7 +117,7 @@ impl Durable {
                 problem: None,
             },
             Err(error) => {
-                eprintln!("vitals: history is not being saved: {error}");
+                tracing::warn!("history is not being saved: {error}");
                 Durable {
                     dir: Some(dir.to_path_buf()),
                     problem: Some(error.to_string()),
@@ -258,7 +259,7 @@ impl HistoryDb {
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
-        self.reader.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.reader)
     }
 
     fn sqlite_error(&self, error: rusqlite::Error) -> DbError {

@@ -8,19 +8,35 @@ use crate::wire::RangeAnswer;
 use rusqlite::params;
 use std::collections::BTreeMap;
 
+/// What a range read asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct RangeRequest<'a> {
+    /// The span, in ms since the epoch, both ends included.
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// About how many buckets each series may have.
+    pub points: usize,
+    /// The series wanted (`prefix*` patterns allowed); empty for every series.
+    pub series: &'a [String],
+}
+
 impl HistoryDb {
-    /// Every series (or those `filter` names; `prefix*` patterns allowed) over `from..=to` in at
-    /// most about `points` buckets each, from the coarsest tier that is still fine enough and kept
-    /// that far back.
+    /// Every series the request names over its span in at most about `points` buckets each, from
+    /// the coarsest tier that is still fine enough and kept that far back. `interval_ms` is the
+    /// sampling interval (the raw tier's resolution), `now` the clock the tiers' retention is
+    /// counted from.
     pub fn range(
         &self,
-        from: i64,
-        to: i64,
-        points: usize,
-        filter: &[String],
+        request: &RangeRequest,
         interval_ms: i64,
         now: i64,
     ) -> Result<RangeAnswer, DbError> {
+        let RangeRequest {
+            from_ms: from,
+            to_ms: to,
+            points,
+            series: filter,
+        } = *request;
         let wanted_ms = ((to - from) as f64 / points.max(1) as f64).ceil() as i64;
         let tier = pick_tier(from, wanted_ms, interval_ms, now, self.retention());
         let resolution = tier.bucket_ms().unwrap_or(interval_ms);
@@ -206,13 +222,20 @@ mod tests {
         };
         // Ten minutes running, ten minutes stopped, ten minutes running.
         for second in (0..600).chain(1200..1800) {
-            recorder.record_waiting(&tick(second, (second % 10) as f32));
+            recorder
+                .record_waiting(&tick(second, (second % 10) as f32))
+                .unwrap();
         }
         drop(recorder);
         let now = HOUR + 1800 * 1000;
-        let answer = db
-            .range(HOUR, now, 30, &["cpu.usage".into()], 1000, now)
-            .unwrap();
+        let wanted = ["cpu.usage".to_string()];
+        let request = RangeRequest {
+            from_ms: HOUR,
+            to_ms: now,
+            points: 30,
+            series: &wanted,
+        };
+        let answer = db.range(&request, 1000, now).unwrap();
         assert_eq!(answer.tier, Tier::Minute);
         assert_eq!(answer.bucket_ms, 60_000);
         let usage = &answer.series["cpu.usage"];
@@ -234,7 +257,13 @@ mod tests {
             "through the end of the newest closed minute"
         );
 
-        let fine = db.range(HOUR, HOUR + 20_000, 20, &[], 1000, now).unwrap();
+        let request = RangeRequest {
+            from_ms: HOUR,
+            to_ms: HOUR + 20_000,
+            points: 20,
+            series: &[],
+        };
+        let fine = db.range(&request, 1000, now).unwrap();
         assert_eq!(fine.tier, Tier::Raw);
         assert_eq!(fine.series["cpu.usage"].len(), 21);
         assert!(

@@ -7,6 +7,7 @@ use crate::server::collect::Snapshot;
 use crate::server::history::events::{self, SavedEvent};
 use crate::server::history::layouts::{Layouts, pack, unpack};
 use crate::server::history::{Accumulator, DbError, HistoryDb, Retention, Row, Tier, series};
+use crate::server::runtime::lock::lock;
 use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +40,11 @@ pub struct WriterStatus {
     /// Batches written since start.
     pub batches: u64,
 }
+
+/// The writer is no longer taking ticks; its status says why.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error("the history writer has stopped: later ticks are not saved")]
+pub struct WriterStopped;
 
 /// The sampler's end of the writer.
 pub struct Recorder {
@@ -89,10 +95,10 @@ impl Recorder {
     /// Hands a tick's series (`series::of_snapshot`, which the sampler already made for the
     /// alerts) to the writer without waiting.
     pub fn record(&self, tick: Row) {
-        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let queue = lock(&self.queue);
         let Some(queue) = queue.as_ref() else { return };
         if let Err(TrySendError::Full(_)) = queue.try_send(tick) {
-            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let mut status = lock(&self.status);
             status.dropped_ticks += 1;
             status.problem = Some(
                 "the history database cannot keep up: some samples are not being saved".into(),
@@ -103,7 +109,7 @@ impl Recorder {
     /// Hands an emitted event to the writer without waiting; one that does not fit the queue is
     /// not saved, and the status says so.
     pub fn record_event(&self, event: SavedEvent) {
-        let events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        let events = lock(&self.events);
         let Some(events) = events.as_ref() else {
             return;
         };
@@ -111,7 +117,7 @@ impl Recorder {
         let queued = self.queued_event_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if queued > QUEUE_EVENT_BYTES || events.try_send(event).is_err() {
             self.queued_event_bytes.fetch_sub(bytes, Ordering::Relaxed);
-            let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+            let mut status = lock(&self.status);
             status.dropped_events += 1;
             status.problem = Some(
                 "events are emitted faster than they can be saved: some are not being saved".into(),
@@ -119,30 +125,28 @@ impl Recorder {
         }
     }
 
-    /// Hands a tick to the writer, waiting for room: for tests and benchmarks that record faster
-    /// than real time (the sampler uses `record`).
-    pub fn record_waiting(&self, snapshot: &Snapshot) {
-        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if let Some(queue) = queue {
-            let at = snapshot.timestamp.timestamp_millis();
-            queue.send((at, series::of_snapshot(snapshot))).unwrap();
-        }
+    /// Hands a tick to the writer, waiting for room: for the prefill, tests and benchmarks that
+    /// record faster than real time (the sampler uses `record`). Fails once the writer has
+    /// stopped (it hit an error it reports in its status, or `stop` was called).
+    pub fn record_waiting(&self, snapshot: &Snapshot) -> Result<(), WriterStopped> {
+        let queue = lock(&self.queue).clone().ok_or(WriterStopped)?;
+        let at = snapshot.timestamp.timestamp_millis();
+        queue
+            .send((at, series::of_snapshot(snapshot)))
+            .map_err(|_| WriterStopped)
     }
 
     pub fn status(&self) -> WriterStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.status).clone()
     }
 }
 
 impl Recorder {
     /// Writes what is queued and stops the writer; later ticks are not recorded.
     pub fn stop(&self) {
-        self.events.lock().unwrap_or_else(|p| p.into_inner()).take();
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        lock(&self.events).take();
+        lock(&self.queue).take();
+        let thread = lock(&self.thread).take();
         if let Some(thread) = thread {
             let _ = thread.join();
         }
@@ -269,7 +273,7 @@ impl Writer {
     /// memory stays bounded and the live stream is never touched.
     fn write(&mut self, batch: Vec<Row>) {
         let outcome = self.write_batch(&batch);
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let mut status = lock(&self.status);
         match outcome {
             Ok(()) => {
                 status.saving = true;
@@ -605,7 +609,9 @@ mod tests {
         let recorder = Recorder::start(&db).unwrap();
         // Two minutes and a bit at 1 s: usage climbs 0, 1, 2, … within each minute.
         for second in 0..=125 {
-            recorder.record_waiting(&tick(HOUR + second * 1000, (second % 60) as f32));
+            recorder
+                .record_waiting(&tick(HOUR + second * 1000, (second % 60) as f32))
+                .unwrap();
         }
         drop(recorder);
         let raw = rows(&db, Tier::Raw);
@@ -631,12 +637,16 @@ mod tests {
         let db = HistoryDb::open(&dir, Retention::default()).unwrap();
         let first = Recorder::start(&db).unwrap();
         for minute in 0..30 {
-            first.record_waiting(&tick(HOUR + minute * 60_000, 10.0));
+            first
+                .record_waiting(&tick(HOUR + minute * 60_000, 10.0))
+                .unwrap();
         }
         drop(first);
         let second = Recorder::start(&db).unwrap();
         for minute in 30..61 {
-            second.record_waiting(&tick(HOUR + minute * 60_000, 30.0));
+            second
+                .record_waiting(&tick(HOUR + minute * 60_000, 30.0))
+                .unwrap();
         }
         drop(second);
         assert_eq!(rows(&db, Tier::Hour).len(), 1);
@@ -659,7 +669,9 @@ mod tests {
         let db = HistoryDb::open(&dir, retention).unwrap();
         let recorder = Recorder::start(&db).unwrap();
         for minute in 0..300 {
-            recorder.record_waiting(&tick(HOUR + minute * 60_000, 1.0));
+            recorder
+                .record_waiting(&tick(HOUR + minute * 60_000, 1.0))
+                .unwrap();
         }
         drop(recorder);
         let raw = rows(&db, Tier::Raw);

@@ -4,6 +4,7 @@
 //! (a client that never finished its request, or an idle keep-alive) makes room, so slow or silent
 //! clients cannot lock out the owner; established WebSockets and requests in flight are never cut.
 
+use crate::server::runtime::lock::lock;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -107,7 +108,7 @@ impl Tracker {
     }
 
     fn lock(&self) -> MutexGuard<'_, Open> {
-        self.open.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.open)
     }
 
     pub fn cap(&self) -> usize {

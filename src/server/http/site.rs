@@ -20,11 +20,6 @@ pub struct SiteFile {
 
 include!(concat!(env!("OUT_DIR"), "/site.rs"));
 
-/// Whether this binary carries its site.
-pub fn is_embedded() -> bool {
-    !SITE.is_empty()
-}
-
 /// The embedded file at `path`, if any.
 pub fn file(path: &str) -> Option<&'static SiteFile> {
     SITE.iter().find(|file| file.path == path)

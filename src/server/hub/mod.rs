@@ -6,6 +6,7 @@
 
 mod ring;
 
+use crate::server::runtime::lock::lock;
 use crate::wire::{EVENT_METRICS, Envelope, ServerMessage, pattern_matches};
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
@@ -190,9 +191,7 @@ impl Hub {
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-updated in a way that matters
         // more than stopping the stream would, so keep serving.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.state)
     }
 
     /// Appends a message to a channel, stores it in the ring and queues it for every subscriber.

@@ -4,6 +4,7 @@
 
 use crate::server::collect::procfs::stat::read_stat;
 use crate::server::jobs::convention::JOBS_PREFIX;
+use crate::server::runtime::lock::lock;
 use crate::wire::{GpuMetrics, Job, JobList, JobStatus};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -43,7 +44,7 @@ struct Kept {
 
 impl JobBook {
     fn jobs(&self) -> MutexGuard<'_, BTreeMap<String, Kept>> {
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.jobs)
     }
 
     /// The names of the numeric fields a job has sent, if it is kept.

@@ -13,12 +13,10 @@ pub fn emit_token(config: &Config) -> String {
     }
     let token = random_token();
     match write_private(&config.emit_token_file, &token) {
-        Ok(()) => eprintln!(
-            "vitals: emit token written to {}",
-            config.emit_token_file.display()
-        ),
-        Err(e) => eprintln!(
-            "vitals: could not write the emit token to {} ({e}); set VITALS_EMIT_TOKEN to use the emit endpoint",
+        // Said at the default log level: it is where `vitals emit` and job scripts find the token.
+        Ok(()) => tracing::warn!("emit token written to {}", config.emit_token_file.display()),
+        Err(e) => tracing::warn!(
+            "could not write the emit token to {} ({e}); set VITALS_EMIT_TOKEN to use the emit endpoint",
             config.emit_token_file.display()
         ),
     }

@@ -3,6 +3,7 @@
 //! serialisation instead of decoding the whole ring.
 
 use crate::server::collect::Snapshot;
+use crate::server::runtime::lock::lock;
 use crate::shared::store::{MetricsStore, Millis};
 use crate::wire::StoreSeed;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +41,7 @@ impl PageHistory {
     }
 
     fn lock(&self) -> MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.held)
     }
 
     /// Records one tick, with the sequence number the hub gave each of its channels.

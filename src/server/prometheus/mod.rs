@@ -29,15 +29,32 @@ struct SnapshotCollector {
     hostname: Arc<str>,
 }
 
+/// What a scrape reads from: the handles of everything /metrics reports.
+pub struct MetricSources {
+    /// The sampler's latest snapshot: host and GPU families.
+    pub latest: Latest,
+    /// The machine's name: the `Hostname` label of the DCGM families, as dcgm-exporter sets it.
+    pub hostname: Arc<str>,
+    /// The process table's scans: their cost.
+    pub processes: Arc<ProcessWatch>,
+    /// What each NVML query costs a tick.
+    pub gpu_cost: Arc<GpuCost>,
+    /// Published jobs: running ones and their fields.
+    pub jobs: Arc<JobBook>,
+    /// Firing alerts.
+    pub alerts: Arc<Alerts>,
+}
+
 /// The registry every scrape encodes; built once at start.
-pub fn registry(
-    latest: Latest,
-    hostname: Arc<str>,
-    processes: Arc<ProcessWatch>,
-    gpu_cost: Arc<GpuCost>,
-    jobs: Arc<JobBook>,
-    alerts: Arc<Alerts>,
-) -> Arc<Registry> {
+pub fn registry(sources: MetricSources) -> Arc<Registry> {
+    let MetricSources {
+        latest,
+        hostname,
+        processes,
+        gpu_cost,
+        jobs,
+        alerts,
+    } = sources;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(AlertCollector(alerts)));
     registry.register_collector(Box::new(JobCollector {
@@ -659,17 +676,17 @@ mod tests {
         let latest = Latest::default();
         latest.set(Arc::new(snapshot));
         let processes = ProcessWatch::new(Default::default());
-        let registry = registry(
+        let registry = registry(MetricSources {
             latest,
-            "box".into(),
+            hostname: "box".into(),
             processes,
-            Default::default(),
-            Default::default(),
-            Arc::new(Alerts::new(
+            gpu_cost: Default::default(),
+            jobs: Default::default(),
+            alerts: Arc::new(Alerts::new(
                 Vec::new(),
                 crate::server::alerts::webhooks::Webhooks::none(),
             )),
-        );
+        });
         let mut out = String::new();
         if openmetrics {
             prometheus_client::encoding::text::encode(&mut out, &registry).unwrap();

@@ -1,6 +1,7 @@
 //! REST routes: the current snapshot, the GPU list and channel history, all read from memory.
 
 use crate::server::collect::Snapshot;
+use crate::server::history::query::RangeRequest;
 use crate::server::http::error::HttpError;
 use crate::server::http::query::{checked_span, parse_time};
 use crate::server::web::state::AppState;
@@ -139,8 +140,14 @@ fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, H
         })
         .unwrap_or_default();
     let interval_ms = app.config.interval.as_millis() as i64;
+    let request = RangeRequest {
+        from_ms: from,
+        to_ms: to,
+        points,
+        series: &filter,
+    };
     let mut answer = db
-        .range(from, to, points, &filter, interval_ms, now)
+        .range(&request, interval_ms, now)
         .map_err(|e| HttpError::Internal(e.to_string()))?;
     answer.persistence = app.durable.status();
     Ok(axum::Json(answer).into_response())

@@ -7,6 +7,7 @@ mod queries;
 pub mod xid;
 
 use crate::server::collect::GpuSource;
+use crate::server::runtime::lock::lock;
 use crate::wire::{GpuMetrics, GpuStatus, GpuUnavailableReason};
 use device::{GpuState, read_device};
 use nvml_wrapper::Nvml;
@@ -87,16 +88,13 @@ pub struct GpuCost {
 impl GpuCost {
     pub(crate) fn add_query(&self, name: &'static str, spent: Duration) {
         let nanos = spent.as_nanos().min(u64::MAX.into()) as u64;
-        let mut queries = self.queries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queries = lock(&self.queries);
         *queries.entry(name).or_default() += nanos;
     }
 
     /// Each query's time since start, in ns.
     pub fn query_nanos(&self) -> BTreeMap<&'static str, u64> {
-        self.queries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        lock(&self.queries).clone()
     }
 }
 

@@ -3,6 +3,7 @@
 //! and a count), handed to a sink that publishes and stores them, and attached to every reading.
 
 use crate::server::collect::gpu::{GpuOptions, open_nvml};
+use crate::server::runtime::lock::lock;
 use crate::wire::{GpuMetrics, XidError};
 use chrono::Utc;
 use nvml_wrapper::bitmasks::event::EventTypes;
@@ -135,10 +136,6 @@ impl Drop for Running<'_> {
         self.0.state().watched.clear();
         self.0.watcher_running.store(false, Ordering::SeqCst);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Keeps the latest errors in time order, so one restored after a newer one still sits before it.

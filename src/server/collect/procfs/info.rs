@@ -1,9 +1,10 @@
 //! Linux `/proc` look-ups for one process at a time: its name, its user and its command line.
 
+use crate::server::runtime::lock::lock;
 use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock};
 
 /// Longest command line returned; the rest is cut so one process cannot bloat every message.
 pub const COMMAND_LINE_LIMIT: usize = 4096;
@@ -45,7 +46,7 @@ pub fn user_name(uid: u32) -> String {
     static NAMES: OnceLock<Mutex<HashMap<u32, String>>> = OnceLock::new();
     let names = NAMES.get_or_init(Default::default);
     // A panic elsewhere while holding the lock leaves the map intact, so poisoning is ignored.
-    let mut names = names.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut names = lock(names);
     names
         .entry(uid)
         .or_insert_with(|| {

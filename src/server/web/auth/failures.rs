@@ -4,6 +4,7 @@
 //! Cheap whatever the number of addresses: entries expire in the order they were made, so expiry
 //! pops from the front of a queue instead of scanning the table, and the table has a fixed ceiling.
 
+use crate::server::runtime::lock::lock;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -64,7 +65,7 @@ impl Table {
 impl FailedAttempts {
     /// Whether this address used up its wrong tries for now.
     pub fn blocked(&self, ip: IpAddr) -> bool {
-        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let table = lock(&self.table);
         table.by_client.get(&client_key(ip)).is_some_and(|entry| {
             entry.count >= MAX_FAILURES && entry.since.elapsed() < FAILURE_WINDOW
         })
@@ -74,7 +75,7 @@ impl FailedAttempts {
     pub fn record(&self, ip: IpAddr) {
         let key = client_key(ip);
         let now = Instant::now();
-        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let mut table = lock(&self.table);
         table.expire(now);
         let table = &mut *table;
         match table.by_client.get_mut(&key) {
@@ -95,7 +96,7 @@ impl FailedAttempts {
     /// Addresses tracked now.
     #[cfg(test)]
     pub fn tracked(&self) -> usize {
-        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let table = lock(&self.table);
         table.by_client.len()
     }
 }

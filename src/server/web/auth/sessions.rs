@@ -3,6 +3,7 @@
 //! restart does not sign everyone out.
 
 use crate::server::history::HistoryDb;
+use crate::server::runtime::lock::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,7 +30,7 @@ impl Sessions {
                         expiry_by_id.insert(id, Instant::now() + left);
                     }
                 }
-                Err(error) => eprintln!("vitals: cannot read the saved sessions: {error}"),
+                Err(error) => tracing::warn!("cannot read the saved sessions: {error}"),
             }
         }
         Sessions {
@@ -41,7 +42,7 @@ impl Sessions {
     /// A new session id (256 random bits) that stays valid for `SESSION_LIFETIME`.
     pub fn open(&self) -> String {
         let id = crate::server::http::token::random_token();
-        let mut sessions = self.expiry_by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let mut sessions = lock(&self.expiry_by_id);
         let now = Instant::now();
         sessions.retain(|_, expires| *expires > now);
         if sessions.len() >= MAX_SESSIONS {
@@ -68,7 +69,7 @@ impl Sessions {
 
     pub fn is_valid(&self, id: &str) -> bool {
         // Session ids are 256 random bits: a map lookup leaks nothing a guess could use.
-        let sessions = self.expiry_by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let sessions = lock(&self.expiry_by_id);
         sessions
             .get(id)
             .is_some_and(|expires| *expires > Instant::now())

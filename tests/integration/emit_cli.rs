@@ -1,8 +1,7 @@
 //! `vitals emit` against the real binary: an event sent from the command line, with the token read
 //! from its file, arrives on the channel; a missing token file or a refused event says why.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

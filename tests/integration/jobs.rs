@@ -1,9 +1,8 @@
 //! Jobs against the real binary with the fake NVML library: a job told by its `start`,
 //! `metrics` and `end`, found on the GPU that runs its child process, and one that goes silent
 //! reported stalled after its heartbeat.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

@@ -1,7 +1,6 @@
 //! A real Prometheus (Debian's package; scripts/test installs it) scrapes the real server each second.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

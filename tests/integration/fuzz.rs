@@ -2,9 +2,8 @@
 //! messages, emit bodies, query strings, the sign-in form and config files. Each target mutates a
 //! corpus of valid inputs for a bounded time (VITALS_FUZZ_SECONDS, default 3) from a seed that is
 //! printed, and is taken from VITALS_FUZZ_SEED when set, so a failure can be replayed exactly.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::server::{EMIT_TOKEN, TestServer};
 use futures_util::{SinkExt, StreamExt};

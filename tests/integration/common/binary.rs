@@ -101,11 +101,6 @@ impl ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-
-    /// Whether the server is still running.
-    pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
 }
 
 impl Drop for ServerProcess {

@@ -1,9 +1,8 @@
 //! Alerts against a running server on the fake NVML library: a GPU heats up, its alert goes
 //! pending then firing, and resolves when it cools, and a real local webhook is told (with a
 //! retry when it first fails); a bad rule stops start-up with its name.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

@@ -1,4 +1,4 @@
-//! The fake NVML library (tests/fake_nvml), built once per test binary, and turns at scripting it.
+//! The fake NVML library (tests/fake_nvml), built once per test run, and turns at scripting it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

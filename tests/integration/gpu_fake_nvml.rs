@@ -1,7 +1,6 @@
 //! The real NVML collector driven against the scripted fake library in tests/fake_nvml.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::fake_nvml::FakeNvml;
 use std::path::PathBuf;

@@ -1,8 +1,5 @@
 //! Helpers shared by the integration tests.
 
-// Each test binary includes this module but uses only some of the helpers.
-#![allow(dead_code)]
-
 pub mod binary;
 pub mod fake_nvml;
 pub mod http;

@@ -1,9 +1,8 @@
 //! The README's TLS recipe, tested: nginx (Debian's nginx-light) terminates TLS in front of Vitals on
 //! 127.0.0.1 with an access token; the browser flow (sign-in link, Secure cookie, WebSocket upgrade)
 //! works through it. curl plays the browser.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::process::{Spawned, free_port, scratch_dir};
 use common::server::TestServer;

@@ -1,9 +1,8 @@
 //! The fleet page's data against a real Prometheus: three Vitals processes (one with two fake
 //! GPUs) on their own loopback addresses, and hosts that run only node_exporter and
 //! dcgm-exporter (small fixture exporters).
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

@@ -1,5 +1,4 @@
 //! The host collectors on the real machine: every field present and sane.
-#![cfg(feature = "ssr")]
 
 use std::time::Duration;
 use vitals::server::collect::Monitor;

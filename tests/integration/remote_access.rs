@@ -1,8 +1,7 @@
 //! The server bound to every address (0.0.0.0) with an access token, reached through 127.0.0.1:
 //! no test traffic leaves loopback.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::fake_nvml::FakeNvml;
 use common::server::{EMIT_TOKEN, TestServer};

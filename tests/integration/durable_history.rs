@@ -1,8 +1,7 @@
 //! History on disk, against the real binary: it survives a restart, a `kill -9` never corrupts it
 //! nor loses more than the last batch, and a second Vitals on the same directory says why not.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

@@ -1,9 +1,8 @@
 //! XID errors injected through the fake NVML, end to end on the server: they reach the GPU's
 //! readings, its channel as an `xid` event, `/metrics` under dcgm-exporter's name, the default
 //! alert rule, and the history on disk, which gives them back after a restart.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

@@ -1,7 +1,6 @@
 //! The streaming server end to end: a real server on a loopback port, real WebSocket and HTTP clients.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

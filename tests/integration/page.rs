@@ -1,7 +1,6 @@
 //! The page as the server renders it: values are there at first paint, before any script runs.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::server::TestServer;
 use std::time::Duration;

@@ -1,6 +1,5 @@
 //! The command line as a person meets it: `--version` names the commit, `--help` is grouped, and
 //! the shell completions and the man page come from the same definitions.
-#![cfg(feature = "ssr")]
 
 use std::process::Command;
 

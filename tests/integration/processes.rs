@@ -1,9 +1,8 @@
 //! The process table against the real binary: a process that burns CPU rises to the top within
 //! two scans, one that holds memory shows it, a process on a fake GPU carries its GPU memory and
 //! share, and the scans stop when the last watcher leaves.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::http::Get;
 

@@ -1,11 +1,10 @@
 //! The systemd unit in the repository: systemd's own checker accepts it (pointed at this build's
 //! binary, as scripts/install points it at the installed one), it rates its exposure as low, and
 //! it keeps the hardening and the lifecycle the README promises.
-#![cfg(feature = "ssr")]
 
 use std::process::Command;
 
-const UNIT: &str = include_str!("../scripts/systemd/vitals.service");
+const UNIT: &str = include_str!("../../scripts/systemd/vitals.service");
 
 /// The unit as scripts/install writes it, in a directory of its own.
 fn installed_unit() -> std::path::PathBuf {

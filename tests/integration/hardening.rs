@@ -1,8 +1,7 @@
 //! Denial of service: slow or silent clients, floods and malformed frames cannot stop the server
 //! from serving the person who owns the machine.
-#![cfg(feature = "ssr")]
 
-mod common;
+use crate::common;
 
 use common::binary::{ServerProcess, raise_own_open_files_limit};
 use common::server::{EMIT_TOKEN, TestServer};
