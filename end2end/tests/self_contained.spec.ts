@@ -47,6 +47,18 @@ test('a copy of the binary in an empty directory serves the dashboard, every ass
   expect(wasm.headers.get('content-type')).toBe('application/wasm');
   const again = await fetch(`${ORIGIN}/pkg/vitals.wasm`, { headers: { 'if-none-match': wasm.headers.get('etag')! } });
   expect(again.status).toBe(304);
+  // A proxy's weak tag saves it too; x-gzip (gzip's old name) gets the stored gzip copy, not one
+  // compressed anew (that would have no length); other methods get 405.
+  const weak = await fetch(`${ORIGIN}/pkg/vitals.wasm`, { headers: { 'if-none-match': `W/${wasm.headers.get('etag')}` } });
+  expect(weak.status).toBe(304);
+  const oldName = await fetch(`${ORIGIN}/pkg/vitals.wasm`, { headers: { 'accept-encoding': 'x-gzip' } });
+  expect([oldName.headers.get('content-encoding'), oldName.headers.get('content-length') !== null]).toEqual(['gzip', true]);
+  const deflateOnly = await fetch(`${ORIGIN}/pkg/vitals.css`, { headers: { 'accept-encoding': 'deflate' } });
+  expect([deflateOnly.headers.get('content-encoding'), deflateOnly.status]).toEqual([null, 200]);
+  for (const method of ['POST', 'DELETE', 'FOO']) {
+    const other = await fetch(`${ORIGIN}/pkg/vitals.wasm`, { method });
+    expect([method, other.status, other.headers.get('allow')]).toEqual([method, 405, 'GET, HEAD']);
+  }
   const icon = await fetch(`${ORIGIN}/favicon.svg`);
   expect([icon.status, icon.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
 });

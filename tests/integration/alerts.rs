@@ -223,3 +223,74 @@ async fn a_channel_silent_past_its_heartbeat_alerts_until_it_speaks_again() {
     assert_eq!(bad.status(), 422);
     let _ = std::fs::remove_file(config);
 }
+
+#[tokio::test]
+async fn webhook_failures_show_no_secret_and_redirects_are_not_followed() {
+    // One webhook on a port nothing listens on, its secret in the path; one that answers 307 to
+    // a second receiver, which must never be posted to.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = closed.local_addr().unwrap();
+    drop(closed);
+    let stolen: Arc<AtomicUsize> = Arc::default();
+    let counted = stolen.clone();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirecting = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(|| async {
+                (
+                    StatusCode::TEMPORARY_REDIRECT,
+                    [(axum::http::header::LOCATION, "/stolen")],
+                )
+            }),
+        )
+        .route(
+            "/stolen",
+            axum::routing::post(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { StatusCode::OK }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let config = config_file(
+        "secrets",
+        &format!(
+            "[alerts]\n{HOST_RULES_OFF}\n\
+             [[alerts.webhooks]]\nurl = \"http://{dead}/services/T0/B0/s3cret-path\"\n\
+             [[alerts.webhooks]]\nurl = \"http://{redirecting}/hook\"\n"
+        ),
+    );
+    let config_path = config.clone();
+    let server = TestServer::start(move |cli| cli.config = Some(config_path)).await;
+    let emitted = reqwest::Client::new()
+        .post(server.url("/api/internal/ws/emit"))
+        .bearer_auth(common::server::EMIT_TOKEN)
+        .json(
+            &serde_json::json!({"channel": "jobs/quiet", "event": "step", "data": {},
+                                  "heartbeat_seconds": 1}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(emitted.status(), 202);
+    let list = wait_for(&server, |l| {
+        l["webhooks"][0]["last_error"].is_string() && l["webhooks"][1]["last_error"].is_string()
+    })
+    .await;
+    let text = list["webhooks"].to_string();
+    assert!(!text.contains("s3cret"), "{text}");
+    let dead_error = list["webhooks"][0]["last_error"].as_str().unwrap();
+    assert!(dead_error.starts_with("cannot connect"), "{dead_error}");
+    let redirect_error = list["webhooks"][1]["last_error"].as_str().unwrap();
+    assert!(
+        redirect_error.contains("307") && redirect_error.contains("redirects are not followed"),
+        "{redirect_error}"
+    );
+    assert_eq!(
+        stolen.load(Ordering::SeqCst),
+        0,
+        "the redirect was followed"
+    );
+    let _ = std::fs::remove_file(config);
+}

@@ -462,12 +462,18 @@ async fn a_slow_failing_or_wrong_prometheus_is_named_with_what_is_wrong() {
         (wrong, "is not Prometheus' HTTP API"),
         (slow, "did not answer within 5 s"),
     ] {
-        let reader = fleet_reader(&format!("http://{prometheus}")).await;
+        // Credentials in the address are never shown, whatever the answer.
+        let reader = fleet_reader(&format!("http://fleetuser:s3cret@{prometheus}")).await;
         let view = until(&reader, expected, |view| view.error.is_some()).await;
         let error = view.error.unwrap();
         assert!(error.contains(expected), "{error}");
+        assert!(
+            !error.contains("s3cret") && !error.contains("fleetuser"),
+            "{error}"
+        );
         assert!(view.stale && view.hosts.is_empty() && view.updated.is_none());
         let page = fleet_page(&reader).await;
         assert!(page.contains("No hosts read yet"), "{page}");
+        assert!(!page.contains("s3cret"), "{page}");
     }
 }

@@ -286,3 +286,47 @@ async fn sign_in_bodies_that_never_arrive_hold_only_a_few_connections_and_only_f
         String::from_utf8_lossy(&answer[..n])
     );
 }
+
+/// Sends `head` on a fresh connection and reads the answer's head (empty when the connection
+/// dropped without one).
+async fn raw_answer(addr: std::net::SocketAddr, head: &str) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 2048];
+    let read = timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .expect("answered")
+        .unwrap_or(0);
+    String::from_utf8_lossy(&answer[..read]).into_owned()
+}
+
+#[tokio::test]
+async fn connect_and_pathless_targets_are_refused_and_the_server_keeps_serving() {
+    let server = TestServer::start(|_| {}).await;
+    let connect = raw_answer(
+        server.addr,
+        "CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\n\r\n",
+    )
+    .await;
+    assert!(
+        connect.starts_with("HTTP/1.1 405") && connect.contains("not a proxy"),
+        "{connect}"
+    );
+    assert!(
+        connect
+            .to_ascii_lowercase()
+            .contains("allow: get, head, post")
+    );
+    let options = raw_answer(
+        server.addr,
+        "OPTIONS 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    )
+    .await;
+    assert!(!options.is_empty(), "answered, not dropped");
+    let page = raw_answer(
+        server.addr,
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+}

@@ -54,6 +54,36 @@ fn shown(url: &str) -> String {
     }
 }
 
+/// Why a delivery failed, in words that hold no part of the URL but its scheme and host: reqwest's
+/// own text names the whole URL, and a Slack or Discord URL's path is its secret.
+fn delivery_error(error: reqwest::Error, url: &reqwest::Url) -> String {
+    let kind = if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "cannot connect"
+    } else {
+        "request failed"
+    };
+    let mut words = vec![kind.to_owned()];
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        words.push(inner.to_string());
+        cause = inner.source();
+    }
+    let mut text = words.join(": ").replace(url.as_str(), &shown(url.as_str()));
+    // Whatever of the URL a cause quoted apart from it.
+    let parts = [
+        url.path(),
+        url.query().unwrap_or(""),
+        url.password().unwrap_or(""),
+        url.username(),
+    ];
+    for part in parts.into_iter().filter(|part| part.len() > 1) {
+        text = text.replace(part, "…");
+    }
+    text
+}
+
 /// The webhooks' queues and their counts.
 pub struct Webhooks {
     hooks: Vec<Hook>,
@@ -73,6 +103,8 @@ impl Webhooks {
         }
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
+            // A redirect would post the alert to an address nobody configured.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vitals/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
@@ -189,11 +221,19 @@ impl Delivery {
                     .body(line(&self.host, alert))
             }
         };
-        let response = request.send().await.map_err(|e| e.to_string())?;
-        if response.status().is_success() {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| delivery_error(e, &self.url))?;
+        let status = response.status();
+        if status.is_success() {
             Ok(())
+        } else if status.is_redirection() {
+            Err(format!(
+                "answered {status}: redirects are not followed, configure the address it points to"
+            ))
         } else {
-            Err(format!("answered {}", response.status()))
+            Err(format!("answered {status}"))
         }
     }
 }
@@ -238,6 +278,30 @@ fn ntfy_priority(alert: &Alert) -> (&'static str, &'static str) {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_failed_delivery_names_no_part_of_the_url_but_its_scheme_and_host() {
+        // A port nothing listens on: connection refused, with the URL in reqwest's own text.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = closed.local_addr().unwrap().port();
+        drop(closed);
+        let url = reqwest::Url::parse(&format!(
+            "http://hook:s3cret-pass@127.0.0.1:{port}/services/T0/B0/s3cret-path?key=s3cret-key"
+        ))
+        .unwrap();
+        let error = reqwest::Client::new()
+            .post(url.clone())
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("s3cret"),
+            "reqwest's own text names it"
+        );
+        let said = super::delivery_error(error, &url);
+        assert!(said.starts_with("cannot connect"), "{said}");
+        assert!(!said.contains("s3cret"), "{said}");
+    }
+
     use super::*;
     use chrono::DateTime;
 

@@ -210,4 +210,8 @@ pub struct EmitArgs {
     /// The Vitals to send to, as host:port or a URL. Default: --bind's address, else 127.0.0.1:3000.
     #[arg(long, env = "VITALS_SERVER")]
     pub server: Option<String>,
+    /// Give up when the server has not answered within this many seconds (default 5), so a
+    /// training loop never hangs on a stuck server.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<f64>,
 }

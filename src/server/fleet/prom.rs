@@ -173,7 +173,8 @@ impl Prometheus {
             let start = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
             format!(
                 "{} at {} is not Prometheus' HTTP API (HTTP {status}: {start:?}); --fleet-prometheus names Prometheus' own address, e.g. http://prometheus:9090",
-                self.shown, self.api
+                self.shown,
+                shown(&self.api)
             )
         })?;
         match (answer.status.as_str(), answer.data) {

@@ -59,6 +59,25 @@ pub struct HostRules {
     pub bound_ip: Option<String>,
 }
 
+/// Refuses what no route of ours can answer before any handler sees it: `CONNECT` (this is no
+/// proxy) and a target without a path (authority form), which the page handler cannot route.
+pub async fn require_path(request: Request, next: Next) -> Response {
+    if request.method() == axum::http::Method::CONNECT {
+        let mut response =
+            HttpError::MethodNotAllowed("CONNECT: this is a dashboard, not a proxy".into())
+                .into_response();
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+        return response;
+    }
+    if request.uri().path_and_query().is_none() {
+        return HttpError::BadRequest("the request target has no path: ask for /".into())
+            .into_response();
+    }
+    next.run(request).await
+}
+
 /// Refuses requests whose `Host` is not ours, before any route sees them.
 pub async fn check_host(State(rules): State<HostRules>, request: Request, next: Next) -> Response {
     let host = request

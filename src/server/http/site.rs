@@ -4,7 +4,7 @@
 //! nothing serves the site from disk instead (`site_root`).
 
 use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 
 /// One file of the site, as the build found it.
@@ -25,9 +25,34 @@ pub fn file(path: &str) -> Option<&'static SiteFile> {
     SITE.iter().find(|file| file.path == path)
 }
 
-/// The file, in the best encoding `headers` accept, or 304 when the browser has it already.
-pub fn respond(file: &SiteFile, headers: &HeaderMap) -> Response {
+/// Marks an answer made from the stored copies: the compression layer leaves it as it is, so a
+/// browser that takes none of the stored encodings gets the raw file, not one compressed anew on
+/// every request.
+#[derive(Clone, Copy, Debug)]
+pub struct Stored;
+
+/// Whether the compression layer may compress this answer: not one made from the stored copies.
+pub fn compressible(
+    _: StatusCode,
+    _: axum::http::Version,
+    _: &HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> bool {
+    extensions.get::<Stored>().is_none()
+}
+
+/// The file, in the best encoding `headers` accept, or 304 when the browser has it already; 405
+/// for any method but GET and HEAD.
+pub fn respond(file: &SiteFile, method: &Method, headers: &HeaderMap) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return Response::builder()
+            .status(StatusCode::METHOD_NOT_ALLOWED)
+            .header(header::ALLOW, "GET, HEAD")
+            .body(Body::empty())
+            .unwrap_or_default();
+    }
     let mut response = Response::builder()
+        .extension(Stored)
         .header(header::ETAG, file.etag)
         // The names carry no hash: the browser asks again each time and mostly gets a 304.
         .header(header::CACHE_CONTROL, "no-cache")
@@ -35,7 +60,7 @@ pub fn respond(file: &SiteFile, headers: &HeaderMap) -> Response {
     let cached = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == file.etag));
+        .is_some_and(|tags| held(tags, file.etag));
     if cached {
         return response
             .status(StatusCode::NOT_MODIFIED)
@@ -48,7 +73,10 @@ pub fn respond(file: &SiteFile, headers: &HeaderMap) -> Response {
         .unwrap_or("");
     let (encoding, body) = match (file.brotli, file.gzip) {
         (Some(brotli), _) if accepts(accepted, "br") => (Some("br"), brotli),
-        (_, Some(gzip)) if accepts(accepted, "gzip") => (Some("gzip"), gzip),
+        // x-gzip is gzip's old name (RFC 9110, 8.4.1.3): some clients still send only that.
+        (_, Some(gzip)) if accepts(accepted, "gzip") || accepts(accepted, "x-gzip") => {
+            (Some("gzip"), gzip)
+        }
         _ => (None, file.raw),
     };
     if let Some(encoding) = encoding {
@@ -59,6 +87,15 @@ pub fn respond(file: &SiteFile, headers: &HeaderMap) -> Response {
         .header(header::CONTENT_LENGTH, HeaderValue::from(body.len()))
         .body(Body::from(body))
         .unwrap_or_default()
+}
+
+/// Whether an If-None-Match value names `etag`: `*`, or the tag itself, weak (`W/"…"`, as proxies
+/// rewrite it) or strong; If-None-Match compares weakly (RFC 9110, 13.1.2).
+fn held(tags: &str, etag: &str) -> bool {
+    tags.split(',').map(str::trim).any(|tag| {
+        tag == "*"
+            || tag.strip_prefix("W/").unwrap_or(tag) == etag.strip_prefix("W/").unwrap_or(etag)
+    })
 }
 
 /// Whether an Accept-Encoding value takes `coding` (named, and not with q=0).
@@ -108,7 +145,7 @@ mod tests {
         for (name, value) in headers {
             map.insert(name, HeaderValue::from_str(value).unwrap());
         }
-        respond(&WASM, &map)
+        respond(&WASM, &Method::GET, &map)
     }
 
     fn encoding(response: &Response) -> Option<&str> {
@@ -127,12 +164,34 @@ mod tests {
         let plain = answer(&[]);
         assert_eq!(encoding(&plain), None);
         assert_eq!(plain.headers()[header::CONTENT_LENGTH], "9");
+        let old_name = answer(&[(header::ACCEPT_ENCODING, "x-gzip")]);
+        assert_eq!(encoding(&old_name), Some("gzip"));
+        for response in [&chrome, &plain, &old_name] {
+            assert!(response.extensions().get::<Stored>().is_some());
+        }
+    }
+
+    #[test]
+    fn only_get_and_head_are_answered() {
+        let post = respond(&WASM, &Method::POST, &HeaderMap::new());
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.headers()[header::ALLOW], "GET, HEAD");
+        let head = respond(&WASM, &Method::HEAD, &HeaderMap::new());
+        assert_eq!(head.status(), StatusCode::OK);
     }
 
     #[test]
     fn a_file_the_browser_holds_is_not_sent_again() {
         let again = answer(&[(header::IF_NONE_MATCH, "\"00000000000000ab\"")]);
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        let weak = answer(&[(header::IF_NONE_MATCH, "W/\"00000000000000ab\"")]);
+        assert_eq!(
+            weak.status(),
+            StatusCode::NOT_MODIFIED,
+            "a proxy's weak tag"
+        );
+        let listed = answer(&[(header::IF_NONE_MATCH, "\"1\", W/\"00000000000000ab\"")]);
+        assert_eq!(listed.status(), StatusCode::NOT_MODIFIED);
         let changed = answer(&[(header::IF_NONE_MATCH, "\"0000000000000000\"")]);
         assert_eq!(changed.status(), StatusCode::OK);
         assert_eq!(changed.headers()[header::ETAG], "\"00000000000000ab\"");

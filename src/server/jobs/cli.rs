@@ -6,9 +6,13 @@ use crate::wire::{EmitRequest, EmitResponse};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// The default address the server listens on.
 const DEFAULT_SERVER: &str = "127.0.0.1:3000";
+/// How long `vitals emit` waits for an answer unless told otherwise: a local server answers in
+/// milliseconds, and a script must not hang on one that accepts and never answers.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The event's data from `name=value` fields.
 pub fn data_of_fields(fields: &[String]) -> Result<Value, String> {
@@ -69,10 +73,11 @@ pub fn server_url(args: &EmitArgs, cli: &Cli) -> String {
     format!("{}{}", base.trim_end_matches('/'), super::emit::EMIT_PATH)
 }
 
-/// The emit token: given outright, or read from the file the server writes it to.
-fn token(cli: &Cli) -> Result<String, String> {
+/// The emit token: given outright, or read from the file the server writes it to (and then the
+/// file's path, to name it when the server refuses the token).
+fn token(cli: &Cli) -> Result<(String, Option<PathBuf>), String> {
     if let Some(token) = &cli.emit_token {
-        return Ok(token.clone());
+        return Ok((token.clone(), None));
     }
     let path: PathBuf = cli
         .emit_token_file
@@ -88,7 +93,7 @@ fn token(cli: &Cli) -> Result<String, String> {
     if token.is_empty() {
         return Err(format!("the emit token file {} is empty", path.display()));
     }
-    Ok(token)
+    Ok((token, Some(path)))
 }
 
 async fn send(args: &EmitArgs, cli: &Cli) -> Result<EmitResponse, String> {
@@ -104,18 +109,50 @@ async fn send(args: &EmitArgs, cli: &Cli) -> Result<EmitResponse, String> {
         data,
         heartbeat_seconds: args.heartbeat,
     };
-    let token = token(cli)?;
+    let (token, token_file) = token(cli)?;
     let url = server_url(args, cli);
-    let response = reqwest::Client::new()
+    let timeout = timeout_of(args)?;
+    let waited = || {
+        format!(
+            "no answer from {url} within {} s: is Vitals running there and not stuck? (--timeout SECONDS to wait longer)",
+            timeout.as_secs_f64()
+        )
+    };
+    let client = reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("cannot make an HTTP client: {e}"))?;
+    let response = client
         .post(&url)
         .bearer_auth(token)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
         .body(serde_json::to_vec(&request).map_err(|e| e.to_string())?)
         .send()
         .await
-        .map_err(|e| format!("no answer from {url} ({e}): is Vitals running there?"))?;
+        .map_err(|e| {
+            if e.is_timeout() {
+                waited()
+            } else {
+                format!(
+                    "no answer from {url} ({}): is Vitals running there?",
+                    e.without_url()
+                )
+            }
+        })?;
     let status = response.status();
-    let text = response.text().await.unwrap_or_default();
+    let text = match response.text().await {
+        Ok(text) => text,
+        Err(e) if e.is_timeout() => return Err(waited()),
+        Err(_) => String::new(),
+    };
+    if status == reqwest::StatusCode::UNAUTHORIZED
+        && let Some(file) = token_file
+    {
+        return Err(format!(
+            "{url} refused the token in {} (401): that file belongs to the Vitals that wrote it, which is not this one; start this server with --emit-token-file pointing at a file of its own (or VITALS_EMIT_TOKEN), and give the same --emit-token-file to vitals emit",
+            file.display()
+        ));
+    }
     if !status.is_success() {
         let error = serde_json::from_str::<Value>(&text)
             .ok()
@@ -124,6 +161,19 @@ async fn send(args: &EmitArgs, cli: &Cli) -> Result<EmitResponse, String> {
         return Err(format!("Vitals refused the event ({status}): {error}"));
     }
     serde_json::from_str(&text).map_err(|e| format!("unexpected answer from {url}: {e}"))
+}
+
+/// `--timeout`, checked: a positive number of seconds.
+fn timeout_of(args: &EmitArgs) -> Result<Duration, String> {
+    match args.timeout {
+        None => Ok(DEFAULT_TIMEOUT),
+        Some(seconds) if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        Some(seconds) => Err(format!(
+            "--timeout {seconds}: give a number of seconds above 0 (and at most a day)"
+        )),
+    }
 }
 
 /// Runs `vitals emit`: prints where the event went, or why it did not, and exits accordingly.

@@ -6,10 +6,19 @@ use crate::server::http::token::random_token;
 use std::io::Write;
 use std::path::Path;
 
-/// The configured token, or a fresh random one written to `config.emit_token_file` (mode 0600).
+/// The configured token; else the one already in `config.emit_token_file` when that file is
+/// this user's alone and holds a token of ours (so a second Vitals sharing the default file does
+/// not lock the first one's `vitals emit` out); else a fresh random one written there (mode 0600).
 pub fn emit_token(config: &Config) -> String {
     if let Some(token) = &config.emit_token {
         return token.clone();
+    }
+    if let Some(token) = existing_token(&config.emit_token_file) {
+        tracing::warn!(
+            "emit token read from {} (kept from an earlier start or another Vitals of this user)",
+            config.emit_token_file.display()
+        );
+        return token;
     }
     let token = random_token();
     match write_private(&config.emit_token_file, &token) {
@@ -21,6 +30,21 @@ pub fn emit_token(config: &Config) -> String {
         ),
     }
     token
+}
+
+/// The token in `path` when the file is a regular file owned by this user, readable by no one
+/// else, and holds 64 hex digits (what `random_token` makes): anything else is made anew.
+fn existing_token(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_file() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    let token = text.trim();
+    (token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())).then(|| token.to_owned())
 }
 
 fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
@@ -46,6 +70,25 @@ fn write_private(path: &Path, token: &str) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn an_owner_only_file_with_a_token_of_ours_is_kept_and_anything_else_is_not() {
+        let dir = std::env::temp_dir().join(format!("vitals-token-keep-{}", std::process::id()));
+        let path = dir.join("emit-token");
+        let token = random_token();
+        write_private(&path, &format!("{token}\n")).unwrap();
+        assert_eq!(existing_token(&path), Some(token.clone()));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            existing_token(&path),
+            None,
+            "readable by others: not trusted"
+        );
+        write_private(&path, "short").unwrap();
+        assert_eq!(existing_token(&path), None, "not a token of ours");
+        assert_eq!(existing_token(&dir.join("absent")), None);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn token_file_is_owner_only() {

@@ -56,12 +56,15 @@ pub fn router(state: AppState) -> Router {
         .route_layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
         // The site: from the binary when it carries it (already compressed), else from disk,
         // where the WASM module and ECharts shrink to a third: it matters on a remote link.
-        .fallback(site_or_page(shell).layer(CompressionLayer::new()))
+        .fallback(
+            site_or_page(shell).layer(CompressionLayer::new().compress_when(site::compressible)),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
-    // Layers run bottom-up: the Host check first, then the token (or the emit route's own).
+    // Layers run bottom-up: targets no route can answer refused first, then the Host check, then
+    // the token (or the emit route's own).
     Router::new()
         .merge(dashboard)
         .merge(emit)
@@ -69,6 +72,7 @@ pub fn router(state: AppState) -> Router {
             HostRules::from_ref(&state),
             guard::check_host,
         ))
+        .layer(middleware::from_fn(guard::require_path))
         .layer(middleware::from_fn(guard::security_headers))
         .with_state(state)
 }
@@ -88,7 +92,7 @@ fn site_or_page<IV: leptos::prelude::IntoView + 'static>(
     let from_disk = leptos_axum::file_and_error_handler::<AppState, _>(shell);
     move |uri, state, request| match site::file(uri.path()) {
         Some(file) => {
-            let response = site::respond(file, request.headers());
+            let response = site::respond(file, request.method(), request.headers());
             Box::pin(async move { response })
         }
         None => from_disk(uri, state, request),

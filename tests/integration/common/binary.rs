@@ -14,7 +14,8 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `vitals` on an ephemeral loopback port (unless `args` bind it) with `args` added, under an open-files limit
     /// (soft and hard) when one is given, and waits until it serves. Without GPUs and history on
-    /// disk unless `args` name an NVML library or a data folder.
+    /// disk unless `args` name an NVML library or a data folder, and with the tests' emit token
+    /// unless they name a token file.
     pub fn start(args: &[&str], open_files: Option<u64>) -> ServerProcess {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vitals"));
         command
@@ -24,12 +25,12 @@ impl ServerProcess {
             } else {
                 &["--bind", "127.0.0.1:0"][..]
             })
-            .args([
-                "--interval",
-                "0.5",
-                "--emit-token",
-                super::server::EMIT_TOKEN,
-            ])
+            .args(["--interval", "0.5"])
+            .args(if args.contains(&"--emit-token-file") {
+                &[][..]
+            } else {
+                &["--emit-token", super::server::EMIT_TOKEN][..]
+            })
             .args(if args.contains(&"--nvml-library") {
                 &[][..]
             } else {
