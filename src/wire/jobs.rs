@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The event that ends a job (`status` `ok` or `failed`): a channel whose last event it is has
+/// ended, and is the first to make room when the server holds as many channels as it may.
+pub const EVENT_JOB_END: &str = "end";
+
 /// Where a job stands: sending, silent past its heartbeat, or ended well or badly.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]

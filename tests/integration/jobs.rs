@@ -210,3 +210,52 @@ async fn a_jobs_fields_are_read_from_disk_past_the_hubs_ring() {
     server.terminate();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_box_that_gives_each_run_a_channel_takes_its_301st_run_before_and_after_a_restart() {
+    let dir = std::env::temp_dir().join(format!("vitals-jobs-many-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let data_dir = dir.to_str().unwrap().to_owned();
+    let server = ServerProcess::start(&["--data-dir", &data_dir], None);
+    let client = reqwest::Client::new();
+    for run in 0..300 {
+        let channel = format!("jobs/run-{run}");
+        for (event, data) in [
+            ("start", json!({"name": format!("run {run}")})),
+            ("end", json!({"status": "ok"})),
+        ] {
+            let body = json!({"channel": channel, "event": event, "data": data});
+            let status = client
+                .post(server.url("/api/internal/ws/emit"))
+                .bearer_auth(EMIT_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert_eq!(status, 202, "{channel} {event}");
+        }
+    }
+    let next = json!({"channel": "jobs/run-300", "event": "start", "data": {"name": "run 300"}});
+    assert_eq!(emit(&server, next).await, 202, "the 301st run is taken");
+    assert_eq!(job(&server, "jobs/run-300").await["status"], "running");
+    assert_eq!(
+        job(&server, "jobs/run-0").await,
+        Value::Null,
+        "the oldest made room"
+    );
+    // A clean stop writes what is queued; the next start restores the last hour's events.
+    server.terminate();
+
+    let server = ServerProcess::start(&["--data-dir", &data_dir], None);
+    assert_eq!(job(&server, "jobs/run-300").await["status"], "running");
+    let after = json!({"channel": "jobs/after-restart", "event": "start", "data": {}});
+    assert_eq!(emit(&server, after).await, 202, "taken after a restart too");
+    let list: Value = server.get_json("/api/system/jobs").await;
+    let jobs = list["jobs"].as_array().unwrap();
+    assert!(jobs.len() <= 256, "{} jobs kept", jobs.len());
+    assert!(jobs.iter().any(|j| j["channel"] == "jobs/after-restart"));
+    assert!(jobs.iter().any(|j| j["channel"] == "jobs/run-299"));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -7,7 +7,7 @@
 mod ring;
 
 use crate::server::runtime::lock::lock;
-use crate::wire::{EVENT_METRICS, Envelope, ServerMessage, pattern_matches};
+use crate::wire::{EVENT_JOB_END, EVENT_METRICS, Envelope, ServerMessage, pattern_matches};
 use axum::extract::ws::Utf8Bytes;
 use chrono::{DateTime, Utc};
 use ring::{Backlog, Ring, Stored};
@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 /// Frames a subscriber may have queued before it counts as too slow (about a minute of all channels).
 pub const CLIENT_QUEUE_FRAMES: usize = 256;
-/// Channels other than the server's own that the hub will hold at once.
+/// Channels other than the server's own that the hub will hold at once; past it, a new one takes
+/// the place of the longest-silent ended one (or the longest-silent of all when none has ended).
 pub const MAX_CUSTOM_CHANNELS: usize = 256;
 /// Messages kept per custom (emitted) channel, within the custom channels' byte budget.
 pub const CUSTOM_RING_MESSAGES: usize = 512;
@@ -50,6 +51,30 @@ fn deliver(state: &mut State, encoded: &Frame, wanted: impl Fn(&Client) -> bool)
     delivered
 }
 
+/// Forgets custom channels until one more fits: the longest-silent ended one first, else the
+/// longest-silent of all, so a box that gives every run a channel of its own never fills up.
+fn make_room(state: &mut State) {
+    let custom = state
+        .channels
+        .keys()
+        .filter(|name| !is_system(name))
+        .count();
+    for _ in MAX_CUSTOM_CHANNELS.saturating_sub(1)..custom {
+        let Some(name) = state
+            .channels
+            .iter()
+            .filter(|(name, _)| !is_system(name))
+            .min_by_key(|(_, channel)| (!channel.ended, channel.last_at))
+            .map(|(name, _)| name.clone())
+        else {
+            return;
+        };
+        if let Some(gone) = state.channels.remove(&name) {
+            state.custom_bytes = state.custom_bytes.saturating_sub(gone.ring.held_bytes());
+        }
+    }
+}
+
 /// A serialised `ServerMessage`, shared by every queue it is put on.
 pub type Frame = Utf8Bytes;
 
@@ -59,6 +84,8 @@ struct Channel {
     last_at: Option<DateTime<Utc>>,
     /// How often a publisher promised to send (the emit body's `heartbeat_seconds`).
     heartbeat: Option<Duration>,
+    /// Whether its newest event ended a job: such a channel makes room first.
+    ended: bool,
     ring: Ring,
     /// The newest message, parsed, of a system channel (what REST polling serves).
     latest: Option<Envelope>,
@@ -106,12 +133,6 @@ impl Drop for Subscriber {
     fn drop(&mut self) {
         self.hub.lock().clients.remove(&self.id);
     }
-}
-
-#[derive(Debug, PartialEq, thiserror::Error)]
-pub enum PublishError {
-    #[error("too many channels: the server holds at most {MAX_CUSTOM_CHANNELS} event channels")]
-    TooManyChannels,
 }
 
 #[derive(Debug, PartialEq)]
@@ -201,18 +222,11 @@ impl Hub {
         event: &str,
         data: Value,
         timestamp: DateTime<Utc>,
-    ) -> Result<Published, PublishError> {
+    ) -> Published {
         let mut state = self.lock();
         let state = &mut *state;
-        if !state.channels.contains_key(channel) {
-            let custom = state
-                .channels
-                .keys()
-                .filter(|name| !is_system(name))
-                .count();
-            if !is_system(channel) && custom >= MAX_CUSTOM_CHANNELS {
-                return Err(PublishError::TooManyChannels);
-            }
+        if !is_system(channel) && !state.channels.contains_key(channel) {
+            make_room(state);
         }
         let entry = state
             .channels
@@ -221,11 +235,13 @@ impl Hub {
                 seq: 0,
                 last_at: None,
                 heartbeat: None,
+                ended: false,
                 ring: Ring::new(is_system(channel)),
                 latest: None,
             });
         entry.seq += 1;
         entry.last_at = Some(timestamp);
+        entry.ended = event == EVENT_JOB_END;
         let seq = entry.seq;
         let message = ServerMessage::Message(Envelope {
             channel: channel.to_owned(),
@@ -267,7 +283,7 @@ impl Hub {
                 .iter()
                 .any(|pattern| pattern_matches(pattern, channel))
         });
-        Ok(Published { seq, delivered })
+        Published { seq, delivered }
     }
 
     /// Notes that a channel's publisher promised a message at least every `period`.
@@ -532,8 +548,7 @@ mod tests {
     /// One `system/cpu` message a second, for `seconds` seconds.
     fn publish_cpu(hub: &Hub, seconds: i64) {
         for i in 0..seconds {
-            hub.publish("system/cpu", "metrics", json!(i), at(i))
-                .unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i));
         }
     }
 
@@ -589,22 +604,15 @@ mod tests {
         subscribe(&hub, cpu_reader.id, "system/cpu");
         subscribe(&hub, gpu_reader.id, "system/gpu/*");
         assert_eq!(
-            hub.publish("system/cpu", "metrics", json!(1), at(0))
-                .unwrap(),
+            hub.publish("system/cpu", "metrics", json!(1), at(0)),
             Published {
                 seq: 1,
                 delivered: 1
             }
         );
+        assert_eq!(hub.publish("system/cpu", "metrics", json!(2), at(1)).seq, 2);
         assert_eq!(
-            hub.publish("system/cpu", "metrics", json!(2), at(1))
-                .unwrap()
-                .seq,
-            2
-        );
-        assert_eq!(
-            hub.publish("system/gpu/0", "metrics", json!(3), at(1))
-                .unwrap(),
+            hub.publish("system/gpu/0", "metrics", json!(3), at(1)),
             Published {
                 seq: 1,
                 delivered: 1
@@ -627,10 +635,8 @@ mod tests {
     #[test]
     fn subscribing_without_since_sends_the_latest_value() {
         let hub = hub();
-        hub.publish("system/cpu", "metrics", json!(1), at(0))
-            .unwrap();
-        hub.publish("system/cpu", "metrics", json!(2), at(1))
-            .unwrap();
+        hub.publish("system/cpu", "metrics", json!(1), at(0));
+        hub.publish("system/cpu", "metrics", json!(2), at(1));
         let reader = hub.register().unwrap();
         let frames = subscribe(&hub, reader.id, "system/cpu");
         assert!(matches!(
@@ -654,11 +660,9 @@ mod tests {
     fn an_hour_of_system_messages_is_replayed_whole_from_deflated_blocks() {
         let hub = Hub::new(42, Duration::from_secs(3600), 4, 1 << 20);
         for i in 0..4000 {
-            hub.publish("system/gpu/0", "metrics", json!({"i": i}), at(i))
-                .unwrap();
+            hub.publish("system/gpu/0", "metrics", json!({"i": i}), at(i));
             if i == 3990 {
-                hub.publish("system/gpu/0", "xid", json!({"xid": 79}), at(i))
-                    .unwrap();
+                hub.publish("system/gpu/0", "xid", json!({"xid": 79}), at(i));
             }
         }
         // 4001 messages; the window (3600 s, both ends) keeps those from second 399 on.
@@ -697,16 +701,15 @@ mod tests {
     fn a_channel_with_a_heartbeat_knows_how_late_it_is() {
         let hub = hub();
         let at = |s: i64| DateTime::from_timestamp(1_767_225_600 + s, 0).unwrap();
-        hub.publish("jobs/train", "step", json!({}), at(0)).unwrap();
-        hub.publish("jobs/quiet", "step", json!({}), at(0)).unwrap();
+        hub.publish("jobs/train", "step", json!({}), at(0));
+        hub.publish("jobs/quiet", "step", json!({}), at(0));
         hub.set_heartbeat("jobs/train", Duration::from_secs(10));
         assert_eq!(
             hub.heartbeat_lateness(at(5)),
             [("jobs/train".to_owned(), 0.5)]
         );
         assert_eq!(hub.heartbeat_lateness(at(25))[0].1, 2.5);
-        hub.publish("jobs/train", "step", json!({}), at(26))
-            .unwrap();
+        hub.publish("jobs/train", "step", json!({}), at(26));
         assert_eq!(hub.heartbeat_lateness(at(26))[0].1, 0.0);
     }
 
@@ -736,8 +739,7 @@ mod tests {
                 "metrics",
                 json!({"n": second}),
                 at(second),
-            )
-            .unwrap();
+            );
         }
         let kept = hub.history("system/processes", 0, None).unwrap();
         assert_eq!(seqs(&kept), [5]);
@@ -774,8 +776,7 @@ mod tests {
             subscribe(&hub, reader.id, "system/cpu");
         }
         for i in 0..(CLIENT_QUEUE_FRAMES as i64 + 10) {
-            hub.publish("system/cpu", "metrics", json!(i), at(i))
-                .unwrap();
+            hub.publish("system/cpu", "metrics", json!(i), at(i));
             while fast.frames.try_recv().is_ok() {}
         }
         assert!(slow.was_dropped_for_lag());
@@ -783,7 +784,6 @@ mod tests {
         assert_eq!(hub.client_count(), 1);
         assert_eq!(
             hub.publish("system/cpu", "metrics", json!(0), at(999))
-                .unwrap()
                 .delivered,
             1
         );
@@ -803,17 +803,24 @@ mod tests {
     fn custom_channels_are_bounded() {
         let hub = hub();
         for i in 0..MAX_CUSTOM_CHANNELS {
-            hub.publish(&format!("jobs/{i}"), "step", json!(i), at(0))
-                .unwrap();
+            hub.publish(&format!("jobs/{i}"), "step", json!(i), at(0));
         }
+        // One more takes the place of the longest-silent, as the 257th run of a box that gives
+        // each run a channel must.
+        assert_eq!(hub.publish("jobs/one-more", "step", json!(0), at(1)).seq, 1);
+        assert_eq!(hub.channel_names().len(), MAX_CUSTOM_CHANNELS);
+        assert!(!hub.channel_names().contains(&"jobs/0".to_string()));
+        // An ended one goes before any that still runs, however long that one was silent.
+        hub.publish("jobs/7", "end", json!({"status": "ok"}), at(2));
+        hub.publish("jobs/newest", "step", json!(0), at(3));
+        let names = hub.channel_names();
+        assert!(!names.contains(&"jobs/7".to_string()) && names.contains(&"jobs/1".to_string()));
+        assert_eq!(names.len(), MAX_CUSTOM_CHANNELS);
+        hub.publish("system/cpu", "metrics", json!(0), at(3));
         assert_eq!(
-            hub.publish("jobs/one-more", "step", json!(0), at(0)),
-            Err(PublishError::TooManyChannels)
-        );
-        assert!(
-            hub.publish("system/cpu", "metrics", json!(0), at(0))
-                .is_ok(),
-            "the server's own channels still flow"
+            hub.channel_names().len(),
+            MAX_CUSTOM_CHANNELS + 1,
+            "the server's own channels are not counted"
         );
     }
 
@@ -823,10 +830,8 @@ mod tests {
         let payload = "x".repeat(1000);
         for i in 0..200 {
             let channel = format!("jobs/{}", i % 3);
-            hub.publish(&channel, "step", json!({ "i": i, "pad": payload }), at(i))
-                .unwrap();
-            hub.publish("system/cpu", "metrics", json!(i), at(i))
-                .unwrap();
+            hub.publish(&channel, "step", json!({ "i": i, "pad": payload }), at(i));
+            hub.publish("system/cpu", "metrics", json!(i), at(i));
         }
         let held = hub.custom_bytes();
         assert!(held <= 64 * 1024, "{held}");
@@ -882,7 +887,6 @@ mod tests {
         assert!(matches!(err, Err(SubscribeError::BadName(name)) if name == "BAD NAME"));
         assert_eq!(
             hub.publish("system/cpu", "metrics", json!(0), at(0))
-                .unwrap()
                 .delivered,
             0
         );

@@ -3,6 +3,7 @@
 //! naming the field) instead of showing up later as a job with nothing in it. Any other event on
 //! a job's channel is a note and may carry anything.
 
+use crate::wire::EVENT_JOB_END;
 use serde_json::{Map, Value};
 
 /// The prefix of the channels that are jobs.
@@ -23,7 +24,7 @@ pub fn check(channel: &str, event: &str, data: &Value) -> Result<(), String> {
     match event {
         "start" => check_start(object(event, data)?),
         "metrics" => check_metrics(object(event, data)?),
-        "end" => check_end(object(event, data)?),
+        EVENT_JOB_END => check_end(object(event, data)?),
         _ => Ok(()),
     }
 }

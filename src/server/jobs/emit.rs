@@ -79,8 +79,7 @@ pub async fn emit(
     });
     let published = jobs
         .hub
-        .publish(&request.channel, &request.event, request.data, now)
-        .map_err(|e| HttpError::Unprocessable(e.to_string()))?;
+        .publish(&request.channel, &request.event, request.data, now);
     if let Some((recorder, event)) = saved {
         recorder.record_event(event);
     }

@@ -136,13 +136,9 @@ pub fn publish(hub: &Hub, page_history: &PageHistory, snapshot: &Arc<Snapshot>) 
     let mut seqs = Vec::with_capacity(host.len() + snapshot.gpus.len());
     for (channel, data) in host.into_iter().chain(gpus) {
         match data {
-            // System channels are never refused (the custom-channel cap does not apply to them).
             Ok(value) => {
-                if let Ok(published) =
-                    hub.publish(&channel, EVENT_METRICS, value, snapshot.timestamp)
-                {
-                    seqs.push((channel, published.seq));
-                }
+                let published = hub.publish(&channel, EVENT_METRICS, value, snapshot.timestamp);
+                seqs.push((channel, published.seq));
             }
             Err(error) => tracing::warn!("could not encode {channel}: {error}"),
         }
