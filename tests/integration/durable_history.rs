@@ -336,3 +336,181 @@ async fn a_signed_in_browser_stays_signed_in_across_a_restart() {
     second.terminate();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Signs in with `?token=` and returns the `vitals_session=…` pair of the cookie set, and the
+/// whole Set-Cookie line.
+async fn sign_in(http: &reqwest::Client, server: &ServerProcess, token: &str) -> (String, String) {
+    let signed = http
+        .get(server.url(&format!("/?token={token}")))
+        .header("x-forwarded-proto", "https, http")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let line = signed.headers()["set-cookie"].to_str().unwrap().to_owned();
+    (line.split(';').next().unwrap().to_owned(), line)
+}
+
+async fn status_with_cookie(http: &reqwest::Client, server: &ServerProcess, cookie: &str) -> u16 {
+    http.get(server.url("/api/system/metrics"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn sessions_are_stored_as_hashes_in_owner_only_files_and_end_with_their_token_or_a_sign_out()
+{
+    use std::os::unix::fs::PermissionsExt;
+    const TOKEN: &str = "first-token-0123456789abcdef";
+    let dir = data_dir("session-files");
+    // A directory others may enter, as a hand-made one often is.
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = ["--data-dir", dir.to_str().unwrap(), "--token", TOKEN];
+    let http = no_redirects();
+    let first = ServerProcess::start(&args, None);
+    let (cookie, line) = sign_in(&http, &first, TOKEN).await;
+    assert!(
+        line.ends_with("; Secure"),
+        "behind a chain of proxies on TLS: {line}"
+    );
+    let id = cookie.strip_prefix("vitals_session=").unwrap().to_owned();
+    // The right cookie after a bogus one of the same name still signs in.
+    let doubled = format!("vitals_session=bogus; {cookie}");
+    assert_eq!(status_with_cookie(&http, &first, &doubled).await, 200);
+
+    // What another local user could read, had they read access: no id, and no read access.
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+        stored.extend(std::fs::read(&path).unwrap());
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(
+        !stored.contains(&id),
+        "the session id is in the data directory"
+    );
+    // Replaying what the database holds instead is refused too.
+    let connection = rusqlite::Connection::open_with_flags(
+        dir.join("history.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let key: String = connection
+        .query_row("SELECT key FROM signed_in", [], |row| row.get(0))
+        .unwrap();
+    drop(connection);
+    let replayed = format!("vitals_session={key}");
+    assert_eq!(status_with_cookie(&http, &first, &replayed).await, 401);
+    first.terminate();
+
+    // Under another token, the old session is refused.
+    let changed = [
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--token",
+        "second-token-0123456789abcdef",
+    ];
+    let second = ServerProcess::start(&changed, None);
+    assert_eq!(status_with_cookie(&http, &second, &cookie).await, 401);
+    second.terminate();
+
+    // Under the first token again it works, until it signs out.
+    let third = ServerProcess::start(&args, None);
+    assert_eq!(status_with_cookie(&http, &third, &cookie).await, 200);
+    let page = http
+        .get(third.url("/sign-out"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(page.text().await.unwrap().contains("action=\"/sign-out\""));
+    let out = http
+        .post(third.url("/sign-out"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    assert!(
+        out.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0"),
+        "the cookie is cleared"
+    );
+    assert_eq!(status_with_cookie(&http, &third, &cookie).await, 401);
+    third.terminate();
+    let again = ServerProcess::start(&args, None);
+    assert_eq!(
+        status_with_cookie(&http, &again, &cookie).await,
+        401,
+        "signed out for good"
+    );
+    again.terminate();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn another_applications_database_is_refused_and_left_byte_for_byte_as_it_was() {
+    let cases: [(&str, &str); 3] = [
+        (
+            "tables",
+            "PRAGMA user_version = 40; CREATE TABLE moz_places (id INTEGER PRIMARY KEY, url TEXT);
+             INSERT INTO moz_places (url) VALUES ('https://example.org/');",
+        ),
+        (
+            "app-id",
+            "PRAGMA application_id = 4660; PRAGMA user_version = 99; CREATE TABLE raw (t INTEGER);",
+        ),
+        ("not-sqlite", ""),
+    ];
+    for (name, sql) in cases {
+        let dir = data_dir(&format!("foreign-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("history.sqlite");
+        if sql.is_empty() {
+            std::fs::write(&path, "name,value\nthis is a CSV file, not a database\n").unwrap();
+        } else {
+            let connection = rusqlite::Connection::open(&path).unwrap();
+            connection.execute_batch(sql).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let server = ServerProcess::start(&["--data-dir", dir.to_str().unwrap()], None);
+        let answer = reqwest::get(server.url("/api/system/history?from=0"))
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 503, "{name}");
+        let said: Value = answer.json().await.unwrap();
+        let error = said["error"].as_str().unwrap();
+        assert!(
+            error.contains("is not a Vitals history") && error.contains(path.to_str().unwrap()),
+            "{name}: {error}"
+        );
+        assert!(!error.contains("newer Vitals"), "{name}: {error}");
+        server.terminate();
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{name}: the file changed"
+        );
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let beside = dir.join(format!("history.sqlite{suffix}"));
+            assert!(!beside.exists(), "{name}: {} was made", beside.display());
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

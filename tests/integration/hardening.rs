@@ -330,3 +330,26 @@ async fn connect_and_pathless_targets_are_refused_and_the_server_keeps_serving()
     .await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
 }
+
+#[tokio::test]
+async fn query_strings_that_do_not_parse_are_answered_as_json_errors() {
+    let server = TestServer::start(|_| {}).await;
+    let http = reqwest::Client::new();
+    for path in [
+        "/api/system/history?from=0&points=many",
+        "/api/system/history?points=-1",
+        "/api/system/jobs/fields?channel=jobs/x&points=1e99",
+        "/api/system/jobs/fields?points=%FF",
+    ] {
+        let answer = http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(answer.status(), 400, "{path}");
+        let kind = answer.headers()[reqwest::header::CONTENT_TYPE].clone();
+        assert!(
+            kind.to_str().unwrap().starts_with("application/json"),
+            "{path}: {kind:?}"
+        );
+        let body: serde_json::Value = answer.json().await.unwrap();
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains("query string"), "{path}: {body}");
+    }
+}

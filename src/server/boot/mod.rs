@@ -160,6 +160,10 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         emit_token: emit_token.into(),
         emit_token_file: config.emit_token_file.as_path().into(),
     };
+    let sessions = web::auth::sessions::Sessions::saved_in(
+        durable.db.clone(),
+        config.access_token.as_deref().unwrap_or_default(),
+    );
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
@@ -178,7 +182,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         durable: durable.clone(),
         hostname,
         bound_ip,
-        sessions: Arc::new(web::auth::sessions::Sessions::saved_in(durable.db.clone())),
+        sessions: Arc::new(sessions),
         failures: Default::default(),
         sign_in_reads: Arc::new(tokio::sync::Semaphore::new(
             web::auth::MAX_SIGN_INS_READ_AT_ONCE,

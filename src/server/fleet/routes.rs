@@ -4,9 +4,10 @@ use super::Fleet;
 use crate::server::fleet::page;
 use crate::server::fleet::select::{Selection, explain, select};
 use crate::server::http::error::HttpError;
+use crate::server::http::query::Query;
 use crate::wire::FleetView;
 use axum::Json;
-use axum::extract::{FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -22,7 +23,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Checked {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Query(selection) = Query::<Selection>::from_request_parts(parts, state)
             .await
-            .map_err(|e| HttpError::BadRequest(explain(&e.body_text())))?;
+            .map_err(|e| HttpError::BadRequest(explain(&e.to_string())))?;
         selection
             .check()
             .map_err(|e| HttpError::BadRequest(explain(&e)))?;

@@ -7,6 +7,7 @@
 //! instead of a row per value.
 
 pub mod events;
+pub mod file;
 pub mod layouts;
 pub mod query;
 pub mod series;
@@ -167,6 +168,10 @@ pub enum DbError {
         "the history database {path} was written by a newer Vitals (schema {found}; this one reads {SCHEMA_VERSION}): upgrade Vitals, or start with another --data-dir"
     )]
     Newer { path: String, found: i32 },
+    #[error(
+        "{path} is not a Vitals history: {reason}. Vitals leaves it as it is: move it away, or start with another --data-dir"
+    )]
+    Foreign { path: String, reason: String },
     #[error("history database {path}: {reason}")]
     Sqlite { path: String, reason: String },
 }
@@ -183,28 +188,28 @@ impl HistoryDb {
     /// Opens (or creates) the history in `dir`, created owner-only if missing.
     pub fn open(dir: &Path, retention: Retention) -> Result<HistoryDb, DbError> {
         let lock = lock_dir(dir)?;
+        if let Some(warning) = file::open_directory_warning(dir) {
+            tracing::warn!("{warning}");
+        }
         let path = dir.join(DATABASE_FILE);
+        // Before anything opens it for writing: another application's file is left untouched.
+        file::claim(&path)?;
         let connection = connect(&path, OpenFlags::default())?;
         let sqlite = |e: rusqlite::Error| sqlite_error(&path, e);
-        let found: i32 = connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .map_err(sqlite)?;
-        if found > SCHEMA_VERSION {
-            return Err(DbError::Newer {
-                path: path.display().to_string(),
-                found,
-            });
-        }
+        // `sessions` held plain session ids (earlier Vitals): `signed_in` holds only their hashes.
         connection
             .execute_batch(&format!(
-                "PRAGMA journal_mode = WAL;
+                "PRAGMA application_id = {};
+                 PRAGMA journal_mode = WAL;
                  CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, names TEXT NOT NULL UNIQUE);
                  CREATE TABLE IF NOT EXISTS raw (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS minute (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
                  CREATE TABLE IF NOT EXISTS hour (t INTEGER PRIMARY KEY, layout INTEGER NOT NULL, data BLOB NOT NULL);
-                 CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
+                 DROP TABLE IF EXISTS sessions;
+                 CREATE TABLE IF NOT EXISTS signed_in (key TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
                  {}
                  PRAGMA user_version = {SCHEMA_VERSION};",
+                file::APPLICATION_ID,
                 events::CREATE_TABLE
             ))
             .map_err(sqlite)?;
@@ -229,26 +234,34 @@ impl HistoryDb {
         connect(&self.path, OpenFlags::default())
     }
 
-    /// Keeps a browser session across restarts.
-    pub fn save_session(&self, id: &str, expires_ms: i64) -> Result<(), DbError> {
+    /// Keeps a browser session across restarts, by its key (a hash: never the id itself).
+    pub fn save_session(&self, key: &str, expires_ms: i64) -> Result<(), DbError> {
         self.reader()
             .execute(
-                "INSERT OR REPLACE INTO sessions (id, expires_ms) VALUES (?1, ?2)",
-                rusqlite::params![id, expires_ms],
+                "INSERT OR REPLACE INTO signed_in (key, expires_ms) VALUES (?1, ?2)",
+                rusqlite::params![key, expires_ms],
             )
             .map(drop)
             .map_err(|e| self.sqlite_error(e))
     }
 
-    /// The sessions still valid at `now_ms` (expired ones are deleted).
+    /// Forgets a session (signed out).
+    pub fn forget_session(&self, key: &str) -> Result<(), DbError> {
+        self.reader()
+            .execute("DELETE FROM signed_in WHERE key = ?1", [key])
+            .map(drop)
+            .map_err(|e| self.sqlite_error(e))
+    }
+
+    /// The sessions' keys still valid at `now_ms` (expired ones are deleted).
     pub fn load_sessions(&self, now_ms: i64) -> Result<Vec<(String, i64)>, DbError> {
         let connection = self.reader();
         let fail = |e| self.sqlite_error(e);
         connection
-            .execute("DELETE FROM sessions WHERE expires_ms <= ?1", [now_ms])
+            .execute("DELETE FROM signed_in WHERE expires_ms <= ?1", [now_ms])
             .map_err(fail)?;
         let mut statement = connection
-            .prepare("SELECT id, expires_ms FROM sessions")
+            .prepare("SELECT key, expires_ms FROM signed_in")
             .map_err(fail)?;
         let sessions = statement
             .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -300,7 +313,7 @@ pub(crate) fn connect(path: &Path, flags: OpenFlags) -> Result<Connection, DbErr
 fn lock_dir(dir: &Path) -> Result<File, DbError> {
     use std::io::{Read, Seek, Write};
     use std::os::fd::AsRawFd;
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let shown = dir.display().to_string();
     let data_dir = |reason: String| DbError::DataDir {
         path: shown.clone(),
@@ -316,6 +329,7 @@ fn lock_dir(dir: &Path) -> Result<File, DbError> {
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(0o600)
         .open(dir.join(LOCK_FILE))
         .map_err(|e| data_dir(e.to_string()))?;
     // SAFETY: flock on a descriptor we own; released when the file is closed (or the process ends).

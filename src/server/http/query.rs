@@ -1,7 +1,25 @@
-//! Query-string values every range route reads the same way: times and spans.
+//! Query strings every route reads the same way: the whole string (a bad one answered like every
+//! other error, as JSON), times and spans.
 
 use crate::server::http::error::HttpError;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use chrono::DateTime;
+use serde::de::DeserializeOwned;
+
+/// axum's `Query`, refused with a JSON `{"error": …}` 400 instead of axum's plain text.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = HttpError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(query)| Query(query))
+            .map_err(|rejection| HttpError::BadRequest(rejection.body_text()))
+    }
+}
 
 const DEFAULT_POINTS: usize = 500;
 const MAX_POINTS: usize = 5000;

@@ -4,11 +4,11 @@
 //! more points than asked for is averaged into buckets: a loss curve is read by its trend.
 
 use crate::server::http::error::HttpError;
-use crate::server::http::query::{checked_span, parse_time};
+use crate::server::http::query::{Query, checked_span, parse_time};
 use crate::server::jobs::Jobs;
 use crate::server::jobs::convention::JOBS_PREFIX;
 use crate::wire::{Envelope, JobFields};
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::Utc;
 use serde::Deserialize;
 use serde_json::Value;

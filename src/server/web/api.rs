@@ -3,13 +3,13 @@
 use crate::server::collect::Snapshot;
 use crate::server::history::query::RangeRequest;
 use crate::server::http::error::HttpError;
-use crate::server::http::query::{checked_span, parse_time};
+use crate::server::http::query::{Query, checked_span, parse_time};
 use crate::server::web::state::AppState;
 use crate::shared::page_source::PageSource;
 use crate::wire::{
     CHANNEL_GPU_PREFIX, CurrentMetrics, GpuList, GpuListEntry, GpuMetrics, HOST_CHANNELS, PageSeed,
 };
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};

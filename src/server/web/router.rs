@@ -39,6 +39,10 @@ pub fn router(state: AppState) -> Router {
     let dashboard = Router::new()
         .route("/ws", get(ws::upgrade))
         // /api/system/metrics, /gpus and /seed are server functions (app/api.rs), mounted with the pages.
+        .route(
+            auth::sign_out::SIGN_OUT_PATH,
+            get(auth::sign_out::page).post(auth::sign_out::sign_out),
+        )
         .route("/api/system/history", get(api::history))
         .route("/api/system/alerts", get(api::alerts))
         .route("/api/system/processes", get(api::processes))

@@ -5,6 +5,7 @@
 
 pub mod failures;
 pub mod sessions;
+pub mod sign_out;
 
 use crate::server::http::body::read_limited;
 use crate::server::http::error::HttpError;
@@ -22,14 +23,16 @@ const MAX_SIGN_IN_BYTES: usize = 4096;
 /// Sign-in forms read at once; more get 503 until one is done (each has `BODY_READ_TIMEOUT`).
 pub const MAX_SIGN_INS_READ_AT_ONCE: usize = 16;
 
-fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// Every value of cookie `name`: a browser may send two of one name (another path's, or one a
+/// page set), and any of them may be the right one.
+fn cookie_values<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = &'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
+        .filter(move |(key, _)| *key == name)
         .map(|(_, value)| value)
 }
 
@@ -83,21 +86,29 @@ fn without_token(path: &str, query: Option<&str>) -> String {
     }
 }
 
+/// The cookie that carries session `id`; an empty one that ends now clears it.
 fn session_cookie(id: &str, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let max_age = crate::server::web::auth::sessions::SESSION_LIFETIME.as_secs();
+    let max_age = if id.is_empty() {
+        0
+    } else {
+        crate::server::web::auth::sessions::SESSION_LIFETIME.as_secs()
+    };
     HeaderValue::from_str(&format!(
         "{SESSION_COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={max_age}{secure}"
     ))
     .unwrap_or(HeaderValue::from_static(""))
 }
 
-/// Served over TLS: by a TLS-terminating proxy in front (which says so), since Vitals itself speaks HTTP.
+/// Served over TLS: by a TLS-terminating proxy in front (which says so), since Vitals itself
+/// speaks HTTP. Behind a chain of proxies the first one the browser reached is named first
+/// (`https, http`).
 fn over_tls(headers: &HeaderMap) -> bool {
     headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+        .and_then(|v| v.split(',').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
 fn signed_in(location: &str, id: &str, secure: bool) -> Response {
@@ -205,9 +216,9 @@ pub async fn require_token(
     };
     let path = request.uri().path().to_owned();
     let headers = request.headers();
-    let session = cookie_value(headers, SESSION_COOKIE);
+    let has_session = cookie_values(headers, SESSION_COOKIE).next().is_some();
     if token::bearer_matches(headers, access_token)
-        || session.is_some_and(|id| app.sessions.is_valid(id))
+        || cookie_values(headers, SESSION_COOKIE).any(|id| app.sessions.is_valid(id))
     {
         return next.run(request).await;
     }
@@ -255,7 +266,7 @@ pub async fn require_token(
     if headers.contains_key(header::AUTHORIZATION) {
         return wrong_token(&app, client, &headers);
     }
-    if session.is_some() {
+    if has_session {
         // An old tab after a restart, or an expired session: not a guess at the token.
         return unauthorized(
             &headers,
@@ -329,7 +340,29 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("theme=dark; vitals_session=abc; x=y"),
         );
-        assert_eq!(cookie_value(&headers, SESSION_COOKIE), Some("abc"));
+        assert_eq!(
+            cookie_values(&headers, SESSION_COOKIE).collect::<Vec<_>>(),
+            ["abc"]
+        );
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("vitals_session=bogus; vitals_session=def"),
+        );
+        assert_eq!(
+            cookie_values(&headers, SESSION_COOKIE).collect::<Vec<_>>(),
+            ["abc", "bogus", "def"]
+        );
+    }
+
+    #[test]
+    fn the_first_proxy_of_a_chain_says_whether_the_browser_is_on_tls() {
+        let proto = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-proto", HeaderValue::from_static(value));
+            over_tls(&headers)
+        };
+        assert!(proto("https") && proto("HTTPS") && proto("https, http") && proto(" https ,http"));
+        assert!(!proto("http") && !proto("http, https"));
     }
 
     #[test]
