@@ -133,12 +133,15 @@ mod tests {
         assert_eq!(stored.len(), 1);
         assert_ne!(stored[0].0, id, "a hash, not the id");
         drop(db);
+        // Each holds the database (and its lock) until dropped.
+        let other_token = Sessions::saved_in(Some(open()), "another token");
+        assert!(!other_token.is_valid(&id));
+        drop(other_token);
         let again = Sessions::saved_in(Some(open()), "token");
         assert!(again.is_valid(&id));
         assert!(!again.is_valid("never-handed-out"));
-        let other_token = Sessions::saved_in(Some(open()), "another token");
-        assert!(!other_token.is_valid(&id));
         again.close(&id);
+        drop(again);
         assert!(!Sessions::saved_in(Some(open()), "token").is_valid(&id));
     }
 
