@@ -514,3 +514,80 @@ async fn another_applications_database_is_refused_and_left_byte_for_byte_as_it_w
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn heavy_range_reads_do_not_hold_up_everyone_else() {
+    let dir = data_dir("heavy-reads");
+    let server = std::sync::Arc::new(ServerProcess::start(
+        &[
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--prefill-database-hours",
+            "12",
+        ],
+        None,
+    ));
+    // Twelve hours of raw samples, read at 5000 points a series: a few MB of JSON each time.
+    let from = now_ms() - 12 * 3600 * 1000;
+    let heavy = server.url(&format!("/api/system/history?from={from}&points=5000"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer: Value = reqwest::get(&heavy).await.unwrap().json().await.unwrap();
+        let buckets = answer["series"]["cpu.usage"].as_array().map_or(0, Vec::len);
+        if answer["tier"] == "raw" && buckets > 4000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the prefill never landed: {buckets} buckets"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..16)
+        .map(|_| {
+            let (heavy, stop) = (heavy.clone(), stop.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let mut read = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let answer = http.get(&heavy).send().await.unwrap();
+                    assert_eq!(answer.status(), 200);
+                    read += answer.bytes().await.unwrap().len();
+                }
+                read
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let http = reqwest::Client::new();
+    let mut took = Vec::new();
+    let measuring = Instant::now() + Duration::from_secs(8);
+    while Instant::now() < measuring {
+        let started = Instant::now();
+        let answer = http
+            .get(server.url("/api/system/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.bytes().await.unwrap();
+        took.push(started.elapsed());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut read = 0;
+    for reader in readers {
+        read += reader.await.unwrap();
+    }
+    took.sort();
+    let p99 = took[took.len() * 99 / 100];
+    assert!(read > 10_000_000, "the readers read {read} bytes");
+    assert!(
+        p99 < Duration::from_millis(100),
+        "GET /api/system/metrics p99 {p99:?} over {} requests while 16 clients read ranges",
+        took.len()
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -187,6 +187,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         sign_in_reads: Arc::new(tokio::sync::Semaphore::new(
             web::auth::MAX_SIGN_INS_READ_AT_ONCE,
         )),
+        history_reads: Arc::new(tokio::sync::Semaphore::new(1)),
         alerts: outlets.alerts,
         jobs,
         fleet,

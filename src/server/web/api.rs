@@ -114,7 +114,9 @@ pub struct HistoryQuery {
 }
 
 /// `GET /api/system/history?from=…[&to=…][&points=…][&series=…]`: min/avg/max buckets from disk.
-fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, HttpError> {
+/// Read and encoded on a blocking thread, one range at a time: a client reading days of raw
+/// samples never holds up the async workers that serve everyone else.
+async fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, HttpError> {
     let now = Utc::now().timestamp_millis();
     let from = parse_time("from", from)?;
     let to = match query.to.as_deref() {
@@ -122,7 +124,7 @@ fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, H
         None => now,
     };
     let points = checked_span(from, to, query.points)?;
-    let Some(db) = &app.durable.db else {
+    let Some(db) = app.durable.db.clone() else {
         return Err(HttpError::ServiceUnavailable(match &app.durable.problem {
             Some(problem) => format!("no saved history: {problem}"),
             None => "this server keeps its history in memory only (--no-persist): ask for channel=…&since=… instead".into(),
@@ -140,17 +142,31 @@ fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Response, H
         })
         .unwrap_or_default();
     let interval_ms = app.config.interval.as_millis() as i64;
-    let request = RangeRequest {
-        from_ms: from,
-        to_ms: to,
-        points,
-        series: &filter,
-    };
-    let mut answer = db
-        .range(&request, interval_ms, now)
+    let persistence = app.durable.status();
+    // The database has one reading connection: waiting for it here keeps the wait off the
+    // blocking pool too.
+    let _turn = app
+        .history_reads
+        .acquire()
+        .await
         .map_err(|e| HttpError::Internal(e.to_string()))?;
-    answer.persistence = app.durable.status();
-    Ok(axum::Json(answer).into_response())
+    let read = tokio::task::spawn_blocking(move || {
+        let request = RangeRequest {
+            from_ms: from,
+            to_ms: to,
+            points,
+            series: &filter,
+        };
+        let mut answer = db
+            .range(&request, interval_ms, now)
+            .map_err(|e| HttpError::Internal(e.to_string()))?;
+        answer.persistence = persistence;
+        serde_json::to_vec(&answer).map_err(|e| HttpError::Internal(e.to_string()))
+    });
+    let body = read
+        .await
+        .map_err(|e| HttpError::Internal(format!("the history read failed: {e}")))??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 /// `GET /api/system/alerts`: pending and firing alerts, and the latest changes.
@@ -180,7 +196,7 @@ pub async fn history(
     Query(query): Query<HistoryQuery>,
 ) -> Result<Response, HttpError> {
     if let Some(from) = query.from.as_deref() {
-        return range(&app, &query, from);
+        return range(&app, &query, from).await;
     }
     let Some(channel) = query.channel.as_deref() else {
         return Err(HttpError::BadRequest(

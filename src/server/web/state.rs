@@ -40,6 +40,8 @@ pub struct AppState {
     pub failures: Arc<FailedAttempts>,
     /// Sign-in forms being read at once (bodies sent before anyone is known).
     pub sign_in_reads: Arc<tokio::sync::Semaphore>,
+    /// Range reads of the history database running at once (it has one reading connection).
+    pub history_reads: Arc<tokio::sync::Semaphore>,
     /// The process table's scans, run while someone watches.
     pub processes: Arc<ProcessWatch>,
     /// The alert rules' state, fed by the sampler.
