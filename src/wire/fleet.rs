@@ -30,6 +30,14 @@ pub struct FleetView {
     pub history_start: Option<DateTime<Utc>>,
     pub history_step_seconds: f64,
     pub hosts: Vec<FleetHost>,
+    /// Hosts that matched the selection but were left out of this answer (it carries at most
+    /// a thousand): narrow the filter to see them.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub omitted_hosts: usize,
+}
+
+fn is_zero(count: &usize) -> bool {
+    *count == 0
 }
 
 impl FleetView {
@@ -54,6 +62,7 @@ impl FleetView {
             history_start: self.history_start,
             history_step_seconds: self.history_step_seconds,
             hosts,
+            omitted_hosts: 0,
         }
     }
 }

@@ -477,3 +477,148 @@ async fn a_slow_failing_or_wrong_prometheus_is_named_with_what_is_wrong() {
         assert!(!page.contains("s3cret"), "{page}");
     }
 }
+
+/// What a hostile or huge Prometheus answers each query with.
+#[derive(Clone, Copy)]
+enum Flood {
+    /// A valid start, then 200 MB of series, whatever is asked.
+    Endless,
+    /// Every host of a fleet this big, on every instant query (range queries answer nothing).
+    Hosts(usize),
+}
+
+/// A fake Prometheus on a loopback address answering every request as `flood` says.
+async fn flooding_prometheus(flood: Flood) -> SocketAddr {
+    const PREFIX: &str = r#"{"status":"success","data":{"resultType":"vector","result":["#;
+    let hosts = match flood {
+        Flood::Hosts(count) => {
+            let rows: Vec<String> = (0..count)
+                .map(|i| {
+                    format!(
+                        r#"{{"metric":{{"fleet_host":"host-{i:05}","instance":"host-{i:05}:3000","job":"vitals"}},"value":[1700000000,"1"]}}"#
+                    )
+                })
+                .collect();
+            format!("{PREFIX}{}]}}}}", rows.join(","))
+        }
+        Flood::Endless => String::new(),
+    };
+    let hosts: std::sync::Arc<str> = hosts.into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.8:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let hosts = hosts.clone();
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 8192];
+                let read = stream.read(&mut request).await.unwrap_or(0);
+                let range = String::from_utf8_lossy(&request[..read]).contains("query_range");
+                let head = |length: usize| {
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
+                    )
+                };
+                match flood {
+                    Flood::Hosts(_) => {
+                        let body: &str = if range {
+                            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#
+                        } else {
+                            &hosts
+                        };
+                        let _ = stream.write_all(head(body.len()).as_bytes()).await;
+                        let _ = stream.write_all(body.as_bytes()).await;
+                    }
+                    Flood::Endless => {
+                        const TOTAL: usize = 200_000_000;
+                        let row = r#"{"metric":{"fleet_host":"flood","instance":"flood:3000"},"value":[1700000000,"1"]},"#;
+                        let chunk = row.repeat(65536 / row.len());
+                        let _ = stream.write_all(head(TOTAL).as_bytes()).await;
+                        let _ = stream.write_all(PREFIX.as_bytes()).await;
+                        let mut sent = PREFIX.len();
+                        while sent < TOTAL {
+                            if stream.write_all(chunk.as_bytes()).await.is_err() {
+                                return;
+                            }
+                            sent += chunk.len();
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_huge_or_hostile_prometheus_bounds_the_servers_memory_and_never_stalls_it() {
+    for (flood, expected) in [
+        (Flood::Endless, "more than 16 MiB for one refresh"),
+        (Flood::Hosts(50_000), "for one refresh of the fleet"),
+        (Flood::Hosts(2_500), "1000 of 2500 matching hosts shown"),
+    ] {
+        let prometheus = flooding_prometheus(flood).await;
+        let url = format!("http://{prometheus}");
+        let server = std::sync::Arc::new(ServerProcess::start(
+            &["--fleet-prometheus", &url, "--fleet-refresh", "1"],
+            None,
+        ));
+        // Four viewers of the fleet, as fast as they are answered.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let viewers: Vec<_> = (0..4)
+            .map(|i| {
+                let (server, stop) = (server.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let http = reqwest::Client::new();
+                    let path = if i % 2 == 0 { "/fleet" } else { "/api/fleet" };
+                    let mut last = String::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let answer = http.get(server.url(path)).send().await.unwrap();
+                        assert_eq!(answer.status(), 200, "{path}");
+                        last = answer.text().await.unwrap();
+                    }
+                    last
+                })
+            })
+            .collect();
+        let http = reqwest::Client::new();
+        let mut slowest = Duration::ZERO;
+        let until = Instant::now() + Duration::from_secs(8);
+        while Instant::now() < until {
+            let started = Instant::now();
+            let page = http.get(server.url("/")).send().await.unwrap();
+            assert_eq!(page.status(), 200);
+            page.bytes().await.unwrap();
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut pages = Vec::new();
+        for viewer in viewers {
+            pages.push(viewer.await.unwrap());
+        }
+        let peak = server.peak_rss_bytes();
+        assert!(
+            pages[0].contains(expected),
+            "{url}: the page says {:?}",
+            &pages[0][..pages[0].len().min(3000)]
+        );
+        if let Flood::Hosts(2_500) = flood {
+            let view: FleetView = serde_json::from_str(&pages[1]).unwrap();
+            assert_eq!((view.hosts.len(), view.omitted_hosts), (1000, 1500));
+        }
+        eprintln!(
+            "{expected}: GET / at most {slowest:?}, peak RSS {} MiB",
+            peak >> 20
+        );
+        assert!(
+            slowest < Duration::from_secs(1),
+            "GET / took {slowest:?} while four clients read the fleet"
+        );
+        assert!(
+            peak < 150 << 20,
+            "peak RSS {} MiB against {url} ({expected})",
+            peak >> 20
+        );
+        drop(server);
+    }
+}

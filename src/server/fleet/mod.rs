@@ -160,7 +160,7 @@ impl Fleet {
     }
 }
 
-/// One refresh: every instant query and every range query at once.
+/// One refresh: every instant query and every range query at once, within one `ReadBudget`.
 async fn read(
     source: &Source,
 ) -> Result<(Vec<crate::wire::FleetHost>, chrono::DateTime<Utc>), String> {
@@ -181,12 +181,19 @@ async fn read(
     ];
     let end = Utc::now().timestamp_millis() as f64 / 1000.0;
     let start = end - HISTORY_SECONDS;
+    // One budget for the whole refresh: the first answer past it ends the refresh, and dropping
+    // the other queries frees what they had read.
+    let budget = prom::ReadBudget::new();
     let (instant, range) = try_join(
-        try_join_all(instant_queries.iter().map(|q| prometheus.instant(q))),
+        try_join_all(
+            instant_queries
+                .iter()
+                .map(|q| prometheus.instant(q, &budget)),
+        ),
         try_join_all(
             range_queries
                 .iter()
-                .map(|q| prometheus.range(q, start, end, HISTORY_STEP_SECONDS)),
+                .map(|q| prometheus.range(q, start, end, HISTORY_STEP_SECONDS, &budget)),
         ),
     )
     .await?;

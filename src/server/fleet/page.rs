@@ -2,7 +2,7 @@
 //! does not carry it and a page of 500 hosts draws at once. Sorting and filtering are links and
 //! a GET form; the page reloads itself every refresh period.
 
-use crate::server::fleet::select::{Selection, SortKey, SortOrder, select};
+use crate::server::fleet::select::{MAX_HOSTS_SHOWN, Selection, SortKey, SortOrder, select};
 use crate::shared::format;
 use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetView, HostState};
 use chrono::{DateTime, Utc};
@@ -57,13 +57,21 @@ fn not_configured() -> impl IntoView {
 }
 
 fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> impl IntoView {
-    let shown = select(&view.hosts, selection);
+    let mut shown = select(&view.hosts, selection);
     let down = view
         .hosts
         .iter()
         .filter(|h| h.state == HostState::Down)
         .count();
-    let count = if shown.len() == view.hosts.len() {
+    let matched = shown.len();
+    shown.truncate(MAX_HOSTS_SHOWN);
+    let count = if matched > shown.len() {
+        format!(
+            "{} of {matched} matching hosts shown (of {}): filter to see the others",
+            shown.len(),
+            view.hosts.len()
+        )
+    } else if shown.len() == view.hosts.len() {
         format!("{} hosts", view.hosts.len())
     } else {
         format!("{} of {} hosts", shown.len(), view.hosts.len())

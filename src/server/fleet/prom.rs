@@ -6,8 +6,53 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The most a single answer may hold: a fleet of thousands of GPUs answers in a few MiB.
-const MAX_ANSWER_BYTES: usize = 64 << 20;
+/// The most one refresh's answers may hold, all its queries together (they run at once): a
+/// fleet of 500 hosts with 8 GPUs each answers in under 10 MiB.
+pub const MAX_REFRESH_BYTES: usize = 16 << 20;
+/// The most series one refresh may parse, all its queries together: that fleet has about
+/// 45,000. A parsed series takes a few times its text, so with the byte budget this bounds what
+/// a huge or hostile Prometheus can make the server hold.
+pub const MAX_REFRESH_SERIES: usize = 100_000;
+
+/// What is left of one refresh's `MAX_REFRESH_BYTES` and `MAX_REFRESH_SERIES`, shared by its
+/// queries.
+#[derive(Debug)]
+pub struct ReadBudget {
+    bytes: std::sync::atomic::AtomicUsize,
+    series: std::sync::atomic::AtomicUsize,
+}
+
+impl ReadBudget {
+    pub fn new() -> ReadBudget {
+        ReadBudget {
+            bytes: std::sync::atomic::AtomicUsize::new(MAX_REFRESH_BYTES),
+            series: std::sync::atomic::AtomicUsize::new(MAX_REFRESH_SERIES),
+        }
+    }
+
+    /// Takes `bytes` from what is left; false (taking nothing) when there is not that much.
+    fn take(&self, bytes: usize) -> bool {
+        take(&self.bytes, bytes)
+    }
+
+    fn take_series(&self, series: usize) -> bool {
+        take(&self.series, series)
+    }
+}
+
+fn take(left: &std::sync::atomic::AtomicUsize, amount: usize) -> bool {
+    use std::sync::atomic::Ordering;
+    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+        left.checked_sub(amount)
+    })
+    .is_ok()
+}
+
+impl Default for ReadBudget {
+    fn default() -> Self {
+        ReadBudget::new()
+    }
+}
 
 pub type Labels = BTreeMap<String, String>;
 
@@ -99,8 +144,10 @@ impl Prometheus {
         &self.shown
     }
 
-    pub async fn instant(&self, query: &str) -> Result<Vec<Sample>, String> {
-        let rows: Vec<InstantRow> = self.get("query", &[("query", query.to_owned())]).await?;
+    pub async fn instant(&self, query: &str, budget: &ReadBudget) -> Result<Vec<Sample>, String> {
+        let rows: Vec<InstantRow> = self
+            .get("query", &[("query", query.to_owned())], budget)
+            .await?;
         Ok(rows
             .into_iter()
             .filter_map(|row| {
@@ -119,6 +166,7 @@ impl Prometheus {
         start: f64,
         end: f64,
         step: f64,
+        budget: &ReadBudget,
     ) -> Result<Vec<Series>, String> {
         let rows: Vec<RangeRow> = self
             .get(
@@ -129,6 +177,7 @@ impl Prometheus {
                     ("end", format!("{end:.3}")),
                     ("step", format!("{step}")),
                 ],
+                budget,
             )
             .await?;
         Ok(rows
@@ -148,6 +197,7 @@ impl Prometheus {
         &self,
         endpoint: &str,
         params: &[(&str, String)],
+        budget: &ReadBudget,
     ) -> Result<Vec<T>, String> {
         let url = self.api.join(endpoint).map_err(|e| e.to_string())?;
         let request = self.client.get(url).query(params);
@@ -158,19 +208,26 @@ impl Prometheus {
         };
         let mut response = request.send().await.map_err(|e| self.unreachable(&e))?;
         let status = response.status();
-        let mut body = Vec::new();
+        // Kept as the chunks that came, parsed through a reader: no contiguous copy, so what
+        // the budget counts is what is held.
+        let mut chunks = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.unreachable(&e))? {
-            if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            if !budget.take(chunk.len()) {
                 return Err(format!(
-                    "Prometheus at {} answered more than {} MiB for one query",
+                    "Prometheus at {} answered more than {} MiB for one refresh of the fleet: the fleet page reads fleets of a few thousand hosts; point it at a Prometheus that holds fewer",
                     self.shown,
-                    MAX_ANSWER_BYTES >> 20
+                    MAX_REFRESH_BYTES >> 20
                 ));
             }
-            body.extend_from_slice(&chunk);
+            chunks.push(chunk);
         }
-        let answer: Answer<T> = serde_json::from_slice(&body).map_err(|_| {
-            let start = String::from_utf8_lossy(&body[..body.len().min(120)]).into_owned();
+        let reader = Chunks {
+            chunks: &chunks,
+            at: 0,
+        };
+        let answer: Answer<T> = serde_json::from_reader(reader).map_err(|_| {
+            let first: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).take(120).collect();
+            let start = String::from_utf8_lossy(&first).into_owned();
             format!(
                 "{} at {} is not Prometheus' HTTP API (HTTP {status}: {start:?}); --fleet-prometheus names Prometheus' own address, e.g. http://prometheus:9090",
                 self.shown,
@@ -178,6 +235,10 @@ impl Prometheus {
             )
         })?;
         match (answer.status.as_str(), answer.data) {
+            ("success", Some(data)) if !budget.take_series(data.result.len()) => Err(format!(
+                "Prometheus at {} answered more than {MAX_REFRESH_SERIES} series for one refresh of the fleet: the fleet page reads fleets of a few thousand hosts; point it at a Prometheus that holds fewer",
+                self.shown
+            )),
             ("success", Some(data)) => Ok(data.result),
             _ => Err(format!(
                 "Prometheus at {} answered HTTP {status}: {}",
@@ -204,6 +265,31 @@ impl Prometheus {
             }
             format!("cannot reach Prometheus at {}: {cause}", self.shown)
         }
+    }
+}
+
+/// An answer's chunks read one after another, without copying them into one buffer.
+struct Chunks<'a, C> {
+    chunks: &'a [C],
+    /// How far into the first chunk left.
+    at: usize,
+}
+
+impl<C: AsRef<[u8]>> std::io::Read for Chunks<'_, C> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while let Some((first, rest)) = self.chunks.split_first() {
+            let left = &first.as_ref()[self.at..];
+            if left.is_empty() {
+                self.chunks = rest;
+                self.at = 0;
+                continue;
+            }
+            let n = left.len().min(out.len());
+            out[..n].copy_from_slice(&left[..n]);
+            self.at += n;
+            return Ok(n);
+        }
+        Ok(0)
     }
 }
 
@@ -235,6 +321,20 @@ mod tests {
         let plain = Url::parse("http://127.0.0.1:9090").unwrap();
         let prometheus = Prometheus::new(&plain, Credentials::None, Duration::from_secs(1));
         assert_eq!(prometheus.api.as_str(), "http://127.0.0.1:9090/api/v1/");
+    }
+
+    #[test]
+    fn chunks_read_as_one_stream() {
+        use std::io::Read;
+        let chunks = [&b"ab"[..], b"", b"cde", b"f"];
+        let mut text = String::new();
+        Chunks {
+            chunks: &chunks,
+            at: 0,
+        }
+        .read_to_string(&mut text)
+        .unwrap();
+        assert_eq!(text, "abcdef");
     }
 
     #[test]

@@ -2,10 +2,9 @@
 
 use super::Fleet;
 use crate::server::fleet::page;
-use crate::server::fleet::select::{Selection, explain, select};
+use crate::server::fleet::select::{MAX_HOSTS_SHOWN, Selection, explain, select};
 use crate::server::http::error::HttpError;
 use crate::server::http::query::Query;
-use crate::wire::FleetView;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -31,21 +30,45 @@ impl<S: Send + Sync> FromRequestParts<S> for Checked {
     }
 }
 
-pub async fn api(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Json<FleetView> {
+/// `GET /api/fleet`: the selection's first `MAX_HOSTS_SHOWN` hosts, selected and encoded on a
+/// blocking thread (a big fleet takes milliseconds that the async workers owe everyone else).
+pub async fn api(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Response {
     let view = fleet.current().await;
-    let hosts = select(&view.hosts, &selection)
-        .into_iter()
-        .cloned()
-        .collect();
-    Json(view.with_hosts(hosts, Utc::now()))
+    off_the_workers(move || {
+        let matched = select(&view.hosts, &selection);
+        let omitted = matched.len().saturating_sub(MAX_HOSTS_SHOWN);
+        let hosts = matched.into_iter().take(MAX_HOSTS_SHOWN).cloned().collect();
+        let mut answer = view.with_hosts(hosts, Utc::now());
+        answer.omitted_hosts = omitted;
+        Json(answer).into_response()
+    })
+    .await
 }
 
+/// `GET /fleet`: the page, rendered on a blocking thread.
 pub async fn fleet_page(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Response {
     let view = fleet.current().await;
-    let mut response = Html(page::render(&view, &selection, Utc::now())).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(page::CSP),
-    );
-    response
+    off_the_workers(move || {
+        let mut response = Html(page::render(&view, &selection, Utc::now())).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(page::CSP),
+        );
+        response
+    })
+    .await
+}
+
+/// Runs `answer` on a blocking thread, one fleet answer at a time: each builds a copy of up to a
+/// thousand hosts, and viewers of a big fleet waiting their turn hold nothing meanwhile.
+async fn off_the_workers(answer: impl FnOnce() -> Response + Send + 'static) -> Response {
+    static TURN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+    let Ok(_turn) = TURN.acquire().await else {
+        return HttpError::Internal("the fleet's answers are closed".into()).into_response();
+    };
+    tokio::task::spawn_blocking(answer)
+        .await
+        .unwrap_or_else(|e| {
+            HttpError::Internal(format!("the fleet answer failed: {e}")).into_response()
+        })
 }

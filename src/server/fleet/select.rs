@@ -7,6 +7,9 @@ use std::cmp::Ordering;
 
 /// The longest filter accepted.
 const MAX_FILTER_CHARS: usize = 200;
+/// Hosts one answer (the page or `/api/fleet`) carries at most, in the selection's order: past
+/// it the page says how many more match, and a filter narrows them down.
+pub const MAX_HOSTS_SHOWN: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
