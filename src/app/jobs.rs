@@ -220,6 +220,8 @@ fn job_of(job: &Value) -> Option<Job> {
         pids: items("pids")
             .filter_map(|pid| u32::try_from(pid.as_u64()?).ok())
             .collect(),
+        // Not drawn: the job's GPUs already leave them out (the API lists them).
+        unverified_pids: Vec::new(),
         gpus: items("gpus")
             .filter_map(|gpu| Some(gpu.as_str()?.to_owned()))
             .collect(),
@@ -322,6 +324,7 @@ mod tests {
             heartbeat_seconds: None,
             fields: BTreeMap::new(),
             pids: vec![],
+            unverified_pids: vec![],
             gpus: vec!["GPU-a".into()],
             message: None,
         }

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// The event that starts a job (its name, command, pids and GPUs).
+pub const EVENT_JOB_START: &str = "start";
+
 /// The event that ends a job (`status` `ok` or `failed`): a channel whose last event it is has
 /// ended, and is the first to make room when the server holds as many channels as it may.
 pub const EVENT_JOB_END: &str = "end";
@@ -41,6 +44,10 @@ pub struct Job {
     pub fields: BTreeMap<String, f64>,
     #[serde(default)]
     pub pids: Vec<u32>,
+    /// Of `pids`, those the user who emitted the start does not run (another user's processes,
+    /// or gone): listed, but not used to find the job's GPUs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unverified_pids: Vec<u32>,
     /// The GPUs it uses, by UUID: declared at start, or found running its processes.
     #[serde(default)]
     pub gpus: Vec<String>,

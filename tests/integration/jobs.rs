@@ -259,3 +259,62 @@ async fn a_box_that_gives_each_run_a_channel_takes_its_301st_run_before_and_afte
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_job_cannot_claim_another_users_process_for_its_gpus() {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to run processes as another user");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let mut theirs = Command::new("sleep").arg("30").spawn().unwrap();
+    let mut mine = Command::new("sleep")
+        .arg("30")
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .spawn()
+        .unwrap();
+    let fake = FakeNvml::start(&format!(
+        "gpu name=\"Fake H200\" uuid=GPU-theirs util=90 memutil=10 mem_used=1 mem_total=8 procs={}:1048576:compute\n\
+         gpu name=\"Fake H200\" uuid=GPU-mine util=90 memutil=10 mem_used=1 mem_total=8 procs={}:1048576:compute\n",
+        theirs.id(),
+        mine.id()
+    ));
+    let library = fake.library().to_str().unwrap().to_owned();
+    let server = ServerProcess::start(&["--nvml-library", library.as_str()], None);
+    // The user nobody names both processes: its own, and root's.
+    let pids = format!("pids={},{}", theirs.id(), mine.id());
+    let sent = Command::new(env!("CARGO_BIN_EXE_vitals"))
+        .args(["--emit-token", EMIT_TOKEN, "emit", "--server"])
+        .arg(server.addr.to_string())
+        .args(["jobs/claim", "start", &pids])
+        .uid(NOBODY)
+        .gid(NOBODY)
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "{sent:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let claimed = loop {
+        let claimed = job(&server, "jobs/claim").await;
+        if claimed["gpus"].as_array().is_some_and(|g| !g.is_empty()) || Instant::now() > deadline {
+            break claimed;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(
+        claimed["unverified_pids"],
+        json!([theirs.id()]),
+        "{claimed}"
+    );
+    assert_eq!(claimed["gpus"], json!(["GPU-mine"]), "{claimed}");
+    // Root names any process.
+    let start = json!({"channel": "jobs/root", "event": "start", "data": {"pids": [mine.id()]}});
+    assert_eq!(emit(&server, start).await, 202);
+    assert_eq!(job(&server, "jobs/root").await.get("unverified_pids"), None);
+    let _ = theirs.kill();
+    let _ = mine.kill();
+    let _ = (theirs.wait(), mine.wait());
+    drop(fake);
+}

@@ -2,6 +2,7 @@
 //! memory from what is emitted (and what was saved before a restart), with limits that keep a
 //! runaway script harmless, and listed with their status and the GPUs they use.
 
+use crate::server::collect::procfs::info::process_uid;
 use crate::server::collect::procfs::stat::read_stat;
 use crate::server::jobs::convention::JOBS_PREFIX;
 use crate::server::runtime::lock::lock;
@@ -122,6 +123,7 @@ impl JobBook {
                 heartbeat_seconds: None,
                 fields: BTreeMap::new(),
                 pids: Vec::new(),
+                unverified_pids: Vec::new(),
                 gpus: Vec::new(),
                 message: None,
             },
@@ -138,6 +140,7 @@ impl JobBook {
                 job.name = text("name");
                 job.command = text("command").or_else(|| text("description"));
                 job.pids = numbers(data.get("pids"));
+                job.unverified_pids.clear();
                 job.gpus = strings(data.get("gpus"));
                 (job.started, job.ended, job.message) = (Some(at), None, None);
                 job.status = JobStatus::Running;
@@ -160,6 +163,24 @@ impl JobBook {
                 };
             }
             _ => {}
+        }
+    }
+
+    /// Checks the pids a job's start named against who sent it (`sender_uid`, the user owning the
+    /// emitting connection): a pid that user does not run is marked unverified, so a holder of
+    /// the emit token cannot claim another user's GPU for a job. Root may name any process.
+    pub fn check_claims(&self, channel: &str, sender_uid: u32) {
+        if sender_uid == 0 {
+            return;
+        }
+        if let Some(kept) = self.jobs().get_mut(channel) {
+            let job = &mut kept.job;
+            job.unverified_pids = job
+                .pids
+                .iter()
+                .copied()
+                .filter(|&pid| process_uid(pid) != Some(sender_uid))
+                .collect();
         }
     }
 
@@ -189,7 +210,9 @@ impl JobBook {
                 job.status = JobStatus::Stalled;
             }
             for (uuid, line) in &lines {
-                let runs_it = line.iter().any(|pid| job.pids.contains(pid));
+                let runs_it = line
+                    .iter()
+                    .any(|pid| job.pids.contains(pid) && !job.unverified_pids.contains(pid));
                 if runs_it && !job.gpus.iter().any(|g| g == uuid) {
                     job.gpus.push((*uuid).to_owned());
                 }

@@ -1,5 +1,6 @@
 //! `POST /api/internal/ws/emit`: lets local processes publish an event into a channel.
 
+use crate::server::collect::procfs::sockets::local_socket_uid;
 use crate::server::history::events::SavedEvent;
 use crate::server::http::body::read_limited;
 use crate::server::http::error::HttpError;
@@ -8,13 +9,14 @@ use crate::server::hub::valid_channel_name;
 use crate::server::jobs::Jobs;
 use crate::server::jobs::book::JobLimit;
 use crate::server::jobs::convention::JOBS_PREFIX;
-use crate::wire::{EmitRequest, EmitResponse};
+use crate::wire::{EVENT_JOB_START, EmitRequest, EmitResponse};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
+use std::net::SocketAddr;
 
 /// Where local processes post their events.
 pub const EMIT_PATH: &str = "/api/internal/ws/emit";
@@ -24,6 +26,7 @@ const MAX_EVENT_NAME: usize = 64;
 
 pub async fn emit(
     State(jobs): State<Jobs>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
@@ -87,6 +90,14 @@ pub async fn emit(
         let heartbeat = request.heartbeat_seconds;
         jobs.book
             .record(&request.channel, &request.event, &data, now, heartbeat);
+        // Who sent it, from the kernel's socket table: known for a local sender only (one
+        // behind a proxy or on another machine proves nothing about its pids either way).
+        if request.event == EVENT_JOB_START
+            && peer.ip().is_loopback()
+            && let Some(uid) = local_socket_uid(peer)
+        {
+            jobs.book.check_claims(&request.channel, uid);
+        }
     }
     if let Some(seconds) = request.heartbeat_seconds {
         jobs.hub

@@ -17,8 +17,13 @@ pub fn process_name(pid: u32) -> Option<String> {
 
 /// The name of the user the process runs as (its real uid), or the uid itself if it has no name.
 pub fn process_user(pid: u32) -> Option<String> {
+    Some(user_name(process_uid(pid)?))
+}
+
+/// The real uid the process runs as, or `None` if it is gone.
+pub fn process_uid(pid: u32) -> Option<u32> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    Some(user_name(real_uid(&status)?))
+    real_uid(&status)
 }
 
 /// The process's arguments joined by spaces, cut at [`COMMAND_LINE_LIMIT`] bytes; `None` if the

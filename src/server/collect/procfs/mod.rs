@@ -1,5 +1,7 @@
-//! The one reader of `/proc`: process names, users and command lines (`info`), and a process's
-//! `stat`, `status` and `io` files (`stat`), shared by the GPU processes, the jobs and the table.
+//! The one reader of `/proc`: process names, users and command lines (`info`), a process's
+//! `stat`, `status` and `io` files (`stat`), shared by the GPU processes, the jobs and the table,
+//! and who owns a local TCP connection (`sockets`).
 
 pub mod info;
+pub mod sockets;
 pub mod stat;
