@@ -83,20 +83,15 @@ fn emit_gives_up_on_a_server_that_accepts_and_never_answers() {
         std::thread::sleep(Duration::from_secs(30));
         drop(held);
     });
+    let emit_waiting = |timeout: &str| {
+        Command::new(env!("CARGO_BIN_EXE_vitals"))
+            .args(["--emit-token", EMIT_TOKEN, "emit", "--timeout", timeout])
+            .args(["--server", &addr.to_string(), "jobs/stuck", "note"])
+            .output()
+            .expect("vitals emit runs")
+    };
     let started = Instant::now();
-    let stuck = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args([
-            "--emit-token",
-            EMIT_TOKEN,
-            "emit",
-            "--timeout",
-            "1",
-            "--server",
-        ])
-        .arg(addr.to_string())
-        .args(["jobs/stuck", "note"])
-        .output()
-        .expect("vitals emit runs");
+    let stuck = emit_waiting("1");
     let took = started.elapsed();
     let said = String::from_utf8_lossy(&stuck.stderr);
     assert_eq!(stuck.status.code(), Some(1), "{said}");
@@ -108,19 +103,7 @@ fn emit_gives_up_on_a_server_that_accepts_and_never_answers() {
         "{said}"
     );
 
-    let bad = Command::new(env!("CARGO_BIN_EXE_vitals"))
-        .args([
-            "--emit-token",
-            EMIT_TOKEN,
-            "emit",
-            "--timeout",
-            "0",
-            "--server",
-        ])
-        .arg(addr.to_string())
-        .args(["jobs/stuck", "note"])
-        .output()
-        .expect("vitals emit runs");
+    let bad = emit_waiting("0");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--timeout 0"));
 }

@@ -213,11 +213,9 @@ async fn a_jobs_fields_are_read_from_disk_past_the_hubs_ring() {
 
 #[tokio::test]
 async fn a_box_that_gives_each_run_a_channel_takes_its_301st_run_before_and_after_a_restart() {
-    let dir = std::env::temp_dir().join(format!("vitals-jobs-many-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::process::scratch_dir("jobs-many");
     let data_dir = dir.to_str().unwrap().to_owned();
     let server = ServerProcess::start(&["--data-dir", &data_dir], None);
-    let client = reqwest::Client::new();
     for run in 0..300 {
         let channel = format!("jobs/run-{run}");
         for (event, data) in [
@@ -225,15 +223,7 @@ async fn a_box_that_gives_each_run_a_channel_takes_its_301st_run_before_and_afte
             ("end", json!({"status": "ok"})),
         ] {
             let body = json!({"channel": channel, "event": event, "data": data});
-            let status = client
-                .post(server.url("/api/internal/ws/emit"))
-                .bearer_auth(EMIT_TOKEN)
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .status();
-            assert_eq!(status, 202, "{channel} {event}");
+            assert_eq!(emit(&server, body).await, 202, "{channel} {event}");
         }
     }
     let next = json!({"channel": "jobs/run-300", "event": "start", "data": {"name": "run 300"}});
