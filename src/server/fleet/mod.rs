@@ -42,6 +42,8 @@ pub struct Fleet {
     /// When a page or API client last asked (ms since the epoch): no one asking, no queries.
     asked_ms: AtomicI64,
     wake: Notify,
+    /// Answers (pages and JSON) built at once: one, each a copy of up to a thousand hosts.
+    answers: tokio::sync::Semaphore,
 }
 
 struct Source {
@@ -79,6 +81,7 @@ impl Fleet {
             view: watch::channel(Arc::new(view)).0,
             asked_ms: AtomicI64::new(0),
             wake: Notify::new(),
+            answers: tokio::sync::Semaphore::new(1),
         })
     }
 

@@ -5,6 +5,7 @@ use crate::server::fleet::page;
 use crate::server::fleet::select::{MAX_HOSTS_SHOWN, Selection, explain, select};
 use crate::server::http::error::HttpError;
 use crate::server::http::query::Query;
+use crate::server::runtime::turns::in_turn;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -34,7 +35,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Checked {
 /// blocking thread (a big fleet takes milliseconds that the async workers owe everyone else).
 pub async fn api(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Response {
     let view = fleet.current().await;
-    off_the_workers(move || {
+    off_the_workers(&fleet, move || {
         let matched = select(&view.hosts, &selection);
         let omitted = matched.len().saturating_sub(MAX_HOSTS_SHOWN);
         let hosts = matched.into_iter().take(MAX_HOSTS_SHOWN).cloned().collect();
@@ -48,7 +49,7 @@ pub async fn api(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -
 /// `GET /fleet`: the page, rendered on a blocking thread.
 pub async fn fleet_page(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Response {
     let view = fleet.current().await;
-    off_the_workers(move || {
+    off_the_workers(&fleet, move || {
         let mut response = Html(page::render(&view, &selection, Utc::now())).into_response();
         response.headers_mut().insert(
             header::CONTENT_SECURITY_POLICY,
@@ -59,16 +60,13 @@ pub async fn fleet_page(State(fleet): State<Arc<Fleet>>, Checked(selection): Che
     .await
 }
 
-/// Runs `answer` on a blocking thread, one fleet answer at a time: each builds a copy of up to a
-/// thousand hosts, and viewers of a big fleet waiting their turn hold nothing meanwhile.
-async fn off_the_workers(answer: impl FnOnce() -> Response + Send + 'static) -> Response {
-    static TURN: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
-    let Ok(_turn) = TURN.acquire().await else {
-        return HttpError::Internal("the fleet's answers are closed".into()).into_response();
-    };
-    tokio::task::spawn_blocking(answer)
-        .await
-        .unwrap_or_else(|e| {
-            HttpError::Internal(format!("the fleet answer failed: {e}")).into_response()
-        })
+/// Runs `answer` on a blocking thread, one fleet answer at a time: viewers of a big fleet
+/// waiting their turn hold nothing meanwhile.
+async fn off_the_workers(
+    fleet: &Fleet,
+    answer: impl FnOnce() -> Response + Send + 'static,
+) -> Response {
+    in_turn(&fleet.answers, answer).await.unwrap_or_else(|e| {
+        HttpError::Internal(format!("the fleet answer failed: {e}")).into_response()
+    })
 }

@@ -4,6 +4,7 @@ use crate::server::collect::Snapshot;
 use crate::server::history::query::RangeRequest;
 use crate::server::http::error::HttpError;
 use crate::server::http::query::{Query, checked_span, parse_time};
+use crate::server::runtime::turns::in_turn;
 use crate::server::web::state::AppState;
 use crate::shared::page_source::PageSource;
 use crate::wire::{
@@ -145,12 +146,7 @@ async fn range(app: &AppState, query: &HistoryQuery, from: &str) -> Result<Respo
     let persistence = app.durable.status();
     // The database has one reading connection: waiting for it here keeps the wait off the
     // blocking pool too.
-    let _turn = app
-        .history_reads
-        .acquire()
-        .await
-        .map_err(|e| HttpError::Internal(e.to_string()))?;
-    let read = tokio::task::spawn_blocking(move || {
+    let read = in_turn(&app.history_reads, move || {
         let request = RangeRequest {
             from_ms: from,
             to_ms: to,
