@@ -77,6 +77,7 @@ fn main() {
         scan::files_to_keep(limit)
     };
     let host = rows::Host::read();
+    let owners = vitals::server::collect::owners::Owners::default();
     let mut scanner = scan::Scanner::keeping(keep);
     scanner.scan();
     let mut costs = Vec::with_capacity(scans);
@@ -88,7 +89,7 @@ fn main() {
         let picked = top::select(&pass, 25, |_| false);
         let table: Vec<_> = picked
             .iter()
-            .map(|&i| rows::row(&pass[i], &host, None, false))
+            .map(|&i| rows::row(&pass[i], &host, None, false, &owners))
             .collect();
         let encoded = serde_json::to_string(&table).expect("rows encode");
         costs.push(thread_cpu_time() - began);

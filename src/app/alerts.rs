@@ -217,6 +217,7 @@ mod tests {
             threshold: 90.0,
             started: DateTime::from_timestamp(started, 0).unwrap(),
             since: DateTime::from_timestamp(since, 0).unwrap(),
+            detail: None,
         }
     }
 

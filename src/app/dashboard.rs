@@ -35,6 +35,14 @@ pub fn Dashboard() -> impl IntoView {
     provide_context(Jobs::new(live, timeline));
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
     provide_context(PageVisible(live.page_visible));
+    // A link from the Usage page opens on the span it names (once hydrated, so the page drawn
+    // on the server and the one hydrated agree).
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(hash) = web_sys::window().and_then(|w| w.location().hash().ok()) {
+            timeline.open_linked_span(&hash, js_sys::Date::now() as Millis);
+        }
+    });
     let frame = Memo::new(move |_| timeline.frame());
     // Dragging across any time chart zooms them all into that span.
     let zoom = Callback::new(move |(from, to): (Millis, Millis)| timeline.zoom_to(from, to));
@@ -493,14 +501,30 @@ fn GpuFacts(gpu: Memo<Option<GpuMetrics>>) -> impl IntoView {
         move || gpu.with(|g| g.as_ref().map(read).unwrap_or_default())
     };
     let title = fact(|g| format!("GPU {} · {}", g.index, g.name));
-    // Idle, busy or unavailable at a glance: what /api/system/gpus reports too.
+    // Idle, busy, idle-held or unavailable at a glance: what /api/system/gpus reports too.
     let occupancy = move || gpu.with(|g| g.as_ref().map(|g| g.occupancy().label()));
+    // An idle-held GPU says by whom and for how long instead.
+    let now_ms = expect_context::<Live>().now_ms;
+    let badge = move || {
+        gpu.with(|g| {
+            let g = g.as_ref()?;
+            Some(match &g.idle_held {
+                Some(held) => {
+                    let now = now_ms
+                        .get()
+                        .map_or(held.since.timestamp_millis(), |n| n as i64);
+                    format::idle_held(held, now)
+                }
+                None => g.occupancy().label().to_owned(),
+            })
+        })
+    };
     let error = move || gpu.with(|g| g.as_ref().and_then(|g| g.error.clone()));
     view! {
         <h2>
             {title}
             <span class="badge occupancy" data-testid="gpu-occupancy" data-occupancy=occupancy>
-                {occupancy}
+                {badge}
             </span>
         </h2>
         {move || error().map(|e| view! { <p class="error">{e}</p> })}

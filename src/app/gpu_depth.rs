@@ -221,7 +221,7 @@ pub fn facts(gpu: &GpuMetrics, energy_in_range: Option<f64>) -> Vec<Fact> {
 pub fn process_columns(show_command: bool) -> &'static [(&'static str, &'static str)] {
     const COLUMNS: [(&str, &str); 11] = [
         ("pid", "PID"),
-        ("user", "User"),
+        ("owner", "Owner"),
         ("name", "Name"),
         ("gpu-memory", "GPU memory"),
         ("sm", "SM %"),
@@ -247,7 +247,13 @@ pub fn process_cells(process: &GpuProcess, show_command: bool) -> Vec<String> {
     };
     let mut cells = vec![
         process.pid.to_string(),
-        process.user.clone().unwrap_or_default(),
+        // "alice · train.service": the person, where it runs, its job.
+        process
+            .owner
+            .as_ref()
+            .map(|owner| owner.line.clone())
+            .or_else(|| process.user.clone())
+            .unwrap_or_default(),
         process.name.clone(),
         process
             .used_memory_bytes
@@ -458,6 +464,7 @@ mod tests {
             }),
             cpu_percent: Some(99.6),
             resident_bytes: Some(3 << 29),
+            owner: None,
         };
         assert_eq!(
             process_cells(&process, false),

@@ -27,7 +27,7 @@ pub enum Column {
 pub const COLUMNS: [(Column, &str, bool); 11] = [
     (Column::Pid, "PID", false),
     (Column::Name, "Name", true),
-    (Column::User, "User", false),
+    (Column::User, "Owner", false),
     (Column::Cpu, "CPU %", true),
     (Column::Memory, "Memory", true),
     (Column::Read, "Read/s", false),
@@ -95,10 +95,15 @@ impl Line {
 
 fn matches(row: &ProcessRow, filter: &str) -> bool {
     filter.is_empty()
-        || [Some(&row.name), Some(&row.user), row.command_line.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|text| text.to_ascii_lowercase().contains(filter))
+        || [
+            Some(&row.name),
+            Some(&row.user),
+            row.owner.as_ref().map(|o| &o.line),
+            row.command_line.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|text| text.to_ascii_lowercase().contains(filter))
         || row.pid.to_string() == filter
 }
 
@@ -141,6 +146,12 @@ fn group(rows: Vec<ProcessRow>) -> Vec<Line> {
         if sum.user != row.user && !sum.user.ends_with('…') {
             sum.user = format!("{}…", sum.user);
         }
+        if let Some(owner) = sum.owner.as_mut()
+            && row.owner.as_ref().is_none_or(|o| o.line != owner.line)
+            && !owner.line.ends_with('…')
+        {
+            owner.line.push('…');
+        }
         line.members.push(row.pid);
         line.count += 1;
     }
@@ -158,7 +169,7 @@ fn compare(a: &ProcessRow, b: &ProcessRow, column: Column) -> std::cmp::Ordering
             .name
             .to_ascii_lowercase()
             .cmp(&b.name.to_ascii_lowercase()),
-        Column::User => a.user.cmp(&b.user),
+        Column::User => owner_line(a).cmp(owner_line(b)),
         Column::Cpu => number(|r| r.cpu_percent),
         Column::Memory => a.memory_bytes.cmp(&b.memory_bytes),
         Column::Read => number(|r| r.read_bytes_per_second),
@@ -328,6 +339,11 @@ pub fn memory(bytes: u64) -> String {
     }
 }
 
+/// Who a row's process belongs to: its owner's line ("alice · train.service"), else its user.
+fn owner_line(row: &ProcessRow) -> &str {
+    row.owner.as_ref().map_or(&row.user, |owner| &owner.line)
+}
+
 /// A cell's text; `now_ms` for how long ago a process started.
 pub fn cell(row: &ProcessRow, column: Column, count: usize, now_ms: i64) -> String {
     use crate::shared::format;
@@ -336,7 +352,7 @@ pub fn cell(row: &ProcessRow, column: Column, count: usize, now_ms: i64) -> Stri
         Column::Pid if count > 1 => format!("×{count}"),
         Column::Pid => row.pid.to_string(),
         Column::Name => row.name.clone(),
-        Column::User => row.user.clone(),
+        Column::User => owner_line(row).to_owned(),
         // A process's first scan has no rate yet.
         Column::Cpu => row.cpu_percent.map_or("…".into(), |p| format!("{p:.1}")),
         Column::Memory => memory(row.memory_bytes),

@@ -16,4 +16,5 @@ pub mod jobs;
 pub mod pipeline;
 pub mod prometheus;
 pub mod runtime;
+pub mod usage;
 pub mod web;

@@ -1,7 +1,7 @@
 //! Human-readable numbers: byte sizes, rates and durations.
 
-use crate::wire::Alert;
 use crate::wire::series::{Unit, unit_of};
+use crate::wire::{Alert, IdleHeld};
 
 const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
 
@@ -84,6 +84,25 @@ pub fn span(seconds: u64) -> String {
     }
 }
 
+/// A length of time to the minute: `40 s`, `25 min`, `2 h 10 min`.
+pub fn hours_minutes(seconds: u64) -> String {
+    match seconds {
+        0..60 => format!("{seconds} s"),
+        60..3600 => format!("{} min", seconds / 60),
+        _ => format!("{} h {} min", seconds / 3600, seconds / 60 % 60),
+    }
+}
+
+/// What an idle-held GPU's card says: `idle · held by alice (jupyter) for 2 h 10 min`.
+pub fn idle_held(held: &IdleHeld, now_ms: i64) -> String {
+    let seconds = (now_ms - held.since.timestamp_millis()).max(0) / 1000;
+    format!(
+        "idle · held by {} for {}",
+        held.held_by,
+        hours_minutes(seconds as u64)
+    )
+}
+
 /// An alert's value with its unit, from the series vocabulary (`wire::series::unit_of`).
 pub fn alert_value(alert: &Alert) -> String {
     let Some(value) = alert.value else {
@@ -142,6 +161,22 @@ mod tests {
         assert_eq!(rate(12_300_000.0), "12.3 MB/s");
         assert_eq!(rate(2.5e9), "2.5 GB/s");
         assert_eq!(rate(f64::NAN), "0.0 B/s");
+    }
+
+    #[test]
+    fn idle_held_cards_say_by_whom_and_for_how_long() {
+        let since = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let held = IdleHeld {
+            since,
+            held_by: "alice (jupyter)".into(),
+        };
+        let now = since.timestamp_millis() + (2 * 3600 + 10 * 60 + 7) * 1000;
+        assert_eq!(
+            idle_held(&held, now),
+            "idle · held by alice (jupyter) for 2 h 10 min"
+        );
+        assert_eq!(hours_minutes(59), "59 s");
+        assert_eq!(hours_minutes(15 * 60), "15 min");
     }
 
     #[test]

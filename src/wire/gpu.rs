@@ -34,6 +34,9 @@ pub struct GpuProcess {
     /// Its resident host memory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resident_bytes: Option<u64>,
+    /// Who it belongs to (absent when the process was gone before it could be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::wire::ProcessOwner>,
 }
 
 /// Percentages of one GPU used by one process.
@@ -119,6 +122,18 @@ pub struct GpuMetrics {
     /// Its most recent XID errors, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub xid_errors: Vec<XidError>,
+    /// Set while its processes hold memory on it and it has done (almost) no work for longer
+    /// than the idle-held time (`--idle-held-after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_held: Option<IdleHeld>,
+}
+
+/// A GPU that is held but idle: since when, and by whom ("alice (jupyter)").
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct IdleHeld {
+    /// When it went idle while held.
+    pub since: DateTime<Utc>,
+    pub held_by: String,
 }
 
 /// ECC mode and error counts: corrected (single-bit) and uncorrected (double-bit), since the last
@@ -297,6 +312,8 @@ impl Default for GpuStatus {
 pub enum GpuOccupancy {
     Idle,
     Busy,
+    /// Held (memory in use by its processes) but idle for longer than the idle-held time.
+    IdleHeld,
     Unavailable,
 }
 
@@ -305,6 +322,7 @@ impl GpuOccupancy {
         match self {
             GpuOccupancy::Idle => "idle",
             GpuOccupancy::Busy => "busy",
+            GpuOccupancy::IdleHeld => "idle · held",
             GpuOccupancy::Unavailable => "unavailable",
         }
     }
@@ -320,10 +338,13 @@ impl GpuMetrics {
             .map(|reasons| reasons & THROTTLE_SW_POWER_CAP != 0)
     }
 
-    /// Idle, busy (a process holds it, or it is working for one we cannot see) or unavailable.
+    /// Idle, busy (a process holds it, or it is working for one we cannot see), held but idle for
+    /// long, or unavailable.
     pub fn occupancy(&self) -> GpuOccupancy {
         if !self.available {
             GpuOccupancy::Unavailable
+        } else if self.idle_held.is_some() {
+            GpuOccupancy::IdleHeld
         } else if !self.processes.is_empty()
             || self
                 .utilization_percent

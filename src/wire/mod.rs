@@ -13,10 +13,12 @@ pub mod gpu;
 pub mod history;
 pub mod jobs;
 pub mod metrics;
+pub mod owners;
 pub mod processes;
 pub mod seed;
 pub mod series;
 pub mod socket;
+pub mod usage;
 
 pub use alerts::*;
 pub use api::*;
@@ -26,9 +28,11 @@ pub use gpu::*;
 pub use history::*;
 pub use jobs::*;
 pub use metrics::*;
+pub use owners::*;
 pub use processes::*;
 pub use seed::*;
 pub use socket::*;
+pub use usage::*;
 
 #[cfg(test)]
 mod tests {

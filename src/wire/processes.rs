@@ -56,6 +56,9 @@ pub struct ProcessRow {
     /// Its highest SM share on any of its GPUs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_sm_percent: Option<u32>,
+    /// Who it belongs to: person, unit or container, job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<crate::wire::ProcessOwner>,
 }
 
 impl ProcessRow {

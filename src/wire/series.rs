@@ -77,6 +77,8 @@ pub mod gpu_metric {
     /// 1 while heat or a hardware signal slows the clocks.
     pub const SLOWDOWN: &str = "slowdown";
     pub const XID_LAST_HOUR: &str = "xid_last_hour";
+    /// 1 while its processes hold its memory and it has stayed idle past the idle-held time.
+    pub const IDLE_HELD: &str = "idle_held";
 }
 
 /// A GPU's kept metrics with their values (None where the card does not report one).

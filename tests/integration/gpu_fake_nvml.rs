@@ -93,6 +93,8 @@ fn values_come_through_exactly() {
                 // Its first tick: no CPU rate yet; resident memory as /proc says (checked below).
                 cpu_percent: None,
                 resident_bytes: gpus[0].processes[0].resident_bytes,
+                // Its owner, read from its cgroup (checked below).
+                owner: gpus[0].processes[0].owner.clone(),
             },
             GpuProcess {
                 pid: GONE_PID,
@@ -104,6 +106,7 @@ fn values_come_through_exactly() {
                 utilization: None,
                 cpu_percent: None,
                 resident_bytes: None,
+                owner: None,
             },
         ],
         // Whether the event thread registered before this first tick is a race: checked apart.
@@ -113,6 +116,12 @@ fn values_come_through_exactly() {
     assert_eq!(gpus[0], expected);
     assert!(gpus[0].processes[0].user.is_some() && gpus[0].processes[0].command_line.is_some());
     assert!(gpus[0].processes[0].resident_bytes.is_some_and(|b| b > 0));
+    let owner = gpus[0].processes[0]
+        .owner
+        .as_ref()
+        .expect("a live process has an owner");
+    assert_eq!(Some(&owner.user), gpus[0].processes[0].user.as_ref());
+    assert!(owner.line.starts_with(&owner.user), "{owner:?}");
     assert_eq!(
         (gpus[1].index, gpus[1].name.as_str(), gpus[1].available),
         (1, "Fake L4", true)

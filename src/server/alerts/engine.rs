@@ -21,6 +21,8 @@ pub struct Engine {
     /// For growth rules: each series' recent values, oldest first, as far back as the rule looks.
     history: BTreeMap<Key, VecDeque<(DateTime<Utc>, f64)>>,
     recent: VecDeque<Alert>,
+    /// This tick's words about some series (who holds an idle GPU), given to their alerts.
+    details: BTreeMap<String, String>,
 }
 
 impl Engine {
@@ -30,6 +32,7 @@ impl Engine {
             active: BTreeMap::new(),
             history: BTreeMap::new(),
             recent: VecDeque::new(),
+            details: BTreeMap::new(),
         }
     }
 
@@ -80,6 +83,11 @@ impl Engine {
             self.recent.push_front(change.clone());
         }
         changes
+    }
+
+    /// Words for the next evaluation's alerts, by series.
+    pub fn set_details(&mut self, details: BTreeMap<String, String>) {
+        self.details = details;
     }
 
     /// Pending and firing alerts, oldest first.
@@ -133,11 +141,15 @@ impl Engine {
                 threshold: threshold(rule, severity),
                 started: at,
                 since: at,
+                detail: self.details.get(series).cloned(),
             };
             self.active.insert(key, alert.clone());
             return Some(alert);
         };
         alert.value = Some(value);
+        if let Some(detail) = self.details.get(series) {
+            alert.detail = Some(detail.clone());
+        }
         let held = match alert.state {
             // Pending: back under the threshold itself is enough to let it go.
             AlertState::Pending => reached,

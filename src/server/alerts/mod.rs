@@ -15,7 +15,7 @@ use crate::wire::series::{
 };
 use crate::wire::{Alert, AlertList, AlertState, CHANNEL_ALERTS, EVENT_ALERT, SLOWDOWN_REASONS};
 use engine::Engine;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 use webhooks::Webhooks;
 
@@ -73,10 +73,14 @@ impl Alerts {
         for (channel, lateness) in hub.heartbeat_lateness(snapshot.timestamp) {
             values.push((channel_lateness_series(&channel), lateness));
         }
-        let changes = self.engine().evaluate(
-            snapshot.timestamp,
-            stored.iter().chain(processes).chain(&values),
-        );
+        let changes = {
+            let mut engine = self.engine();
+            engine.set_details(details(snapshot));
+            engine.evaluate(
+                snapshot.timestamp,
+                stored.iter().chain(processes).chain(&values),
+            )
+        };
         for alert in changes {
             self.deliver(&alert);
             let Ok(data) = serde_json::to_value(&alert) else {
@@ -109,6 +113,20 @@ impl Alerts {
     }
 }
 
+/// Words the values alone do not carry, by series: who holds each idle-held GPU, and how long.
+pub fn details(snapshot: &Snapshot) -> BTreeMap<String, String> {
+    let now = snapshot.timestamp.timestamp_millis();
+    snapshot
+        .gpus
+        .iter()
+        .filter_map(|gpu| {
+            let held = gpu.idle_held.as_ref()?;
+            let series = gpu_series(&gpu_key(gpu), gpu_metric::IDLE_HELD);
+            Some((series, crate::shared::format::idle_held(held, now)))
+        })
+        .collect()
+}
+
 /// What rules watch besides the stored series (`series::of_snapshot`): each GPU's memory in use
 /// as a percentage, whether it is available, whether its clocks are held down by its power
 /// limit and whether by heat or a hardware signal (1 or 0), the XID errors it reported in the
@@ -119,6 +137,10 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
         let key = gpu_key(gpu);
         let available = if gpu.available { 1.0 } else { 0.0 };
         values.push((gpu_series(&key, gpu_metric::AVAILABLE), available));
+        if gpu.available {
+            let held = if gpu.idle_held.is_some() { 1.0 } else { 0.0 };
+            values.push((gpu_series(&key, gpu_metric::IDLE_HELD), held));
+        }
         if let Some(capped) = gpu.power_capped() {
             let capped = if capped { 1.0 } else { 0.0 };
             values.push((gpu_series(&key, gpu_metric::POWER_CAPPED), capped));

@@ -133,6 +133,13 @@ pub fn defaults() -> Vec<Rule> {
             &gpu_pattern(gpu_metric::ECC_UNCORRECTED),
         )
         .critical(1.0),
+        // The idle-held time (`--idle-held-after`) is already waited out by the tracker.
+        Rule::at_least(
+            "gpu_idle_held",
+            "GPU held but idle",
+            &gpu_pattern(gpu_metric::IDLE_HELD),
+        )
+        .warning(1.0),
         Rule {
             comparison: AlertComparison::AtMost,
             ..Rule::at_least(
@@ -354,6 +361,7 @@ mod tests {
                 "gpu_slowdown",
                 "gpu_xid",
                 "gpu_ecc_uncorrected",
+                "gpu_idle_held",
                 "gpu_unavailable",
                 "memory",
                 "swap_growing",

@@ -260,8 +260,12 @@ pub fn line(host: &str, alert: &Alert) -> String {
     } else {
         format!(" ({})", alert.instance)
     };
+    let detail = alert
+        .detail
+        .as_ref()
+        .map_or(String::new(), |detail| format!(" — {detail}"));
     format!(
-        "[{level}] {host}: {}{instance} {}, {state} since {}",
+        "[{level}] {host}: {}{instance} {}, {state} since {}{detail}",
         alert.summary,
         alert_value(alert),
         crate::shared::format::clock_utc(alert.since.timestamp_millis())
@@ -317,6 +321,7 @@ mod tests {
             threshold: 90.0,
             started: DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
             since: DateTime::from_timestamp(1_767_225_660, 0).unwrap(),
+            detail: None,
         }
     }
 

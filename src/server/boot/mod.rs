@@ -96,22 +96,34 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     let hostname: Arc<str> = sysinfo::System::host_name()
         .unwrap_or_else(|| "this machine".into())
         .into();
-    let process_watch = ProcessWatch::new(ProcessOptions {
-        top: config.process_top,
-        period: config.process_interval,
-        show_command_lines: config.show_command_lines,
-        always: config
-            .alert_rules
-            .iter()
-            .any(|rule| crate::wire::series::is_process_series(&rule.series)),
-        keep_files: collect::processes::scan::files_to_keep(open_files_limit),
-    });
+    let owners = Arc::new(collect::owners::Owners::new(&config.owners));
+    let jobs = Arc::new(jobs::book::JobBook::default());
+    let usage = Arc::new(crate::server::usage::Usage::new(
+        config.idle_held,
+        config.interval,
+    ));
+    let process_watch = ProcessWatch::new(
+        ProcessOptions {
+            top: config.process_top,
+            period: config.process_interval,
+            show_command_lines: config.show_command_lines,
+            always: config
+                .alert_rules
+                .iter()
+                .any(|rule| crate::wire::series::is_process_series(&rule.series)),
+            keep_files: collect::processes::scan::files_to_keep(open_files_limit),
+        },
+        owners.clone(),
+        jobs.clone(),
+    );
     let outlets = Outlets {
         hub: hub.clone(),
         latest: Latest::default(),
         page_history,
         durable: durable.clone(),
         processes: process_watch.clone(),
+        jobs: jobs.clone(),
+        usage: usage.clone(),
         alerts: Arc::new(alerts::Alerts::new(
             config.alert_rules.clone(),
             alerts::webhooks::Webhooks::start(&config.alert_webhooks, &hostname),
@@ -131,12 +143,12 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             ..Default::default()
         },
         xid_log,
-    );
+    )
+    .with_owners(owners);
     let gpu_cost = gpu.cost();
     let mut monitor = Monitor::new(Box::new(gpu));
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
-    let jobs = Arc::new(jobs::book::JobBook::default());
     saved.republish(&primed, &outlets, &jobs);
     restore::prefill(&config, &primed, &outlets);
     outlets.latest.set_gpu_status(primed.gpu_status);
@@ -175,6 +187,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             gpu_cost,
             jobs: jobs.book.clone(),
             alerts: outlets.alerts.clone(),
+            usage: usage.clone(),
         }),
         processes: process_watch,
         latest: outlets.latest,

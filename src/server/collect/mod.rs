@@ -5,6 +5,7 @@ pub mod disk;
 pub mod gpu;
 pub mod memory;
 pub mod network;
+pub mod owners;
 pub mod processes;
 pub mod procfs;
 pub mod rates;

@@ -140,6 +140,40 @@ pub struct Cli {
         env = "VITALS_PROCESS_INTERVAL_SECONDS"
     )]
     pub process_interval: Option<f64>,
+    /// MiB of a GPU's memory its processes must hold for it to count as idle-held, 1–1048576.
+    /// Default 1024.
+    #[arg(
+        long,
+        help_heading = "GPU owners",
+        env = "VITALS_IDLE_HELD_MIN_MEMORY_MIB"
+    )]
+    pub idle_held_min_memory_mib: Option<u64>,
+    /// SM utilization (percent) a held GPU must stay below to count as idle, 1–100. Default 5.
+    #[arg(
+        long,
+        help_heading = "GPU owners",
+        env = "VITALS_IDLE_HELD_MAX_UTILIZATION"
+    )]
+    pub idle_held_max_utilization: Option<u32>,
+    /// Seconds a GPU must stay held and idle before it is called idle-held (and its alert
+    /// fires), 0–604800. Default 900.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "GPU owners",
+        env = "VITALS_IDLE_HELD_AFTER_SECONDS"
+    )]
+    pub idle_held_after: Option<u64>,
+    /// Container engine sockets (Docker's API, which Podman speaks too) asked for container
+    /// names, read-only; repeatable. Default /run/docker.sock and /run/podman/podman.sock;
+    /// `none` asks none.
+    #[arg(
+        help_heading = "GPU owners",
+        long = "container-socket",
+        env = "VITALS_CONTAINER_SOCKETS",
+        value_delimiter = ','
+    )]
+    pub container_sockets: Vec<PathBuf>,
     /// Fill the history with a window of synthetic samples at start (benchmarks and demos only).
     #[arg(long, help_heading = "Tests and demos", env = "VITALS_PREFILL_HISTORY")]
     pub prefill_history: bool,

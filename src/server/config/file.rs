@@ -41,6 +41,11 @@ pub struct FileConfig {
     pub fleet_basic_auth_file: Option<PathBuf>,
     pub fleet_refresh_seconds: Option<f64>,
     pub fleet_rate_window_seconds: Option<u64>,
+    pub idle_held_min_memory_mib: Option<u64>,
+    pub idle_held_max_utilization: Option<u32>,
+    pub idle_held_after_seconds: Option<u64>,
+    #[serde(default)]
+    pub container_sockets: Vec<PathBuf>,
     /// `[alerts]`: default rules switched off, and rules of one's own.
     #[serde(default)]
     pub alerts: crate::server::alerts::rules::AlertsConfig,

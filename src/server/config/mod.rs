@@ -11,8 +11,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::server::collect::owners::OwnerSettings;
 pub use crate::server::history::Retention;
 use crate::server::history::default_dir as default_data_dir;
+use crate::server::usage::idle_held::{self, IdleHeldSettings};
 
 pub const DEFAULT_INTERVAL_SECONDS: f64 = 2.0;
 pub const MIN_INTERVAL_SECONDS: f64 = 0.25;
@@ -55,6 +57,10 @@ pub struct Config {
     pub alert_webhooks: Vec<(reqwest::Url, crate::wire::WebhookFormat)>,
     /// The Prometheus the fleet page reads, when one is configured.
     pub fleet: Option<crate::server::fleet::FleetSettings>,
+    /// When a GPU counts as idle-held.
+    pub idle_held: IdleHeldSettings,
+    /// Where processes' owners are asked about (the container engines).
+    pub owners: OwnerSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -237,6 +243,46 @@ impl Config {
         if !bind.ip().is_loopback() && access_token.is_none() {
             return Err(ConfigError::WideBindWithoutToken(bind));
         }
+        let idle_held = IdleHeldSettings {
+            min_memory_bytes: keep(
+                "--idle-held-min-memory-mib",
+                cli.idle_held_min_memory_mib
+                    .or(file.idle_held_min_memory_mib),
+                idle_held::DEFAULT_MIN_MEMORY_MIB,
+                1 << 20,
+            )? << 20,
+            max_utilization_percent: keep(
+                "--idle-held-max-utilization",
+                cli.idle_held_max_utilization
+                    .or(file.idle_held_max_utilization)
+                    .map(u64::from),
+                u64::from(idle_held::DEFAULT_MAX_UTILIZATION),
+                100,
+            )? as u32,
+            after: Duration::from_secs(
+                match cli.idle_held_after.or(file.idle_held_after_seconds) {
+                    Some(0) => 0,
+                    other => keep(
+                        "--idle-held-after",
+                        other,
+                        idle_held::DEFAULT_AFTER_SECONDS,
+                        7 * 86_400,
+                    )?,
+                },
+            ),
+        };
+        let sockets = if cli.container_sockets.is_empty() {
+            file.container_sockets
+        } else {
+            cli.container_sockets
+        };
+        let owners = OwnerSettings {
+            container_sockets: match sockets.as_slice() {
+                [] => OwnerSettings::default().container_sockets,
+                [none] if none.as_os_str() == "none" => Vec::new(),
+                _ => sockets,
+            },
+        };
         let alert_rules = crate::server::alerts::rules::resolve(&file.alerts)?;
         let alert_webhooks = file
             .alerts
@@ -275,6 +321,8 @@ impl Config {
             alert_rules,
             alert_webhooks,
             fleet,
+            idle_held,
+            owners,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod file;
 pub mod layouts;
 pub mod query;
 pub mod series;
+pub mod usage;
 pub mod writer;
 
 use crate::server::runtime::lock::lock;
@@ -208,9 +209,11 @@ impl HistoryDb {
                  DROP TABLE IF EXISTS sessions;
                  CREATE TABLE IF NOT EXISTS signed_in (key TEXT PRIMARY KEY, expires_ms INTEGER NOT NULL);
                  {}
+                 {}
                  PRAGMA user_version = {SCHEMA_VERSION};",
                 file::APPLICATION_ID,
-                events::CREATE_TABLE
+                events::CREATE_TABLE,
+                usage::CREATE_TABLES
             ))
             .map_err(sqlite)?;
         Ok(HistoryDb {

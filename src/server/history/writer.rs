@@ -6,6 +6,7 @@
 use crate::server::collect::Snapshot;
 use crate::server::history::events::{self, SavedEvent};
 use crate::server::history::layouts::{Layouts, pack, unpack};
+use crate::server::history::usage::{self, UsageTick, UsageWriter};
 use crate::server::history::{Accumulator, DbError, HistoryDb, Retention, Row, Tier, series};
 use crate::server::runtime::lock::lock;
 use rusqlite::{Connection, params};
@@ -51,6 +52,8 @@ pub struct Recorder {
     queue: Mutex<Option<SyncSender<Row>>>,
     events: Mutex<Option<SyncSender<SavedEvent>>>,
     queued_event_bytes: Arc<AtomicU64>,
+    /// Each tick's GPU usage, booked to owners.
+    usage: Mutex<Option<SyncSender<UsageTick>>>,
     status: Arc<Mutex<WriterStatus>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
@@ -67,6 +70,7 @@ impl Recorder {
         }));
         let (queue, ticks) = sync_channel(QUEUE_TICKS);
         let (events, emitted) = sync_channel(QUEUE_EVENTS);
+        let (usage, usage_ticks) = sync_channel(QUEUE_TICKS);
         let queued_event_bytes = Arc::new(AtomicU64::new(0));
         let thread = {
             let status = status.clone();
@@ -77,7 +81,11 @@ impl Recorder {
             };
             std::thread::Builder::new()
                 .name("vitals-history".into())
-                .spawn(move || Writer::new(connection, retention, path, status, emitted).run(ticks))
+                .spawn(move || {
+                    let mut writer = Writer::new(connection, retention, path, status, emitted);
+                    writer.usage_ticks = Some(usage_ticks);
+                    writer.run(ticks)
+                })
                 .map_err(|e| DbError::Sqlite {
                     path: db.path().display().to_string(),
                     reason: format!("cannot start the writer thread: {e}"),
@@ -87,9 +95,30 @@ impl Recorder {
             queue: Mutex::new(Some(queue)),
             events: Mutex::new(Some(events)),
             queued_event_bytes,
+            usage: Mutex::new(Some(usage)),
             status,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Hands a tick's GPU usage to the writer without waiting (a full queue drops it and says so).
+    pub fn record_usage(&self, tick: UsageTick) {
+        let usage = lock(&self.usage);
+        let Some(usage) = usage.as_ref() else { return };
+        if let Err(TrySendError::Full(_)) = usage.try_send(tick) {
+            let mut status = lock(&self.status);
+            status.dropped_ticks += 1;
+            status.problem = Some(
+                "the history database cannot keep up: some GPU usage is not being saved".into(),
+            );
+        }
+    }
+
+    /// Hands a tick's GPU usage to the writer, waiting for room (tests and benchmarks that book
+    /// faster than real time).
+    pub fn record_usage_waiting(&self, tick: UsageTick) -> Result<(), WriterStopped> {
+        let usage = lock(&self.usage).clone().ok_or(WriterStopped)?;
+        usage.send(tick).map_err(|_| WriterStopped)
     }
 
     /// Hands a tick's series (`series::of_snapshot`, which the sampler already made for the
@@ -144,6 +173,7 @@ impl Recorder {
 impl Recorder {
     /// Writes what is queued and stops the writer; later ticks are not recorded.
     pub fn stop(&self) {
+        lock(&self.usage).take();
         lock(&self.events).take();
         lock(&self.queue).take();
         let thread = lock(&self.thread).take();
@@ -227,6 +257,9 @@ struct Writer {
     status: Arc<Mutex<WriterStatus>>,
     rollups: [Rollup; 2],
     resumed: bool,
+    /// GPU usage ticks, and the interned owners they are written under.
+    usage_ticks: Option<Receiver<UsageTick>>,
+    usage: UsageWriter,
 }
 
 impl Writer {
@@ -246,6 +279,8 @@ impl Writer {
             status,
             rollups: [Rollup::new(Tier::Minute), Rollup::new(Tier::Hour)],
             resumed: false,
+            usage_ticks: None,
+            usage: UsageWriter::default(),
         }
     }
 
@@ -316,6 +351,7 @@ impl Writer {
             self.roll(*t, values)?;
         }
         self.write_events()?;
+        self.write_usage()?;
         // Deleting twice what was added keeps up even when ticks arrive faster than real time.
         let step = PRUNE_STEP.max(2 * batch.len());
         prune(
@@ -327,6 +363,18 @@ impl Writer {
     }
 
     /// Stores the events emitted since the last batch and keeps them within their cap and age.
+    fn write_usage(&mut self) -> rusqlite::Result<()> {
+        let Some(queue) = &self.usage_ticks else {
+            return Ok(());
+        };
+        let ticks: Vec<UsageTick> = queue.try_iter().collect();
+        if let Some(last) = ticks.last() {
+            self.usage.store(&self.connection, &ticks)?;
+            usage::prune(&self.connection, last.at_ms, self.retention, PRUNE_STEP)?;
+        }
+        Ok(())
+    }
+
     fn write_events(&mut self) -> rusqlite::Result<()> {
         let emitted = &mut self.emitted;
         let events: Vec<SavedEvent> = emitted.queue.try_iter().collect();

@@ -184,6 +184,31 @@ impl JobBook {
         }
     }
 
+    /// Whether any job named processes at its start: only then is a process's job looked for.
+    pub fn names_processes(&self) -> bool {
+        self.jobs().values().any(|kept| !kept.job.pids.is_empty())
+    }
+
+    /// The job (its channel) that runs a process, given the process and its parents nearest
+    /// first: a job that has not ended and named one of them (and was allowed to).
+    pub fn job_of_lineage(&self, line: &[u32]) -> Option<String> {
+        let jobs = self.jobs();
+        line.iter().find_map(|pid| {
+            jobs.values()
+                .find(|kept| {
+                    kept.job.ended.is_none()
+                        && kept.job.pids.contains(pid)
+                        && !kept.job.unverified_pids.contains(pid)
+                })
+                .map(|kept| kept.job.channel.clone())
+        })
+    }
+
+    /// The job that runs `pid`, following its parents up `/proc`.
+    pub fn job_of(&self, pid: u32) -> Option<String> {
+        self.job_of_lineage(&lineage(pid))
+    }
+
     /// Every job with its status at `now` and its GPUs: declared, or running one of its
     /// processes (or a process they started). Running and stalled jobs first, then by last
     /// message, newest first.

@@ -4,15 +4,17 @@
 //! while after `GET /api/system/processes`, and always when an alert rule is about processes.
 //! Otherwise the thread only checks, twice a second, whether that has changed, and keeps nothing.
 
+use crate::server::collect::owners::Owners;
 use crate::server::collect::processes::{rows, scan, top};
 use crate::server::history::NamedValues;
 use crate::server::hub::Hub;
+use crate::server::jobs::book::JobBook;
 use crate::server::pipeline::latest::Latest;
 use crate::server::runtime::lock::lock;
 use crate::wire::series::process_series;
-use crate::wire::{CHANNEL_PROCESSES, EVENT_METRICS, ProcessList, pattern_matches};
+use crate::wire::{CHANNEL_PROCESSES, EVENT_METRICS, ProcessList, ProcessRow, pattern_matches};
 use chrono::Utc;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -49,9 +51,12 @@ impl Default for ProcessOptions {
 }
 
 /// The scans' shared state: the latest list, who wants scans, and what the scans cost.
-#[derive(Debug)]
 pub struct ProcessWatch {
     options: ProcessOptions,
+    /// Who owns each row's process, shared with the GPU collector.
+    owners: Arc<Owners>,
+    /// The emitted jobs, whose processes the rows name.
+    jobs: Arc<JobBook>,
     latest: tokio::sync::watch::Sender<Option<Arc<ProcessList>>>,
     requested_until: Mutex<Option<Instant>>,
     /// Per process name, for alert rules: CPU (% of one core) and memory, summed.
@@ -83,10 +88,24 @@ impl Drop for ProcessHandle {
 #[error("the process scan did not answer within {0:?}; try again")]
 pub struct NotScanned(pub Duration);
 
+impl std::fmt::Debug for ProcessWatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessWatch")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ProcessWatch {
-    pub fn new(options: ProcessOptions) -> Arc<ProcessWatch> {
+    pub fn new(
+        options: ProcessOptions,
+        owners: Arc<Owners>,
+        jobs: Arc<JobBook>,
+    ) -> Arc<ProcessWatch> {
         Arc::new(ProcessWatch {
             options,
+            owners,
+            jobs,
             latest: tokio::sync::watch::Sender::new(None),
             requested_until: Mutex::new(None),
             by_name: Mutex::new(Vec::new()),
@@ -190,20 +209,30 @@ impl ProcessWatch {
             *lock(&self.by_name) = totals_by_name(pass, host);
         }
         let picked = top::select(pass, self.options.top, |pid| on_gpu.contains_key(&pid));
+        let mut rows: Vec<ProcessRow> = picked
+            .into_iter()
+            .map(|i| {
+                let process = &pass[i];
+                let gpu = on_gpu.get(&process.pid);
+                rows::row(
+                    process,
+                    host,
+                    gpu,
+                    self.options.show_command_lines,
+                    &self.owners,
+                )
+            })
+            .collect();
+        if self.jobs.names_processes() {
+            name_jobs(&mut rows, pass, &self.jobs);
+        }
         ProcessList {
             timestamp: Utc::now(),
             period_seconds: self.options.period.as_secs_f64(),
             total: pass.len() as u32,
             cores: host.cores,
             memory_total_bytes: host.memory_total_bytes,
-            processes: picked
-                .into_iter()
-                .map(|i| {
-                    let process = &pass[i];
-                    let gpu = on_gpu.get(&process.pid);
-                    rows::row(process, host, gpu, self.options.show_command_lines)
-                })
-                .collect(),
+            processes: rows,
         }
     }
 
@@ -240,6 +269,26 @@ impl ProcessWatch {
     /// as `process/{name}/cpu_percent` and `process/{name}/memory_percent`: what alert rules read.
     pub fn values_for_rules(&self) -> NamedValues {
         lock(&self.by_name).clone()
+    }
+}
+
+/// Names each row's job, following its parents through the scan itself (no more reads).
+fn name_jobs(rows: &mut [ProcessRow], pass: &[scan::Measured], jobs: &JobBook) {
+    let parents: HashMap<u32, u32> = pass.iter().map(|p| (p.pid, p.stat.parent_pid)).collect();
+    for row in rows {
+        let mut line = vec![row.pid];
+        while line.len() < 16 {
+            match line.last().and_then(|pid| parents.get(pid)) {
+                Some(&parent) if parent > 1 => line.push(parent),
+                _ => break,
+            }
+        }
+        if let Some(owner) = row.owner.as_mut() {
+            owner.job = jobs.job_of_lineage(&line);
+            if owner.job.is_some() {
+                owner.line = owner.compose_line();
+            }
+        }
     }
 }
 

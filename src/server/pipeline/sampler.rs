@@ -5,8 +5,10 @@ use crate::server::collect::{Monitor, Snapshot};
 use crate::server::history::Durable;
 use crate::server::history::series::of_snapshot;
 use crate::server::hub::Hub;
+use crate::server::jobs::book::JobBook;
 use crate::server::pipeline::latest::Latest;
 use crate::server::pipeline::page_history::PageHistory;
+use crate::server::usage::Usage;
 use crate::wire::{
     CHANNEL_CPU, CHANNEL_DISK, CHANNEL_MEMORY, CHANNEL_NETWORK, EVENT_METRICS, Persistence,
     ServerMessage, gpu_channel,
@@ -26,6 +28,10 @@ pub struct Outlets {
     pub alerts: Arc<Alerts>,
     /// The process scans, whose per-name totals alert rules may watch.
     pub processes: Arc<crate::server::pipeline::process_watch::ProcessWatch>,
+    /// The emitted jobs, which GPU processes' owners name.
+    pub jobs: Arc<JobBook>,
+    /// Idle-held GPUs and each person's GPU time.
+    pub usage: Arc<Usage>,
 }
 
 /// Whether history is being saved, as clients last heard it: they are told when it changes.
@@ -80,7 +86,12 @@ pub fn spawn(
             };
             let mut give_back = crate::server::runtime::heap::Periodic::default();
             while !stopped.load(Ordering::Relaxed) {
-                let snapshot = Arc::new(monitor.sample());
+                let mut snapshot = monitor.sample();
+                name_jobs(&mut snapshot, &outlets.jobs);
+                outlets
+                    .usage
+                    .observe(&mut snapshot, outlets.durable.recorder.as_deref());
+                let snapshot = Arc::new(snapshot);
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
                 // The tick as series, made once: for the alerts, then for the history.
                 let stored = of_snapshot(&snapshot);
@@ -107,11 +118,31 @@ pub fn spawn(
                     std::thread::park_timeout(next - now);
                 }
             }
+            outlets.usage.flush(outlets.durable.recorder.as_deref());
         })?;
     Ok(SamplerHandle {
         stop,
         thread: Some(thread),
     })
+}
+
+/// Names the job of each GPU process that runs one (declared by pid, or a child of one).
+fn name_jobs(snapshot: &mut Snapshot, jobs: &JobBook) {
+    if !jobs.names_processes() {
+        return;
+    }
+    for process in snapshot
+        .gpus
+        .iter_mut()
+        .flat_map(|gpu| gpu.processes.iter_mut())
+    {
+        if let Some(owner) = process.owner.as_mut() {
+            owner.job = jobs.job_of(process.pid);
+            if owner.job.is_some() {
+                owner.line = owner.compose_line();
+            }
+        }
+    }
 }
 
 /// The next tick on a fixed grid; ticks missed while the machine was stalled are skipped, not bunched.

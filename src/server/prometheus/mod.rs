@@ -4,6 +4,7 @@
 mod gpu;
 mod host;
 mod own;
+mod usage;
 
 use crate::server::alerts::Alerts;
 use crate::server::collect::gpu::GpuCost;
@@ -46,6 +47,8 @@ pub struct MetricSources {
     pub jobs: Arc<JobBook>,
     /// Firing alerts.
     pub alerts: Arc<Alerts>,
+    /// Idle-held GPUs and each person's GPU time.
+    pub usage: Arc<crate::server::usage::Usage>,
 }
 
 /// The registry every scrape encodes; built once at start.
@@ -57,12 +60,18 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         gpu_cost,
         jobs,
         alerts,
+        usage,
     } = sources;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(AlertCollector(alerts)));
     registry.register_collector(Box::new(JobCollector {
         jobs,
         latest: latest.clone(),
+    }));
+    registry.register_collector(Box::new(usage::UsageCollector {
+        usage,
+        latest: latest.clone(),
+        hostname: hostname.clone(),
     }));
     registry.register_collector(Box::new(SnapshotCollector { latest, hostname }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
@@ -156,7 +165,7 @@ mod tests {
     fn encoded(snapshot: Snapshot, openmetrics: bool) -> String {
         let latest = Latest::default();
         latest.set(Arc::new(snapshot));
-        let processes = ProcessWatch::new(Default::default());
+        let processes = ProcessWatch::new(Default::default(), Arc::default(), Arc::default());
         let registry = registry(MetricSources {
             latest,
             hostname: "box".into(),
@@ -166,6 +175,10 @@ mod tests {
             alerts: Arc::new(Alerts::new(
                 Vec::new(),
                 crate::server::alerts::webhooks::Webhooks::none(),
+            )),
+            usage: Arc::new(crate::server::usage::Usage::new(
+                Default::default(),
+                std::time::Duration::from_secs(1),
             )),
         });
         let mut out = String::new();

@@ -9,6 +9,7 @@ use crate::server::http::site;
 use crate::server::jobs::emit::{self, EMIT_PATH};
 use crate::server::jobs::fields;
 use crate::server::prometheus;
+use crate::server::usage;
 use crate::server::web::shell::shell;
 use crate::server::web::state::AppState;
 use crate::server::web::{api, auth, ws};
@@ -51,6 +52,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(prometheus::metrics))
         .route("/api/fleet", get(fleet::routes::api))
         .route("/fleet", get(fleet::routes::fleet_page))
+        .route("/api/system/usage", get(usage::routes::api))
+        .route("/usage", get(usage::routes::usage_page))
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(page_options.clone())
         })

@@ -1,6 +1,6 @@
 //! The state every route shares: configuration, the hub, the latest snapshot, the pages' history,
 //! sign-in state and the Leptos options. Capability routes take only their own handle from it
-//! (`FromRef`): the jobs' routes `Jobs`, the fleet's `Arc<Fleet>`, `/metrics` its registry.
+//! (`FromRef`): the jobs' routes `Jobs`, the fleet's `Arc<Fleet>`, the usage's `UsageReads`, `/metrics` its registry.
 
 use crate::server::alerts::Alerts;
 use crate::server::config::Config;
@@ -12,6 +12,7 @@ use crate::server::jobs::Jobs;
 use crate::server::pipeline::latest::Latest;
 use crate::server::pipeline::page_history::PageHistory;
 use crate::server::pipeline::process_watch::ProcessWatch;
+use crate::server::usage::routes::UsageReads;
 use crate::server::web::auth::failures::FailedAttempts;
 use crate::server::web::auth::sessions::Sessions;
 use axum::extract::FromRef;
@@ -67,6 +68,15 @@ impl FromRef<AppState> for Jobs {
 impl FromRef<AppState> for Arc<Fleet> {
     fn from_ref(state: &AppState) -> Self {
         state.fleet.clone()
+    }
+}
+
+impl FromRef<AppState> for UsageReads {
+    fn from_ref(state: &AppState) -> Self {
+        UsageReads {
+            durable: state.durable.clone(),
+            turns: state.history_reads.clone(),
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use crate::server::collect::gpu::GpuCost;
 use crate::server::collect::gpu::depth::{self, LinkRates};
 use crate::server::collect::gpu::processes::{self, HostView};
 use crate::server::collect::gpu::queries::Queries;
+use crate::server::collect::owners::Owners;
 use crate::wire::GpuMetrics;
 use chrono::Utc;
 use nvml_wrapper::Nvml;
@@ -36,6 +37,7 @@ pub fn read_device(
     index: u32,
     state: &mut GpuState,
     show_command_lines: bool,
+    owners: &Owners,
 ) -> Result<GpuMetrics, NvmlError> {
     let device = nvml.device_by_index(index)?;
     let queries = &mut state.queries;
@@ -62,7 +64,9 @@ pub fn read_device(
             .unwrap_or_default();
         processes::attach_utilization(&mut processes, &samples);
     }
-    state.host.describe(&mut processes, show_command_lines);
+    state
+        .host
+        .describe(&mut processes, show_command_lines, owners);
     let mut gpu = GpuMetrics {
         index,
         uuid: queries.read("uuid", || device.uuid())?.unwrap_or_default(),

@@ -7,6 +7,7 @@ mod queries;
 pub mod xid;
 
 use crate::server::collect::GpuSource;
+use crate::server::collect::owners::Owners;
 use crate::server::runtime::lock::lock;
 use crate::wire::{GpuMetrics, GpuStatus, GpuUnavailableReason};
 use device::{GpuState, read_device};
@@ -74,6 +75,8 @@ pub struct NvmlSource {
     states: HashMap<u32, GpuState>,
     xids: Arc<XidLog>,
     cost: Arc<GpuCost>,
+    /// Who owns each GPU process, shared with the process table.
+    owners: Arc<Owners>,
 }
 
 /// What reading the GPUs has cost: ticks and wall time, and the time of each query summed over
@@ -125,12 +128,19 @@ impl NvmlSource {
             states: HashMap::new(),
             xids,
             cost: Arc::default(),
+            owners: Arc::default(),
         };
         source.reinit();
         if source.session.is_none() {
             source.retry.failed(now);
         }
         source
+    }
+
+    /// Reads the GPU processes' owners through `owners` (shared with the process table).
+    pub fn with_owners(mut self, owners: Arc<Owners>) -> Self {
+        self.owners = owners;
+        self
     }
 
     /// The XID errors the GPUs reported, kept and handed on by a thread of their own.
@@ -212,7 +222,13 @@ impl NvmlSource {
             .states
             .entry(index)
             .or_insert_with(|| GpuState::new(index, self.cost.clone()));
-        match read_device(&session.nvml, index, state, self.options.show_command_lines) {
+        match read_device(
+            &session.nvml,
+            index,
+            state,
+            self.options.show_command_lines,
+            &self.owners,
+        ) {
             Ok(mut gpu) => {
                 self.known
                     .insert(index, (gpu.name.clone(), gpu.uuid.clone()));

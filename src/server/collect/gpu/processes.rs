@@ -1,6 +1,7 @@
 //! A GPU's processes: NVML's compute and graphics lists merged by pid, each with its share of the
 //! GPU (NVML's utilization samples) and what the host says of it (name, user, CPU, memory).
 
+use crate::server::collect::owners::Owners;
 use crate::server::collect::processes::scan::{clock_ticks_per_second, page_bytes};
 use crate::server::collect::procfs;
 use crate::server::collect::procfs::stat::read_stat;
@@ -35,6 +36,7 @@ pub fn merge(compute: Vec<ProcessInfo>, graphics: Vec<ProcessInfo>) -> Vec<GpuPr
                 utilization: None,
                 cpu_percent: None,
                 resident_bytes: None,
+                owner: None,
             }),
         }
     }
@@ -73,14 +75,20 @@ pub struct HostView {
 }
 
 impl HostView {
-    /// Fills in name, user, resident memory, CPU % (from the second tick on) and, when asked,
-    /// the command line.
-    pub fn describe(&mut self, processes: &mut [GpuProcess], show_command_lines: bool) {
+    /// Fills in name, user and owner, resident memory, CPU % (from the second tick on) and, when
+    /// asked, the command line.
+    pub fn describe(
+        &mut self,
+        processes: &mut [GpuProcess],
+        show_command_lines: bool,
+        owners: &Owners,
+    ) {
         let now = Instant::now();
         let mut seen = HashMap::with_capacity(processes.len());
         for process in processes.iter_mut() {
             let pid = process.pid;
-            process.user = procfs::info::process_user(pid);
+            let uid = procfs::info::process_uid(pid);
+            process.user = uid.map(procfs::info::user_name);
             if show_command_lines {
                 process.command_line = procfs::info::command_line(pid);
             }
@@ -96,6 +104,7 @@ impl HostView {
                     (used / clock_ticks_per_second() / seconds * 100.0) as f32
                 })
             });
+            process.owner = uid.map(|uid| owners.owner_of(pid, stat.start_ticks, uid));
             seen.insert(pid, (stat.start_ticks, stat.cpu_ticks, now));
             process.name = stat.name;
         }
@@ -146,9 +155,11 @@ mod tests {
         let pid = std::process::id();
         let mut processes = merge(vec![info(pid, UsedGpuMemory::Used(1))], vec![]);
         let mut host = HostView::default();
-        host.describe(&mut processes, false);
+        let owners = Owners::default();
+        host.describe(&mut processes, false, &owners);
         let first = &processes[0];
         assert!(!first.name.is_empty() && first.user.is_some());
+        assert!(first.owner.as_ref().is_some_and(|o| !o.line.is_empty()));
         assert!(first.resident_bytes.is_some_and(|b| b > 0));
         assert_eq!(first.cpu_percent, None, "no rate before a second reading");
         assert_eq!(first.command_line, None, "command lines are opt-in");
@@ -156,7 +167,7 @@ mod tests {
         while spin.elapsed().as_millis() < 30 {
             std::hint::black_box(spin.elapsed());
         }
-        host.describe(&mut processes, true);
+        host.describe(&mut processes, true, &owners);
         assert!(processes[0].cpu_percent.is_some_and(|c| c >= 0.0));
         assert!(processes[0].command_line.is_some());
     }

@@ -1,6 +1,7 @@
 //! Turning a scan into the table's rows: users by name, times as dates, shares of the machine, and
 //! what each process holds on the GPUs.
 
+use crate::server::collect::owners::Owners;
 use crate::server::collect::processes::scan::{Measured, clock_ticks_per_second, page_bytes};
 use crate::server::collect::procfs;
 use crate::wire::{GpuMetrics, ProcessRow};
@@ -82,6 +83,7 @@ pub fn row(
     host: &Host,
     gpu: Option<&GpuUse>,
     show_command_lines: bool,
+    owners: &Owners,
 ) -> ProcessRow {
     let memory_bytes = process.stat.resident_pages * host.page_bytes;
     let started_ms = process.stat.start_ticks as f64 * 1000.0 / host.clock_ticks;
@@ -111,6 +113,7 @@ pub fn row(
         gpus: gpu.map(|g| g.gpus.clone()).unwrap_or_default(),
         gpu_memory_bytes: gpu.and_then(|g| g.memory_bytes),
         gpu_sm_percent: gpu.and_then(|g| g.sm_percent),
+        owner: Some(owners.owner_of(process.pid, process.stat.start_ticks, process.uid)),
     }
 }
 
@@ -148,7 +151,7 @@ mod tests {
             read_bytes_per_second: Some(10.4),
             write_bytes_per_second: None,
         };
-        let row = row(&process, &host(), None, false);
+        let row = row(&process, &host(), None, false, &Owners::default());
         assert_eq!(row.cpu_percent, Some(150.0));
         assert_eq!(row.machine_cpu_percent, Some(37.5));
         assert_eq!(row.memory_bytes, 256 << 20);
@@ -162,6 +165,8 @@ mod tests {
         );
         assert!(row.gpus.is_empty() && row.gpu_memory_bytes.is_none());
         assert_eq!(row.command_line, None);
+        // The process is gone (its pid is past the kernel's limit): its uid alone, with no name.
+        assert_eq!(row.owner.unwrap().line, "uid 4000000001");
     }
 
     #[test]
