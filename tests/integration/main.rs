@@ -16,6 +16,7 @@ mod fuzz;
 mod gpu_fake_nvml;
 mod hardening;
 mod jobs;
+mod owners;
 mod page;
 mod processes;
 mod prometheus_rules;

@@ -22,6 +22,9 @@ const QUEUE_TICKS: usize = 512;
 /// event is published but not saved, and the page says so.
 const QUEUE_EVENTS: usize = 4_096;
 const QUEUE_EVENT_BYTES: u64 = 8 << 20;
+/// Minutes of GPU usage the queue holds (the sampler hands over one a minute): two days, so a
+/// replay of a day faster than real time fits too.
+const QUEUE_USAGE_MINUTES: usize = 2_880;
 /// How often a batch is written.
 pub const BATCH_EVERY: Duration = Duration::from_secs(5);
 /// Rows deleted per tier per batch when pruning, so a long-overdue prune never stalls the writer.
@@ -70,7 +73,7 @@ impl Recorder {
         }));
         let (queue, ticks) = sync_channel(QUEUE_TICKS);
         let (events, emitted) = sync_channel(QUEUE_EVENTS);
-        let (usage, usage_ticks) = sync_channel(QUEUE_TICKS);
+        let (usage, usage_ticks) = sync_channel(QUEUE_USAGE_MINUTES);
         let queued_event_bytes = Arc::new(AtomicU64::new(0));
         let thread = {
             let status = status.clone();

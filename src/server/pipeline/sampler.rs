@@ -127,7 +127,7 @@ pub fn spawn(
 }
 
 /// Names the job of each GPU process that runs one (declared by pid, or a child of one).
-fn name_jobs(snapshot: &mut Snapshot, jobs: &JobBook) {
+pub fn name_jobs(snapshot: &mut Snapshot, jobs: &JobBook) {
     if !jobs.names_processes() {
         return;
     }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 
 pub mod binary;
+pub mod cgroups;
+pub mod engine;
 pub mod fake_nvml;
 pub mod http;
 pub mod process;

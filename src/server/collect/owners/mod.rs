@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 const MAX_KEPT: usize = 16_384;
 /// How long an owner not looked up is kept once the map is full.
 const UNUSED_FOR: Duration = Duration::from_secs(30);
+/// How long a process's cgroup is trusted before it is read again: a process can be moved (into
+/// a scope by `systemd-run --scope`, by hand), if rarely.
+const READ_AGAIN_AFTER: Duration = Duration::from_secs(60);
 
 /// `loginuid`'s value for "never logged in" (daemons, and everything on machines without audit).
 const NO_LOGIN: u32 = u32::MAX;
@@ -46,6 +49,7 @@ struct Kept {
     /// Whether its container's name is still to come.
     awaiting_name: bool,
     used: Instant,
+    read: Instant,
 }
 
 /// The owners of the processes seen, shared by the GPU collector and the process table.
@@ -75,6 +79,7 @@ impl Owners {
         let mut kept = lock(&self.kept);
         if let Some(entry) = kept.get_mut(&pid)
             && entry.start_ticks == start_ticks
+            && now.duration_since(entry.read) < READ_AGAIN_AFTER
         {
             entry.used = now;
             if entry.awaiting_name {
@@ -97,6 +102,7 @@ impl Owners {
                 owner: owner.clone(),
                 awaiting_name,
                 used: now,
+                read: now,
             },
         );
         owner
