@@ -25,4 +25,5 @@ mod remote_access;
 mod streaming;
 mod systemd_unit;
 mod tls_proxy;
+mod usage;
 mod xid_errors;

@@ -79,8 +79,14 @@ async fn owners_come_from_real_cgroups_uids_login_users_and_the_engine() {
     let mut tree = Tree::new("owners");
     let systemd_uid = POD_UID.replace('-', "_");
     let service = tree.run_in("system.slice/train.service", &mut sleeper());
-    let session = tree.run_in("user.slice/user-1000.slice/session-7.scope", &mut sleeper_as(65_534));
-    let docker = tree.run_in(&format!("system.slice/docker-{KNOWN}.scope"), &mut sleeper());
+    let session = tree.run_in(
+        "user.slice/user-1000.slice/session-7.scope",
+        &mut sleeper_as(65_534),
+    );
+    let docker = tree.run_in(
+        &format!("system.slice/docker-{KNOWN}.scope"),
+        &mut sleeper(),
+    );
     let cgroupfs = tree.run_in(&format!("docker/{UNKNOWN}"), &mut sleeper());
     let pod = tree.run_in(
         &format!(
@@ -171,7 +177,10 @@ async fn a_hanging_or_garbled_engine_leaves_names_out_and_the_ticks_on_time() {
     let hangs = FakeEngine::start("hangs", Behaviour::Hangs);
     let garbage = FakeEngine::start("garbage", Behaviour::Garbage);
     let mut tree = Tree::new("engines");
-    let docker = tree.run_in(&format!("system.slice/docker-{KNOWN}.scope"), &mut sleeper());
+    let docker = tree.run_in(
+        &format!("system.slice/docker-{KNOWN}.scope"),
+        &mut sleeper(),
+    );
     let fake = FakeNvml::start(&script(&[docker]));
     let library = fake.library().to_path_buf();
     let sockets = vec![hangs.socket.clone(), garbage.socket.clone()];
@@ -187,9 +196,13 @@ async fn a_hanging_or_garbled_engine_leaves_names_out_and_the_ticks_on_time() {
     );
     // Ticks keep coming every 0.25 s while the engine hangs.
     let seq = |history: &Value| history["messages"].as_array().map_or(0, Vec::len);
-    let before = seq(&server.get_json("/api/system/history?channel=system/gpu/0").await);
+    let before = seq(&server
+        .get_json("/api/system/history?channel=system/gpu/0")
+        .await);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = seq(&server.get_json("/api/system/history?channel=system/gpu/0").await);
+    let after = seq(&server
+        .get_json("/api/system/history?channel=system/gpu/0")
+        .await);
     assert!(after >= before + 4, "{before} → {after} ticks in 1.5 s");
     let owners = owner_lines(&server, &[docker], |_| true).await;
     assert_eq!(owners[&docker]["container_name"], Value::Null);

@@ -25,7 +25,10 @@ pub fn available() -> bool {
         eprintln!("skipped: making cgroups needs root");
         return false;
     }
-    assert!(v2_mount().is_some(), "running as root, but no cgroup v2 mount to test in");
+    assert!(
+        v2_mount().is_some(),
+        "running as root, but no cgroup v2 mount to test in"
+    );
     true
 }
 

@@ -50,13 +50,19 @@ impl FakeEngine {
                         let _ = stream.write_all(b"\x00\xffnot http at all\r\n\r\n{{{");
                     }
                     Behaviour::Knows(id) => {
-                        let (status, body) = if request.starts_with(&format!("GET /containers/{id}/json ")) {
-                            ("200 OK", DOCKER_INSPECT.to_owned())
-                        } else {
-                            let asked = request.split_whitespace().nth(1).unwrap_or("");
-                            let other = asked.trim_start_matches("/containers/").trim_end_matches("/json");
-                            ("404 Not Found", format!("{{\"message\":\"No such container: {other}\"}}\n"))
-                        };
+                        let (status, body) =
+                            if request.starts_with(&format!("GET /containers/{id}/json ")) {
+                                ("200 OK", DOCKER_INSPECT.to_owned())
+                            } else {
+                                let asked = request.split_whitespace().nth(1).unwrap_or("");
+                                let other = asked
+                                    .trim_start_matches("/containers/")
+                                    .trim_end_matches("/json");
+                                (
+                                    "404 Not Found",
+                                    format!("{{\"message\":\"No such container: {other}\"}}\n"),
+                                )
+                            };
                         let answer = format!(
                             "HTTP/1.1 {status}\r\nApi-Version: 1.50\r\nContent-Type: application/json\r\nDocker-Experimental: false\r\nOstype: linux\r\nServer: Docker/28.2.2 (linux)\r\nDate: Wed, 02 Dec 2026 12:00:00 GMT\r\nContent-Length: {}\r\n\r\n{body}",
                             body.len()
