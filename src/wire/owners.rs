@@ -27,39 +27,43 @@ pub enum OwnerKind {
 }
 
 /// A process's owner. `line` is what the page shows ("alice · train.service"); the other fields are
-/// its parts, for the API, the accounting and anyone who filters on them.
+/// its parts, for the API, the accounting and anyone who filters on them. Only `line` is read back
+/// from JSON: it is all the page needs, and reading the parts too would cost the dashboard's
+/// WASM its budget; readers of the API have the parts.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct ProcessOwner {
     pub line: String,
     /// The person: the login user (`loginuid`) when the process runs under another uid, else the
     /// uid's name, else `uid N` for a uid with no name.
+    #[serde(skip_deserializing)]
     pub user: String,
     /// The uid's name when the person logged in as someone else (a service account, root).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub runs_as: Option<String>,
+    #[serde(skip_deserializing)]
     pub kind: OwnerKind,
     /// The systemd unit (`train.service`, `session-3.scope`), or the session's number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
     /// `docker`, `podman`, `containerd` or `cri-o`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub container_id: Option<String>,
     /// The container's name and image, where its engine answered.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub container_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// The Kubernetes pod's UID, and `namespace/name` where the engine's labels say it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub pod_uid: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub pod: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub slurm_job: Option<u64>,
     /// The emitted job (its channel, `jobs/…`) the process or one of its parents was declared by.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
     pub job: Option<String>,
 }
 

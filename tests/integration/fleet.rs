@@ -622,3 +622,57 @@ async fn a_huge_or_hostile_prometheus_bounds_the_servers_memory_and_never_stalls
         drop(server);
     }
 }
+
+/// Two machines' per-person counters, as each Vitals exports them: alice holds a GPU on both
+/// (one of them idle), bob half a GPU on one.
+fn person_counters(host: &'static str, t: f64) -> String {
+    let mut text = String::new();
+    let people: &[(&str, f64, f64, f64)] = match host {
+        "a" => &[("alice", 1.0, 0.9, 0.0), ("bob", 0.5, 0.1, 0.0)],
+        _ => &[("alice", 1.0, 0.0, 1.0)],
+    };
+    for (user, held, used, idle) in people {
+        let labels = format!("user=\"{user}\",Hostname=\"{host}\"");
+        text += &format!(
+            "vitals_gpu_user_held_seconds_total{{{labels}}} {}\nvitals_gpu_user_used_seconds_total{{{labels}}} {}\n\
+             vitals_gpu_user_idle_held_seconds_total{{{labels}}} {}\nvitals_gpu_user_energy_joules_total{{{labels}}} {}\n",
+            1000.0 + held * t,
+            used * t,
+            idle * t,
+            300.0 * held * t
+        );
+    }
+    text
+}
+
+#[tokio::test]
+async fn the_fleet_page_says_who_uses_the_fleet_from_each_vitals_counters() {
+    let a = fixture_server("127.0.0.7", |t| exposition(person_counters("a", t))).await;
+    let b = fixture_server("127.0.0.8", |t| exposition(person_counters("b", t))).await;
+    let prometheus = Prometheus::start(
+        "fleet-users",
+        &format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n\
+             \x20 - job_name: vitals\n    static_configs:\n      - targets: ['{a}', '{b}']\n"
+        ),
+    );
+    let reader = fleet_reader(&prometheus.url).await;
+    let view = until(&reader, "both people, alice on two hosts", |view| {
+        view.users.len() == 2 && view.users.iter().any(|u| u.user == "alice" && u.hosts == 2)
+    })
+    .await;
+    // Alice holds a GPU on each host (2 s a second), bob half of one: alice first.
+    let (alice, bob) = (&view.users[0], &view.users[1]);
+    assert_eq!((alice.user.as_str(), bob.user.as_str()), ("alice", "bob"));
+    assert!(alice.gpu_hours_held > bob.gpu_hours_held * 3.0, "{view:?}");
+    assert_eq!(bob.hosts, 1);
+    assert!(alice.idle_held_hours.is_some_and(|h| h > 0.0));
+    assert!(bob.idle_held_hours.is_some_and(|h| h == 0.0));
+    assert!(alice.energy_kwh.is_some_and(|k| k > 0.0));
+    let page = fleet_page(&reader).await;
+    assert!(page.contains("Who uses the fleet"), "{page}");
+    assert!(
+        page.contains("data-testid=\"fleet-user\" data-name=\"alice\""),
+        "{page}"
+    );
+}

@@ -227,7 +227,9 @@ impl Running {
             shutdown_signal(),
         )
         .await;
-        // The last batch of history goes to disk before the process ends.
+        // The sampler stops first (handing its open minute of GPU usage to the writer), then the
+        // last batch of history goes to disk before the process ends.
+        drop(self._sampler);
         self.durable.stop();
         served.map_err(StartError::Serve)
     }

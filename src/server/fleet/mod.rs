@@ -8,6 +8,7 @@ pub mod prom;
 pub mod queries;
 pub mod routes;
 pub mod select;
+pub mod users;
 
 use crate::wire::FleetView;
 use chrono::Utc;
@@ -138,8 +139,9 @@ impl Fleet {
                 // Copied only while a request still holds the previous read.
                 let view = Arc::make_mut(view);
                 match read {
-                    Ok((hosts, history_start)) => {
+                    Ok((hosts, users, history_start)) => {
                         view.hosts = hosts;
+                        view.users = users;
                         view.updated = Some(Utc::now());
                         view.history_start = Some(history_start);
                         view.refresh_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
@@ -164,9 +166,13 @@ impl Fleet {
 }
 
 /// One refresh: every instant query and every range query at once, within one `ReadBudget`.
-async fn read(
-    source: &Source,
-) -> Result<(Vec<crate::wire::FleetHost>, chrono::DateTime<Utc>), String> {
+type Read = (
+    Vec<crate::wire::FleetHost>,
+    Vec<crate::wire::FleetUser>,
+    chrono::DateTime<Utc>,
+);
+
+async fn read(source: &Source) -> Result<Read, String> {
     use queries::{GpuMetric, HostMetric};
     let window = source.settings.rate_window;
     let prometheus = &source.prometheus;
@@ -177,6 +183,12 @@ async fn read(
     ];
     instant_queries.extend(HostMetric::ALL.iter().map(|m| m.query(window)));
     instant_queries.extend(GpuMetric::ALL.iter().map(|m| m.query()));
+    instant_queries.extend(
+        queries::USER_COUNTERS
+            .iter()
+            .map(|c| queries::user_totals(c)),
+    );
+    instant_queries.push(queries::user_hosts());
     let range_queries = [
         queries::cpu_percent(window),
         queries::gpu_utilization_mean(),
@@ -207,6 +219,16 @@ async fn read(
     alerts.extend(next());
     let host_metrics = HostMetric::ALL.iter().map(|&m| (m, next())).collect();
     let gpu_metrics = GpuMetric::ALL.iter().map(|&m| (m, next())).collect();
+    let user_totals = [next(), next(), next(), next()];
+    let users = users::assemble(
+        [
+            &user_totals[0],
+            &user_totals[1],
+            &user_totals[2],
+            &user_totals[3],
+        ],
+        &next(),
+    );
     let mut range = range.into_iter();
     let mut next_range = || range.next().unwrap_or_default();
     let answers = hosts::Answers {
@@ -225,5 +247,5 @@ async fn read(
     };
     let history_start =
         chrono::DateTime::from_timestamp_millis((start * 1000.0) as i64).unwrap_or_else(Utc::now);
-    Ok((hosts::assemble(&answers), history_start))
+    Ok((hosts::assemble(&answers), users, history_start))
 }

@@ -4,7 +4,7 @@
 
 use crate::server::fleet::select::{MAX_HOSTS_SHOWN, Selection, SortKey, SortOrder, select};
 use crate::shared::format;
-use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetView, HostState};
+use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetUser, FleetView, HostState};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -135,7 +135,45 @@ fn fleet_table(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> i
             <div class="fleet-row fleet-head" role="row">{header_cells}</div>
             <div role="rowgroup">{rows}</div>
         </div>
+        {users_table(&view.users)}
     }
+}
+
+/// "Who uses the fleet": the last week's GPU-hours per person, over every host.
+fn users_table(users: &[FleetUser]) -> Option<impl IntoView + use<>> {
+    if users.is_empty() {
+        return None;
+    }
+    let hours = |h: Option<f64>| h.map_or("–".to_owned(), |h| format!("{h:.1}"));
+    let rows = users
+        .iter()
+        .map(|u| {
+            view! {
+                <div class="usage-row fleet-user" role="row" data-testid="fleet-user" data-name=u.user.clone()>
+                    <div role="cell" class="usage-name">{u.user.clone()}</div>
+                    <div role="cell" class="num">{hours(Some(u.gpu_hours_held))}</div>
+                    <div role="cell" class="num">{hours(u.gpu_hours_used)}</div>
+                    <div role="cell" class="num">{hours(u.idle_held_hours)}</div>
+                    <div role="cell" class="num">{u.energy_kwh.map_or("–".to_owned(), |k| format!("{k:.1} kWh"))}</div>
+                    <div role="cell" class="num">{u.hosts}</div>
+                </div>
+            }
+        })
+        .collect_view();
+    Some(view! {
+        <h2 class="fleet-users-title">"Who uses the fleet (last 7 days)"</h2>
+        <div class="card fleet-card" role="table" aria-label="GPU use per person" data-testid="fleet-users">
+            <div class="usage-row fleet-user fleet-head" role="row">
+                <div role="columnheader">"Person"</div>
+                <div role="columnheader">"GPU-hours held"</div>
+                <div role="columnheader">"GPU-hours used"</div>
+                <div role="columnheader">"Idle-held hours"</div>
+                <div role="columnheader">"Energy"</div>
+                <div role="columnheader">"Hosts"</div>
+            </div>
+            <div role="rowgroup">{rows}</div>
+        </div>
+    })
 }
 
 const COLUMNS: [(SortKey, &str); 11] = [

@@ -144,3 +144,24 @@ pub fn prometheus_alerts() -> String {
 pub fn vitals_alerts() -> String {
     by_host("vitals_alert_firing")
 }
+
+/// The per-person counters each Vitals exports, and what the fleet's table calls them.
+pub const USER_COUNTERS: [&str; 4] = [
+    "vitals_gpu_user_held_seconds_total",
+    "vitals_gpu_user_used_seconds_total",
+    "vitals_gpu_user_idle_held_seconds_total",
+    "vitals_gpu_user_energy_joules_total",
+];
+
+/// One person counter's growth over the last week, summed over the hosts.
+pub fn user_totals(counter: &str) -> String {
+    format!("sum by (user) (increase({counter}[7d]))")
+}
+
+/// On how many hosts each person held a GPU in the last week.
+pub fn user_hosts() -> String {
+    format!(
+        "count by (user) (sum by (user, {HOST}) ({}) > 0)",
+        by_host(&format!("increase({}[7d])", USER_COUNTERS[0]))
+    )
+}
