@@ -35,14 +35,6 @@ pub fn Dashboard() -> impl IntoView {
     provide_context(Jobs::new(live, timeline));
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
     provide_context(PageVisible(live.page_visible));
-    // A link from the Usage page opens on the span it names (once hydrated, so the page drawn
-    // on the server and the one hydrated agree).
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        if let Some(hash) = web_sys::window().and_then(|w| w.location().hash().ok()) {
-            timeline.open_linked_span(&hash, js_sys::Date::now() as Millis);
-        }
-    });
     let frame = Memo::new(move |_| timeline.frame());
     // Dragging across any time chart zooms them all into that span.
     let zoom = Callback::new(move |(from, to): (Millis, Millis)| timeline.zoom_to(from, to));

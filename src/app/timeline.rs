@@ -31,13 +31,6 @@ pub fn range_label(minutes: i64) -> String {
     }
 }
 
-/// The span a `#from=…&to=…` link names, when it is one.
-pub fn linked_span(hash: &str) -> Option<(Millis, Millis)> {
-    let (from, to) = hash.strip_prefix("#from=")?.split_once("&to=")?;
-    let (from, to) = (from.parse().ok()?, to.parse().ok()?);
-    (to > from).then_some((from, to))
-}
-
 /// The span of time the charts show.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Span {
@@ -115,22 +108,6 @@ impl Timeline {
         if to - from >= MIN_ZOOM_MS {
             self.zoom.set(Some((from, to)));
         }
-    }
-
-    /// Opens on the span a link names (`#from=…&to=…`, epoch ms, as the Usage page writes it),
-    /// under the shortest range that reaches back to it.
-    pub fn open_linked_span(&self, hash: &str, now: Millis) {
-        let Some((from, to)) = linked_span(hash) else {
-            return;
-        };
-        let back = now - from;
-        let range = RANGES_MINUTES
-            .iter()
-            .map(|m| m * 60_000)
-            .find(|ms| *ms >= back)
-            .unwrap_or(RANGES_MINUTES[RANGES_MINUTES.len() - 1] * 60_000);
-        self.range_ms.set(range);
-        self.zoom_to(from, to.min(now));
     }
 
     pub fn reset_zoom(&self) {
@@ -398,15 +375,6 @@ pub fn RangeControls() -> impl IntoView {
 mod tests {
     use super::*;
     use crate::shared::store::DEFAULT_WINDOW_MS;
-
-    #[test]
-    fn links_name_a_span_or_nothing() {
-        assert_eq!(linked_span("#from=1000&to=5000"), Some((1000, 5000)));
-        assert_eq!(linked_span("#from=1000&to=x"), None);
-        assert_eq!(linked_span("#from=5000&to=1000"), None);
-        assert_eq!(linked_span("#processes"), None);
-        assert_eq!(linked_span(""), None);
-    }
 
     #[test]
     fn ranges_read_as_people_say_them() {

@@ -1,6 +1,6 @@
 //! `/usage`: who used the GPUs over the last day, week or month, one server-rendered table (no
 //! WASM, so the dashboard's module does not carry it). The range and grouping are links; each
-//! person's row links back to the dashboard over the span they held GPUs.
+//! person's row links to the GPUs' saved history over the span they held them.
 
 use crate::server::usage::report::NO_JOB;
 use crate::wire::{UsageGrouping, UsageReport, UsageRow};
