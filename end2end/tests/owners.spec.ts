@@ -119,5 +119,3 @@ test('the Usage page shows who used the GPUs, by range, at phone and desktop wid
   await expect(page.getByTestId('usage-range-24h')).toHaveAttribute('aria-current', 'page');
   await expect(page.locator('[data-testid="usage-row"][data-name="root"]')).toHaveCount(1);
 });
-  await expect(page.getByTestId('zoom-reset')).toBeVisible();
-});

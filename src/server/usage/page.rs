@@ -132,12 +132,13 @@ fn usage_row(row: &UsageRow, now: DateTime<Utc>) -> impl IntoView {
             .map(|job| format!("job {}", job.strip_prefix("jobs/").unwrap_or(job))),
     );
     let places = places.join(" · ");
-    // Back to the dashboard over the span they held GPUs (its charts zoom to `#from=…&to=…`).
+    // The span they held GPUs, and the GPUs' saved history over it (the dashboard's charts do
+    // not open on a linked span: that would cost its WASM budget).
     let when = match (row.first_held, row.last_held) {
         (Some(first), Some(last)) => {
             let to = (last + chrono::TimeDelta::minutes(1)).min(now);
             let href = format!(
-                "/#from={}&to={}",
+                "/api/system/history?from={}&to={}&series=gpu/*",
                 first.timestamp_millis(),
                 to.timestamp_millis()
             );
