@@ -9,11 +9,11 @@ use common::http::Get;
 use axum::http::StatusCode;
 use common::fake_nvml::FakeNvml;
 use common::server::TestServer;
+use common::webhook::receiver;
 use serde_json::Value;
-use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use vitals::server::config::{Cli, Config};
 
@@ -50,35 +50,10 @@ async fn wait_for(server: &TestServer, done: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
-/// A webhook receiver on loopback that answers 500 to the first request and 200 after, and
-/// keeps the bodies it took.
-async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let tries = Arc::new(AtomicUsize::new(0));
-    let kept = received.clone();
-    let hook = move |body: String| {
-        let (kept, tries) = (kept.clone(), tries.clone());
-        async move {
-            if tries.fetch_add(1, Ordering::SeqCst) == 0 {
-                return StatusCode::INTERNAL_SERVER_ERROR;
-            }
-            kept.lock()
-                .unwrap()
-                .push(serde_json::from_str(&body).unwrap());
-            StatusCode::OK
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route("/hook", axum::routing::post(hook));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, received)
-}
-
 #[tokio::test]
 async fn a_gpu_that_heats_up_alerts_pending_then_firing_and_resolves_when_it_cools() {
     let fake = FakeNvml::start(&gpu(60));
-    let (hook, received) = receiver().await;
+    let (hook, received) = receiver(true).await;
     // The default rule, waiting two seconds instead of a minute; changes go to the webhook.
     let config = config_file(
         "hot",

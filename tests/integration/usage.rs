@@ -9,10 +9,10 @@ use common::cgroups::{self, sleeper, sleeper_as};
 use common::fake_nvml::FakeNvml;
 use common::http::Get;
 use common::server::TestServer;
+use common::webhook::receiver;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::process::Child;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vitals::server::collect::gpu::{GpuOptions, NvmlSource};
 use vitals::server::collect::owners::{OwnerSettings, Owners};
@@ -21,26 +21,6 @@ use vitals::server::history::{Durable, Retention};
 use vitals::server::jobs::book::JobBook;
 use vitals::server::pipeline::sampler::name_jobs;
 use vitals::server::usage::Usage;
-
-/// A webhook receiver on loopback that keeps the bodies it took.
-async fn receiver() -> (SocketAddr, Arc<Mutex<Vec<Value>>>) {
-    let received: Arc<Mutex<Vec<Value>>> = Arc::default();
-    let kept = received.clone();
-    let hook = move |body: String| {
-        let kept = kept.clone();
-        async move {
-            kept.lock()
-                .unwrap()
-                .push(serde_json::from_str(&body).unwrap());
-            axum::http::StatusCode::OK
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new().route("/hook", axum::routing::post(hook));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (addr, received)
-}
 
 async fn until(server: &TestServer, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -64,7 +44,7 @@ fn idle_gpu(utilization: u32) -> String {
 #[tokio::test]
 async fn an_idle_held_gpu_is_marked_alerted_told_and_resolved_when_it_works() {
     let fake = FakeNvml::start(&idle_gpu(0));
-    let (hook, received) = receiver().await;
+    let (hook, received) = receiver(false).await;
     let config = std::env::temp_dir().join(format!("vitals-idle-{}.toml", std::process::id()));
     std::fs::write(
         &config,

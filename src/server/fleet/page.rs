@@ -3,13 +3,11 @@
 //! a GET form; the page reloads itself every refresh period.
 
 use crate::server::fleet::select::{MAX_HOSTS_SHOWN, Selection, SortKey, SortOrder, select};
+use crate::server::http::server_page;
 use crate::shared::format;
 use crate::wire::{FleetAlert, FleetGpu, FleetHost, FleetUser, FleetView, HostState};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-
-/// The page's policy: our stylesheet and icon, nothing that runs.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 pub fn render(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> String {
     let body = if view.configured {
@@ -20,23 +18,7 @@ pub fn render(view: &FleetView, selection: &Selection, now: DateTime<Utc>) -> St
     // Reload on the refresh period (at least every 5 s), with the same filter and sort.
     let reload = view.refresh_seconds.max(5.0).round().to_string();
     let reload = view.configured.then_some(reload);
-    let html = Owner::new().with(|| {
-        view! {
-            <html lang="en">
-                <head>
-                    <meta charset="utf-8" />
-                    <meta name="viewport" content="width=device-width, initial-scale=1" />
-                    {reload.map(|seconds| view! { <meta http-equiv="refresh" content=seconds /> })}
-                    <title>"Fleet · Vitals"</title>
-                    <link rel="stylesheet" href="/pkg/vitals.css" />
-                    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                </head>
-                <body class="fleet-page">{body}</body>
-            </html>
-        }
-        .to_html()
-    });
-    format!("<!DOCTYPE html>{html}")
+    server_page::document("Fleet · Vitals", "fleet-page", reload, || body)
 }
 
 fn not_configured() -> impl IntoView {

@@ -5,12 +5,12 @@ use crate::server::fleet::page;
 use crate::server::fleet::select::{MAX_HOSTS_SHOWN, Selection, explain, select};
 use crate::server::http::error::HttpError;
 use crate::server::http::query::Query;
+use crate::server::http::server_page;
 use crate::server::runtime::turns::in_turn;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use std::sync::Arc;
 
@@ -50,12 +50,7 @@ pub async fn api(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -
 pub async fn fleet_page(State(fleet): State<Arc<Fleet>>, Checked(selection): Checked) -> Response {
     let view = fleet.current().await;
     off_the_workers(&fleet, move || {
-        let mut response = Html(page::render(&view, &selection, Utc::now())).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(page::CSP),
-        );
-        response
+        server_page::answer(page::render(&view, &selection, Utc::now()))
     })
     .await
 }

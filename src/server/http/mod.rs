@@ -7,5 +7,6 @@ pub mod error;
 pub mod guard;
 pub mod listen;
 pub mod query;
+pub mod server_page;
 pub mod site;
 pub mod token;

@@ -2,13 +2,11 @@
 //! WASM, so the dashboard's module does not carry it). The range and grouping are links; each
 //! person's row links to the GPUs' saved history over the span they held them.
 
+use crate::server::http::server_page;
 use crate::server::usage::report::NO_JOB;
 use crate::wire::{UsageGrouping, UsageReport, UsageRow};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
-
-/// The page's policy: our stylesheet and icon, nothing that runs.
-pub const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 /// The ranges the page offers, as `range=` writes them, in days.
 pub const RANGES: [(&str, i64); 3] = [("24h", 1), ("7d", 7), ("30d", 30)];
@@ -49,37 +47,30 @@ pub fn render(
             view! { <a href=href aria-current=current>{*title}</a> }
         })
         .collect_view();
-    let html = Owner::new().with(|| {
-        view! {
-            <html lang="en">
-                <head>
-                    <meta charset="utf-8" />
-                    <meta name="viewport" content="width=device-width, initial-scale=1" />
-                    <title>"GPU usage · Vitals"</title>
-                    <link rel="stylesheet" href="/pkg/vitals.css" />
-                    <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
-                </head>
-                <body class="fleet-page usage-page">
-                    <header class="fleet-header">
-                        <h1>"GPU usage"</h1>
-                        <nav class="usage-ranges" aria-label="Range" data-testid="usage-ranges">{ranges}</nav>
-                        <nav class="usage-ranges" aria-label="Group by">{groupings}</nav>
-                        <a href="/">"This machine's dashboard"</a>
-                    </header>
-                    {body}
-                    <p class="usage-note">
-                        "Held: GPU-hours with memory held (a shared GPU split by the memory each holds). Used: each process's own SM share where the driver reports per-process samples, else the GPU's utilization split the same way. Idle-held: held while the GPU sat idle. Also as "
-                        <a href=format!("/api/system/usage?range={range}&by={}&format=csv", by.name())>"CSV"</a>
-                        " and "
-                        <a href=format!("/api/system/usage?range={range}&by={}", by.name())>"JSON"</a>
-                        "."
-                    </p>
-                </body>
-            </html>
+    server_page::document(
+        "GPU usage · Vitals",
+        "fleet-page usage-page",
+        None,
+        move || {
+            view! {
+            <header class="fleet-header">
+                <h1>"GPU usage"</h1>
+                <nav class="usage-ranges" aria-label="Range" data-testid="usage-ranges">{ranges}</nav>
+                <nav class="usage-ranges" aria-label="Group by">{groupings}</nav>
+                <a href="/">"This machine's dashboard"</a>
+            </header>
+            {body}
+            <p class="usage-note">
+                "Held: GPU-hours with memory held (a shared GPU split by the memory each holds). Used: each process's own SM share where the driver reports per-process samples, else the GPU's utilization split the same way. Idle-held: held while the GPU sat idle. Also as "
+                <a href=format!("/api/system/usage?range={range}&by={}&format=csv", by.name())>"CSV"</a>
+                " and "
+                <a href=format!("/api/system/usage?range={range}&by={}", by.name())>"JSON"</a>
+                "."
+            </p>
         }
-        .to_html()
-    });
-    format!("<!DOCTYPE html>{html}")
+        .into_any()
+        },
+    )
 }
 
 fn table(report: &UsageReport, now: DateTime<Utc>) -> impl IntoView {

@@ -5,13 +5,14 @@
 use crate::server::history::Durable;
 use crate::server::http::error::HttpError;
 use crate::server::http::query::{Query, parse_time};
+use crate::server::http::server_page;
 use crate::server::runtime::turns::in_turn;
 use crate::server::usage::page::{self, RANGES};
 use crate::server::usage::report;
 use crate::wire::{UsageGrouping, UsageReport};
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -170,10 +171,5 @@ pub async fn usage_page(
         asked.by,
         now,
     );
-    let mut response = Html(html).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(page::CSP),
-    );
-    response
+    server_page::answer(html)
 }

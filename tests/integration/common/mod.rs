@@ -8,4 +8,5 @@ pub mod http;
 pub mod process;
 pub mod prometheus;
 pub mod server;
+pub mod webhook;
 pub mod ws;

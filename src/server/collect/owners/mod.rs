@@ -9,7 +9,7 @@ pub mod names;
 
 use crate::server::collect::procfs::info::user_name;
 use crate::server::runtime::lock::lock;
-use crate::wire::{OwnerKind, ProcessOwner};
+use crate::wire::ProcessOwner;
 use cgroup::Placement;
 use names::ContainerNames;
 use std::collections::HashMap;
@@ -154,9 +154,6 @@ pub fn owner_from(uid: u32, login: Option<u32>, placement: Placement) -> Process
         slurm_job: placement.slurm_job,
         ..ProcessOwner::default()
     };
-    if owner.kind == OwnerKind::Process {
-        owner.unit = None;
-    }
     owner.line = owner.compose_line();
     owner
 }
@@ -174,6 +171,7 @@ fn person_name(uid: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::OwnerKind;
 
     #[test]
     fn the_person_is_the_login_user_when_a_process_runs_as_another() {

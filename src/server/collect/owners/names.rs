@@ -52,17 +52,14 @@ impl ContainerNames {
     pub fn facts(&self, id: &str) -> Option<ContainerFacts> {
         let now = Instant::now();
         let mut cache = lock(&self.cache);
-        let ask = match cache.get(id) {
-            Some(Entry::Known(facts, at)) if now.duration_since(*at) < KNOWN_FOR => {
-                return Some(facts.clone());
+        // What to answer now, and whether to ask the engines (again).
+        let (known, ask) = match cache.get(id) {
+            Some(Entry::Known(facts, at)) => {
+                (Some(facts.clone()), now.duration_since(*at) >= KNOWN_FOR)
             }
-            Some(Entry::Asked(at)) => now.duration_since(*at) > self.timeout * 4,
-            Some(Entry::Unknown(at)) => now.duration_since(*at) >= UNKNOWN_FOR,
-            _ => true,
-        };
-        let stale = match cache.get(id) {
-            Some(Entry::Known(facts, _)) => Some(facts.clone()),
-            _ => None,
+            Some(Entry::Asked(at)) => (None, now.duration_since(*at) > self.timeout * 4),
+            Some(Entry::Unknown(at)) => (None, now.duration_since(*at) >= UNKNOWN_FOR),
+            None => (None, true),
         };
         if ask && !self.sockets.is_empty() {
             if cache.len() >= MAX_KEPT {
@@ -71,10 +68,15 @@ impl ContainerNames {
             if let Some(asker) = self.asker()
                 && asker.try_send(id.to_owned()).is_ok()
             {
-                cache.insert(id.to_owned(), Entry::Asked(now));
+                // An old name stands until the new answer comes, and is not asked for again.
+                let entry = match &known {
+                    Some(facts) => Entry::Known(facts.clone(), now),
+                    None => Entry::Asked(now),
+                };
+                cache.insert(id.to_owned(), entry);
             }
         }
-        stale
+        known
     }
 
     fn asker(&self) -> Option<&SyncSender<String>> {
