@@ -8,8 +8,9 @@ Starts the Vitals binary on a loopback port (no history on disk), reads its GPUs
 `nvidia-smi -q -x`, and prints one line per field: `ok`, `MISMATCH` (the values disagree beyond
 what a second of change allows), or `absent` (one side does not report it). With `--load`, a
 PyTorch matrix loop keeps the GPU busy, so processes, clocks and throttle reasons have something
-to show. Ends with the cost of Vitals' GPU reads per tick, from its own `/metrics`. Exits 1 when
-anything mismatched.
+to show. Then the profiling counters (GPM) against `nvidia-smi dmon --gpm-metrics`. Ends with
+the cost of Vitals' GPU reads per tick, from its own `/metrics`. Exits 1 when anything
+mismatched.
 """
 
 import argparse
@@ -253,6 +254,58 @@ def compare(index, before, after, root, report, seconds):
               f"cpu={mine.get('cpu_percent')} rss={mine.get('resident_bytes')}")
 
 
+# GPM metric ids (nvidia-smi dmon --gpm-metrics) and the profiling field Vitals reports each in.
+GPM_METRICS = [
+    (1, "graphics_active_percent"),
+    (2, "sm_active_percent"),
+    (3, "sm_occupancy_percent"),
+    (5, "tensor_active_percent"),
+    (10, "dram_active_percent"),
+    (11, "fp64_active_percent"),
+    (12, "fp32_active_percent"),
+    (13, "fp16_active_percent"),
+]
+
+
+def smi_gpm(index, samples=3):
+    """The GPM metrics nvidia-smi's dmon reports over `samples` seconds, averaged; None without
+    GPM. The metrics are dmon's last columns, in the order asked."""
+    ids = ",".join(str(i) for i, _ in GPM_METRICS)
+    out = subprocess.run(
+        ["nvidia-smi", "dmon", "-i", str(index), "-c", str(samples), "-d", "1", "--gpm-metrics", ids],
+        capture_output=True, text=True)
+    if out.returncode != 0:
+        return None
+    rows = []
+    for line in out.stdout.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        cells = line.split()[-len(GPM_METRICS):]
+        try:
+            rows.append([float(c) for c in cells])
+        except ValueError:
+            continue
+    if not rows:
+        return None
+    return {field: sum(r[i] for r in rows) / len(rows) for i, (_, field) in enumerate(GPM_METRICS)}
+
+
+def compare_gpm(base, index, report):
+    """Vitals' profiling counters against nvidia-smi's GPM over the same seconds; both average a
+    moving load over their own windows, so only agreement within 15 points is asked."""
+    ours_before = dig(vitals_gpus(base).get(index, {}), "profiling") or {}
+    theirs = smi_gpm(index)
+    ours = dig(vitals_gpus(base).get(index, {}), "profiling") or {}
+    print(f"GPU {index}  profiling line                     vitals={ours.get('line')!r}")
+    if theirs is None:
+        report.check(index, "GPM supported", ours.get("tensor_active_percent") is not None, None)
+        return
+    for _, field in GPM_METRICS:
+        mine = [v for v in (ours_before.get(field), ours.get(field)) if v is not None]
+        mean = sum(mine) / len(mine) if mine else None
+        report.check(index, f"GPM {field}", mean and round(mean, 1), round(theirs[field], 1), 15)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vitals", default="target/release/vitals")
@@ -297,6 +350,8 @@ def main():
         seconds = time.time() - started
         for index in sorted(after):
             compare(index, before.get(index, {}), after[index], root, report, seconds + time.time() - smi_started)
+        for index in sorted(after):
+            compare_gpm(base, index, report)
         metrics = get(base + "/metrics")
         reads = number(re.search(r"^vitals_gpu_reads_total (\S+)", metrics, re.M).group(1))
         spent = number(re.search(r"^vitals_gpu_read_seconds_total (\S+)", metrics, re.M).group(1))

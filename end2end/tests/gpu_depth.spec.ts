@@ -44,12 +44,16 @@ test('a GPU card says why its clocks are held down, what its links and memory re
   // Energy over the shown range grows from the driver's counter (699 W here).
   await expect(fact(h200, 'Energy')).toContainText(/Wh over the shown range · .* since the driver loaded/, { timeout: 10_000 });
   await expect(fact(h200, 'XID errors')).toHaveText('none');
+  // Profiling counters (GPM, without DCGM) in a researcher's words; the A100 says once it has none.
+  await expect(fact(h200, 'Profiling')).toHaveText(
+    'tensor cores 63 % active · FP16 22 % active · memory bandwidth 41 % — compute-bound', { timeout: 10_000 });
 
   // The MIG GPU lists its instances under it, and its uncorrected ECC error reads as a fault.
   const mig = cards.nth(1);
   await expect(fact(mig, 'MIG')).toHaveText('0 1g.10gb (1.0 GiB / 10.0 GiB) · 1 3g.40gb (0.0 GiB / 40.0 GiB)');
   await expect(fact(mig, 'ECC')).toHaveClass(/bad/);
   await expect(mig.getByTestId('gpu-clock-events').locator('.clock-event')).toHaveText(['Idle']);
+  await expect(fact(mig, 'Profiling')).toHaveText('not available: this GPU has no GPM counters (Hopper and newer have them)');
 
   // Per-process use of the GPU beside its memory, and its host CPU and memory.
   const row = h200.getByTestId('gpu-processes').locator('tbody tr').first();
@@ -64,6 +68,11 @@ test('a GPU card says why its clocks are held down, what its links and memory re
   await page.getByTestId('range-5').click();
   await page.locator('#chart-gpu-0').scrollIntoViewIfNeeded();
   await expect.poll(async () => (await chartMarks(page, 'chart-gpu-0')).find((s: any) => s.name === 'Power cap')?.areas ?? 0).toBeGreaterThan(0);
+  // A tensor-core lane on the GPU with GPM, none on the one without.
+  await expect.poll(async () => (await chartMarks(page, 'chart-gpu-0')).map((s: any) => s.name)).toContain('Tensor cores');
+  await page.locator('#chart-gpu-1').scrollIntoViewIfNeeded();
+  expect((await chartMarks(page, 'chart-gpu-1')).map((s: any) => s.name)).not.toContain('Tensor cores');
+  await page.locator('#chart-gpu-0').scrollIntoViewIfNeeded();
 
   // The card runs hot: now heat holds the clocks, and the badges and the timeline say so.
   const original = fs.readFileSync(script(), 'utf8');

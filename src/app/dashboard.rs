@@ -401,6 +401,7 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
             let mem = d.points(&gpu_series(&key, gpu_metric::MEMORY_UTILIZATION));
             let temp = d.points(&gpu_series(&key, gpu_metric::TEMPERATURE));
             let power = d.points(&gpu_series(&key, gpu_metric::POWER));
+            let tensor = d.points(&gpu_series(&key, gpu_metric::TENSOR_ACTIVE));
             let step = d.window.bucket_ms.max(interval_ms);
             let lanes: Vec<ClockLane> = CLOCK_EVENT_REASONS
                 .iter()
@@ -420,18 +421,26 @@ fn GpuCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>, index: u32)
                 .map(|x| (x.at.timestamp_millis(), format!("XID {}", x.code)))
                 .filter(|(at, _)| (window.start_ms..=window.end_ms).contains(at))
                 .collect();
+            let mut percents = vec![
+                LineSeries {
+                    name: "GPU",
+                    points: &util,
+                },
+                LineSeries {
+                    name: "Memory bus",
+                    points: &mem,
+                },
+            ];
+            // Only GPUs with profiling counters (GPM) have a tensor lane.
+            if !tensor.is_empty() {
+                percents.push(LineSeries {
+                    name: "Tensor cores",
+                    points: &tensor,
+                });
+            }
             let chart = utilization_chart(
                 d.window,
-                &[
-                    LineSeries {
-                        name: "GPU",
-                        points: &util,
-                    },
-                    LineSeries {
-                        name: "Memory bus",
-                        points: &mem,
-                    },
-                ],
+                &percents,
                 &[LineSeries {
                     name: "Temperature",
                     points: &temp,

@@ -63,6 +63,9 @@ pub fn held_reasons(reasons: u64) -> Vec<(&'static str, &'static str, Tone)> {
 /// The GPU's detail lines; what the GPU does not report is left out.
 pub fn facts(gpu: &GpuMetrics, energy_in_range: Option<f64>) -> Vec<Fact> {
     let mut facts = Vec::new();
+    if let Some(profiling) = &gpu.profiling {
+        facts.push(fact("Profiling", profiling.line.clone(), Tone::Plain));
+    }
     if let Some(state) = gpu.performance_state {
         facts.push(fact("Performance state", format!("P{state}"), Tone::Plain));
     }

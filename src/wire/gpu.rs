@@ -1,5 +1,6 @@
 //! GPU metrics: one card's readings and depth (ECC, repairs, PCIe, NVLink, MIG, XID), why no GPU can be read, and the GPU list.
 
+use super::profiling::GpuProfiling;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,10 @@ pub struct GpuMetrics {
     pub uuid: String,
     #[serde(default)]
     pub name: String,
+    /// The PCI address NVML reports (`00000000:3B:00.0`), dcgm-exporter's `pci_bus_id` label.
+    /// Not read back by the page, which does not show it.
+    #[serde(skip_deserializing, skip_serializing_if = "Option::is_none")]
+    pub pci_bus_id: Option<String>,
     /// False when the GPU could not be read on this tick (e.g. it fell off the bus).
     pub available: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +131,9 @@ pub struct GpuMetrics {
     /// than the idle-held time (`--idle-held-after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_held: Option<IdleHeld>,
+    /// Its profiling counters (GPM), or why it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profiling: Option<GpuProfiling>,
 }
 
 /// A GPU that is held but idle: since when, and by whom ("alice (jupyter)").

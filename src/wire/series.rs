@@ -40,13 +40,16 @@ pub mod gpu_metric {
     /// Joules since the driver loaded, kept with the history (the page works out a range's
     /// energy from its power: a counter this large loses its last digits on the way).
     pub const ENERGY: &str = "energy";
+    /// The share of the time its tensor cores were busy (GPM): the chart's tensor lane.
+    pub const TENSOR_ACTIVE: &str = "tensor_active_percent";
     /// Every GPU metric the page's store keeps.
-    pub const ALL: [&str; 5] = [
+    pub const ALL: [&str; 6] = [
         UTILIZATION,
         MEMORY_UTILIZATION,
         TEMPERATURE,
         POWER,
         MEMORY_USED,
+        TENSOR_ACTIVE,
     ];
     /// Prefix of the clock event (throttle) reasons' series, one per reason: 1 while it holds.
     pub const CLOCK_EVENT: &str = "clock_event/";
@@ -67,6 +70,14 @@ pub mod gpu_metric {
     pub const NVLINK_TX: &str = "nvlink_tx";
     pub const ENCODER: &str = "encoder";
     pub const DECODER: &str = "decoder";
+    // The other profiling counters (GPM), in percent of the time.
+    pub const GRAPHICS_ACTIVE: &str = "graphics_active_percent";
+    pub const SM_ACTIVE: &str = "sm_active_percent";
+    pub const SM_OCCUPANCY: &str = "sm_occupancy_percent";
+    pub const DRAM_ACTIVE: &str = "dram_active_percent";
+    pub const FP64_ACTIVE: &str = "fp64_active_percent";
+    pub const FP32_ACTIVE: &str = "fp32_active_percent";
+    pub const FP16_ACTIVE: &str = "fp16_active_percent";
 
     // Worked out each tick for the alert rules, never stored.
     /// 1 while the GPU answers, 0 once it is gone.
@@ -82,7 +93,7 @@ pub mod gpu_metric {
 }
 
 /// A GPU's kept metrics with their values (None where the card does not report one).
-pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 5] {
+pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 6] {
     [
         (
             gpu_metric::UTILIZATION,
@@ -100,6 +111,10 @@ pub fn gpu_values(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 5] {
         (
             gpu_metric::MEMORY_USED,
             gpu.memory_used_bytes.map(|b| b as f64),
+        ),
+        (
+            gpu_metric::TENSOR_ACTIVE,
+            gpu.profiling.as_ref().and_then(|p| p.tensor_active_percent),
         ),
     ]
 }

@@ -10,7 +10,7 @@ use vitals::server::collect::gpu::{Backoff, GpuOptions, NvmlSource};
 use vitals::server::collect::procfs;
 use vitals::wire::{
     GpuEcc, GpuMemoryRepair, GpuMetrics, GpuProcess, GpuProcessKind, GpuProcessUtilization,
-    GpuStatus, GpuUnavailableReason, MigInstance,
+    GpuProfiling, GpuStatus, GpuUnavailableReason, MigInstance,
 };
 
 /// Longer than a few back-to-back ticks take, short enough to wait out in a test.
@@ -62,6 +62,8 @@ fn values_come_through_exactly() {
         index: 0,
         uuid: "GPU-aaaa".into(),
         name: "Fake H100 80GB".into(),
+        // The fake's address for its first GPU.
+        pci_bus_id: Some("00000000:01:00.0".into()),
         available: true,
         error: None,
         utilization_percent: Some(37),
@@ -111,6 +113,10 @@ fn values_come_through_exactly() {
         ],
         // Whether the event thread registered before this first tick is a race: checked apart.
         xid_count: gpus[0].xid_count,
+        // No `gpm=1`: the card says once that there are no profiling counters.
+        profiling: Some(GpuProfiling::unavailable(
+            "this GPU has no GPM counters (Hopper and newer have them)",
+        )),
         ..Default::default()
     };
     assert_eq!(gpus[0], expected);
@@ -135,8 +141,8 @@ fn unsupported_fields_are_absent() {
     let fake = FakeNvml::start(
         "gpu name=Bare uuid=GPU-cccc util=ns memutil=1 mem_used=ns mem_total=1 temp=ns power_mw=ns \
          limit_mw=ns fan=ns sm_clock=ns mem_clock=ns procs=ns pstate=ns ecc=ns remap=ns \
-         retired_sbe=ns pcie_gen=ns enc=ns energy_mj=ns mig=ns events=ns\n\
-         gpu name=Silent uuid=GPU-dddd events=ns\n",
+         retired_sbe=ns pcie_gen=ns enc=ns energy_mj=ns mig=ns events=ns pci_bus_id=ns gpm=ns\n\
+         gpu name=Silent uuid=GPU-dddd events=ns pci_bus_id=ns gpm=ns\n",
     );
     let (status, gpus) = source(&fake).sample();
 
@@ -154,6 +160,10 @@ fn unsupported_fields_are_absent() {
             name: gpu.name.clone(),
             uuid: gpu.uuid.clone(),
             available: true,
+            // No GPM: said once, with no counter.
+            profiling: Some(GpuProfiling::unavailable(
+                "this GPU has no GPM counters (Hopper and newer have them)",
+            )),
             ..Default::default()
         };
         assert_eq!(gpu, &bare);

@@ -7,7 +7,7 @@ use crate::wire::series::{
     self, clock_event_series, core_series, disk_series, gpu_key, gpu_metric, gpu_series,
     gpu_values, network_series,
 };
-use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, LoadAverage};
+use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, GpuProfiling, LoadAverage};
 use chrono::DateTime;
 use std::collections::HashMap;
 
@@ -86,8 +86,9 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
 
 /// GPU detail stored beside what the dashboard draws, for alerts, `/metrics`-like questions
 /// over time and the record: clocks, fan, state, violations, errors, links, engines.
-fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 16] {
+fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 23] {
     let ecc = gpu.ecc.unwrap_or_default();
+    let profiled = |read: fn(&GpuProfiling) -> Option<f64>| gpu.profiling.as_ref().and_then(read);
     let pcie = gpu.pcie.unwrap_or_default();
     let nvlink = gpu.nvlink.unwrap_or_default();
     let seconds = |ns: Option<u64>| ns.map(|ns| ns as f64 / 1e9);
@@ -126,6 +127,19 @@ fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 16] {
         (gpu_metric::NVLINK_TX, nvlink.tx_bytes_per_second),
         (gpu_metric::ENCODER, gpu.encoder_percent.map(f64::from)),
         (gpu_metric::DECODER, gpu.decoder_percent.map(f64::from)),
+        (
+            gpu_metric::GRAPHICS_ACTIVE,
+            profiled(|p| p.graphics_active_percent),
+        ),
+        (gpu_metric::SM_ACTIVE, profiled(|p| p.sm_active_percent)),
+        (
+            gpu_metric::SM_OCCUPANCY,
+            profiled(|p| p.sm_occupancy_percent),
+        ),
+        (gpu_metric::DRAM_ACTIVE, profiled(|p| p.dram_active_percent)),
+        (gpu_metric::FP64_ACTIVE, profiled(|p| p.fp64_active_percent)),
+        (gpu_metric::FP32_ACTIVE, profiled(|p| p.fp32_active_percent)),
+        (gpu_metric::FP16_ACTIVE, profiled(|p| p.fp16_active_percent)),
     ]
 }
 
@@ -259,6 +273,11 @@ mod tests {
             uuid: "GPU-a".into(),
             available: true,
             utilization_percent: Some(80),
+            profiling: Some(GpuProfiling {
+                tensor_active_percent: Some(63.0),
+                dram_active_percent: Some(41.0),
+                ..Default::default()
+            }),
             ..Default::default()
         }];
         let values = of_snapshot(&snapshot);
@@ -268,6 +287,10 @@ mod tests {
         assert_eq!(get("disk/nvme0n1/read"), Some(5.0));
         assert_eq!(get("gpu/GPU-a/utilization"), Some(80.0));
         assert_eq!(get("gpu/GPU-a/power"), None, "not reported: not stored");
+        // The profiling counters (GPM), the tensor share with what the page draws.
+        assert_eq!(get("gpu/GPU-a/tensor_active_percent"), Some(63.0));
+        assert_eq!(get("gpu/GPU-a/dram_active_percent"), Some(41.0));
+        assert_eq!(get("gpu/GPU-a/sm_occupancy_percent"), None);
         assert!(selected("gpu/GPU-a/power", &["gpu/*".into()]));
         assert!(!selected("cpu.usage", &["gpu/*".into()]));
         let drawn = ["gpu/*/power".into(), "gpu/*/clock_event/*".into()];

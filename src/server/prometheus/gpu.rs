@@ -1,11 +1,21 @@
 //! dcgm-exporter's GPU families, with its names, labels and units.
 
 use super::{BYTES_PER_MIB, counter, family, flag, gauge};
-use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics};
+use crate::wire::{CLOCK_EVENT_REASONS, GpuMetrics, GpuProfiling};
 use prometheus_client::encoding::DescriptorEncoder;
 
 /// A dcgm-exporter field: its name, help, and how to read it from a GPU (None: not supported).
 type GpuField = (&'static str, &'static str, fn(&GpuMetrics) -> Option<f64>);
+
+/// One profiling counter of a GPU, where it has one.
+fn profiled(gpu: &GpuMetrics, read: fn(&GpuProfiling) -> Option<f64>) -> Option<f64> {
+    gpu.profiling.as_ref().and_then(read)
+}
+
+/// A profiling share (percent) as DCGM's ratio.
+fn ratio(gpu: &GpuMetrics, read: fn(&GpuProfiling) -> Option<f64>) -> Option<f64> {
+    profiled(gpu, read).map(|percent| percent / 100.0)
+}
 
 /// dcgm-exporter's names, labels and units (MiB for framebuffer memory, W, MHz, °C, %).
 pub(super) fn encode_gpus(
@@ -18,13 +28,14 @@ pub(super) fn encode_gpus(
         vec![
             ("gpu", gpu.index.to_string()),
             ("UUID", gpu.uuid.clone()),
+            ("pci_bus_id", gpu.pci_bus_id.clone().unwrap_or_default()),
             ("device", format!("nvidia{}", gpu.index)),
             ("modelName", gpu.name.clone()),
             ("Hostname", hostname.to_owned()),
         ]
     };
     // All gauges, as dcgm-exporter's counters keep their names (a counter here would gain _total).
-    let fields: [GpuField; 38] = [
+    let fields: [GpuField; 46] = [
         ("DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", |g| {
             g.utilization_percent.map(f64::from)
         }),
@@ -161,12 +172,18 @@ pub(super) fn encode_gpus(
         (
             "DCGM_FI_PROF_PCIE_RX_BYTES",
             "The rate of data received over the PCIe bus, in bytes per second.",
-            |g| g.pcie?.rx_bytes_per_second,
+            |g| {
+                (g.pcie.and_then(|p| p.rx_bytes_per_second))
+                    .or(profiled(g, |p| p.pcie_rx_bytes_per_second))
+            },
         ),
         (
             "DCGM_FI_PROF_PCIE_TX_BYTES",
             "The rate of data transmitted over the PCIe bus, in bytes per second.",
-            |g| g.pcie?.tx_bytes_per_second,
+            |g| {
+                (g.pcie.and_then(|p| p.tx_bytes_per_second))
+                    .or(profiled(g, |p| p.pcie_tx_bytes_per_second))
+            },
         ),
         (
             "DCGM_FI_DEV_PCIE_LINK_GEN",
@@ -196,12 +213,18 @@ pub(super) fn encode_gpus(
         (
             "DCGM_FI_PROF_NVLINK_RX_BYTES",
             "The rate of data received over NVLink, in bytes per second.",
-            |g| g.nvlink?.rx_bytes_per_second,
+            |g| {
+                (g.nvlink.and_then(|n| n.rx_bytes_per_second))
+                    .or(profiled(g, |p| p.nvlink_rx_bytes_per_second))
+            },
         ),
         (
             "DCGM_FI_PROF_NVLINK_TX_BYTES",
             "The rate of data transmitted over NVLink, in bytes per second.",
-            |g| g.nvlink?.tx_bytes_per_second,
+            |g| {
+                (g.nvlink.and_then(|n| n.tx_bytes_per_second))
+                    .or(profiled(g, |p| p.nvlink_tx_bytes_per_second))
+            },
         ),
         (
             "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION",
@@ -214,6 +237,47 @@ pub(super) fn encode_gpus(
         ("DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).", |g| {
             g.decoder_percent.map(f64::from)
         }),
+        // The profiling fields, as ratios 0-1 like DCGM's; read through GPM where the GPU has it.
+        (
+            "DCGM_FI_PROF_GR_ENGINE_ACTIVE",
+            "Ratio of time the graphics engine is active.",
+            |g| ratio(g, |p| p.graphics_active_percent),
+        ),
+        (
+            "DCGM_FI_PROF_SM_ACTIVE",
+            "The ratio of cycles an SM has at least 1 warp assigned.",
+            |g| ratio(g, |p| p.sm_active_percent),
+        ),
+        (
+            "DCGM_FI_PROF_SM_OCCUPANCY",
+            "The ratio of number of warps resident on an SM.",
+            |g| ratio(g, |p| p.sm_occupancy_percent),
+        ),
+        (
+            "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE",
+            "Ratio of cycles the tensor (HMMA) pipe is active.",
+            |g| ratio(g, |p| p.tensor_active_percent),
+        ),
+        (
+            "DCGM_FI_PROF_DRAM_ACTIVE",
+            "Ratio of cycles the device memory interface is active sending or receiving data.",
+            |g| ratio(g, |p| p.dram_active_percent),
+        ),
+        (
+            "DCGM_FI_PROF_PIPE_FP64_ACTIVE",
+            "Ratio of cycles the fp64 pipes are active.",
+            |g| ratio(g, |p| p.fp64_active_percent),
+        ),
+        (
+            "DCGM_FI_PROF_PIPE_FP32_ACTIVE",
+            "Ratio of cycles the fp32 pipes are active.",
+            |g| ratio(g, |p| p.fp32_active_percent),
+        ),
+        (
+            "DCGM_FI_PROF_PIPE_FP16_ACTIVE",
+            "Ratio of cycles the fp16 pipes are active.",
+            |g| ratio(g, |p| p.fp16_active_percent),
+        ),
     ];
     for (name, help, read) in fields {
         // A field a GPU does not support is left out, never exported as zero.

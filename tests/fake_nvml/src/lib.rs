@@ -27,7 +27,8 @@
 //! `pcie_tx_bytes`, `pcie_rx_bytes` (counters, field values 197/198), `pcie_tx_kbs`, `pcie_rx_kbs`
 //! (nvmlDeviceGetPcieThroughput); `nvlinks`, `nvlink_tx_kib`, `nvlink_rx_kib` (field values 91,
 //! 138, 139); `enc`, `dec`; `energy_mj`; `mig` (1 on) with `migs=name:mem_used:mem_total,…`;
-//! `events=ns` refuses event registration. A counter may be written `+rate`: it then grows by
+//! `events=ns` refuses event registration. `pci_bus_id`, and GPM's keys (`gpm=1`, `gpm_tensor`, …),
+//! are described beside their functions. A counter may be written `+rate`: it then grows by
 //! `rate` a second (its value is `rate` × seconds since 1970). A line `xid <gpu index> <code>`
 //! is an XID error, delivered once through nvmlEventSetWait_v2; append lines to inject more.
 //!
@@ -1050,6 +1051,193 @@ pub unsafe extern "C" fn nvmlEventSetWait_v2(
         }
         std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(50)));
     }
+}
+
+/// `pci_bus_id=00000000:3B:00.0` (absent: `00000000:0{i}:00.0` from the handle's index).
+#[repr(C)]
+pub struct PciInfo {
+    bus_id_legacy: [c_char; 16],
+    domain: c_uint,
+    bus: c_uint,
+    device: c_uint,
+    pci_device_id: c_uint,
+    pci_sub_system_id: c_uint,
+    bus_id: [c_char; 32],
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlDeviceGetPciInfo_v3(device: Device, out: *mut PciInfo) -> Return {
+    let index = (device as usize & ((1 << MIG_SHIFT) - 1)).saturating_sub(1);
+    on_gpu(device, |gpu| unsafe {
+        if out.is_null() {
+            return Err(ERROR_INVALID_ARGUMENT);
+        }
+        let bus_id = match gpu.get("pci_bus_id") {
+            Some(id) if error_named(id).is_some() => return Err(error_named(id).unwrap_or(0)),
+            Some(id) => id.clone(),
+            None => format!("00000000:{:02X}:00.0", index + 1),
+        };
+        out.write(PciInfo {
+            bus_id_legacy: [0; 16],
+            domain: 0,
+            bus: index as c_uint + 1,
+            device: 0,
+            pci_device_id: 0x2330_10de,
+            pci_sub_system_id: 0,
+            bus_id: [0; 32],
+        });
+        put_str((*out).bus_id.as_mut_ptr(), 32, &bus_id)
+    })
+}
+
+// GPM, the profiling counters: `gpm=1` says the GPU supports it (absent or 0: it does not; an
+// error name makes the support query fail with it). `gpm_sample=<error>` makes taking a sample
+// fail. Each metric's value (percent, or MiB/s for the byte rates) is a key: `gpm_gr`,
+// `gpm_sm`, `gpm_occupancy`, `gpm_tensor`, `gpm_dram`, `gpm_fp64`, `gpm_fp32`, `gpm_fp16`,
+// `gpm_pcie_tx`, `gpm_pcie_rx`, `gpm_nvlink_tx`, `gpm_nvlink_rx`; an absent one answers
+// NOT_SUPPORTED in its slot. A comparison gives the scripted values as they are when it is made.
+// Samples live on the heap; `FAKE_NVML_GPM_SAMPLES` counts those not yet freed.
+
+/// NVML's GPM metric ids and the script key of each.
+const GPM_METRICS: &[(c_uint, &str)] = &[
+    (1, "gpm_gr"),
+    (2, "gpm_sm"),
+    (3, "gpm_occupancy"),
+    (5, "gpm_tensor"),
+    (10, "gpm_dram"),
+    (11, "gpm_fp64"),
+    (12, "gpm_fp32"),
+    (13, "gpm_fp16"),
+    (20, "gpm_pcie_tx"),
+    (21, "gpm_pcie_rx"),
+    (60, "gpm_nvlink_rx"),
+    (61, "gpm_nvlink_tx"),
+];
+
+static GPM_SAMPLES: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// A sample: the handle of the GPU it was last taken on (0: never taken).
+struct GpmSample {
+    device: usize,
+}
+
+#[repr(C)]
+pub struct GpmSupport {
+    version: c_uint,
+    is_supported_device: c_uint,
+}
+
+#[repr(C)]
+pub struct GpmMetric {
+    metric_id: c_uint,
+    nvml_return: Return,
+    value: f64,
+    short_name: *mut c_char,
+    long_name: *mut c_char,
+    unit: *mut c_char,
+}
+
+#[repr(C)]
+pub struct GpmMetricsGet {
+    version: c_uint,
+    num_metrics: c_uint,
+    sample1: *mut c_void,
+    sample2: *mut c_void,
+    metrics: [GpmMetric; 98],
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlGpmQueryDeviceSupport(device: Device, out: *mut GpmSupport) -> Return {
+    on_gpu(device, |gpu| unsafe {
+        if out.is_null() || (*out).version != 1 {
+            return Err(ERROR_ARGUMENT_VERSION_MISMATCH);
+        }
+        let supported = match gpu.get("gpm").map(String::as_str) {
+            None | Some("0") => 0,
+            Some("1") => 1,
+            Some(other) => return Err(error_named(other).unwrap_or(ERROR_UNKNOWN)),
+        };
+        (*out).is_supported_device = supported;
+        Ok(())
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlGpmSampleAlloc(out: *mut *mut c_void) -> Return {
+    let sample = Box::into_raw(Box::new(GpmSample { device: 0 }));
+    GPM_SAMPLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    code(unsafe { put(out, sample.cast()) })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlGpmSampleFree(sample: *mut c_void) -> Return {
+    if sample.is_null() {
+        return ERROR_INVALID_ARGUMENT;
+    }
+    drop(unsafe { Box::from_raw(sample.cast::<GpmSample>()) });
+    GPM_SAMPLES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    SUCCESS
+}
+
+/// How many GPM samples are allocated and not yet freed: for a test of the collector's leaks.
+#[unsafe(no_mangle)]
+pub extern "C" fn fakeNvmlGpmSamplesInUse() -> i64 {
+    GPM_SAMPLES.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlGpmSampleGet(device: Device, sample: *mut c_void) -> Return {
+    on_gpu(device, |gpu| {
+        if sample.is_null() {
+            return Err(ERROR_INVALID_ARGUMENT);
+        }
+        if gpu.get("gpm").map(String::as_str) != Some("1") {
+            return Err(ERROR_NOT_SUPPORTED);
+        }
+        if let Some(failure) = gpu.get("gpm_sample") {
+            return Err(error_named(failure).unwrap_or(ERROR_UNKNOWN));
+        }
+        unsafe { (*sample.cast::<GpmSample>()).device = device as usize };
+        Ok(())
+    })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nvmlGpmMetricsGet(request: *mut GpmMetricsGet) -> Return {
+    let Some(request) = (unsafe { request.as_mut() }) else {
+        return ERROR_INVALID_ARGUMENT;
+    };
+    if request.version != 1 {
+        return ERROR_ARGUMENT_VERSION_MISMATCH;
+    }
+    if request.sample1.is_null() || request.sample2.is_null() || request.num_metrics > 98 {
+        return ERROR_INVALID_ARGUMENT;
+    }
+    let (first, second) = unsafe {
+        (
+            (*request.sample1.cast::<GpmSample>()).device,
+            (*request.sample2.cast::<GpmSample>()).device,
+        )
+    };
+    // Two samples of one GPU, both taken: what NVML needs to compare them.
+    if first == 0 || first != second {
+        return ERROR_INVALID_ARGUMENT;
+    }
+    on_gpu(first as Device, |gpu| {
+        for metric in &mut request.metrics[..request.num_metrics as usize] {
+            let read = GPM_METRICS
+                .iter()
+                .find(|(id, _)| *id == metric.metric_id)
+                .map_or(Err(ERROR_NOT_SUPPORTED), |(_, key)| field::<f64>(gpu, key));
+            (metric.short_name, metric.long_name, metric.unit) =
+                (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+            match read {
+                Ok(value) => (metric.nvml_return, metric.value) = (SUCCESS, value),
+                Err(failure) => (metric.nvml_return, metric.value) = (failure, 0.0),
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 use crate::server::collect::gpu::GpuCost;
 use crate::server::collect::gpu::depth::{self, LinkRates};
 use crate::server::collect::gpu::processes::{self, HostView};
+use crate::server::collect::gpu::profiling::Gpm;
 use crate::server::collect::gpu::queries::Queries;
 use crate::server::collect::owners::Owners;
 use crate::wire::GpuMetrics;
@@ -14,6 +15,9 @@ use std::sync::Arc;
 
 /// How long a slow read of the processes' utilization samples stands in.
 const PROCESS_SAMPLES_KEPT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// How long the PCI address, asked once, stands in (it changes only with the card).
+const PCI_INFO_KEPT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// What the collector keeps per GPU between ticks.
 #[derive(Debug, Default)]
@@ -38,6 +42,7 @@ pub fn read_device(
     state: &mut GpuState,
     show_command_lines: bool,
     owners: &Owners,
+    gpm: &mut Gpm,
 ) -> Result<GpuMetrics, NvmlError> {
     let device = nvml.device_by_index(index)?;
     let queries = &mut state.queries;
@@ -71,6 +76,10 @@ pub fn read_device(
         index,
         uuid: queries.read("uuid", || device.uuid())?.unwrap_or_default(),
         name: queries.read("name", || device.name())?.unwrap_or_default(),
+        // dcgm-exporter's `pci_bus_id` label; it never changes while the GPU is there.
+        pci_bus_id: queries
+            .read_slowly("PCI info", PCI_INFO_KEPT, || device.pci_info())?
+            .map(|pci| pci.bus_id),
         available: true,
         error: None,
         utilization_percent: utilization.as_ref().map(|u| u.gpu),
@@ -101,6 +110,7 @@ pub fn read_device(
         &mut state.links,
         &mut gpu,
     )?;
+    gpu.profiling = gpm.read(nvml, &device, index)?;
     Ok(gpu)
 }
 

@@ -3,6 +3,7 @@
 mod depth;
 mod device;
 mod processes;
+mod profiling;
 mod queries;
 pub mod xid;
 
@@ -103,6 +104,8 @@ impl GpuCost {
 
 /// A working NVML handle and the versions it reported when it started.
 struct Session {
+    /// Dropped before `nvml` (fields drop in order): its samples are freed through NVML.
+    gpm: profiling::Gpm,
     nvml: Nvml,
     driver_version: Option<String>,
     cuda_version: Option<String>,
@@ -215,7 +218,7 @@ impl NvmlSource {
         if let Some(message) = self.lost.get(&index) {
             return self.unreadable(index, message.clone());
         }
-        let Some(session) = &self.session else {
+        let Some(session) = self.session.as_mut() else {
             return self.unreadable(index, "NVML is not initialised".into());
         };
         let state = self
@@ -228,6 +231,7 @@ impl NvmlSource {
             state,
             self.options.show_command_lines,
             &self.owners,
+            &mut session.gpm,
         ) {
             Ok(mut gpu) => {
                 self.known
@@ -344,6 +348,7 @@ fn open(options: &GpuOptions) -> Result<Session, GpuStatus> {
         return Err(unavailable(GpuUnavailableReason::Error, message));
     }
     Ok(Session {
+        gpm: Default::default(),
         driver_version: nvml.sys_driver_version().ok(),
         cuda_version: nvml
             .sys_cuda_driver_version()

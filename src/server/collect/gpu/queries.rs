@@ -139,7 +139,7 @@ pub fn needs_reinit(error: &NvmlError) -> bool {
 }
 
 /// Errors that mean the GPU or the driver is gone, whatever was asked.
-fn gpu_is_gone(error: &NvmlError) -> bool {
+pub fn gpu_is_gone(error: &NvmlError) -> bool {
     needs_reinit(error) && !matches!(error, NvmlError::Unknown)
 }
 
