@@ -4,8 +4,8 @@
 //! hidden) is not updated; it catches up with the newest options when it comes back. A time chart
 //! given `on_select` lets a person drag across it to pick a span (ECharts' brush).
 
+use super::chart_option::Chart;
 use crate::shared::store::Millis;
-use charming::Chart;
 use leptos::prelude::*;
 
 /// Whether charts are drawn for a dark page; provided by the dashboard, read by every chart.
@@ -38,17 +38,20 @@ pub fn EChart(
 
 #[cfg(feature = "hydrate")]
 mod browser {
+    use super::super::chart_option::Chart;
     use super::Millis;
-    use charming::theme::Theme;
-    use charming::{Chart, Echarts, WasmRenderer};
     use leptos::prelude::*;
     use wasm_bindgen::JsCast;
     use wasm_bindgen::prelude::*;
 
     #[wasm_bindgen]
     extern "C" {
-        /// The same ECharts instance, seen through the methods charming does not bind.
+        /// An ECharts instance (the global `echarts`, served from our own origin).
         type Instance;
+        #[wasm_bindgen(js_namespace = echarts, js_name = init)]
+        fn init(element: &web_sys::Element, theme: &str) -> Instance;
+        #[wasm_bindgen(method)]
+        fn resize(this: &Instance);
         #[wasm_bindgen(method)]
         fn dispose(this: &Instance);
         #[wasm_bindgen(method)]
@@ -67,6 +70,12 @@ mod browser {
 
     /// A tooltip's value formatter, made from a series' `{value} unit` template.
     type ValueFormatter = Closure<dyn Fn(JsValue) -> JsValue>;
+
+    /// A second handle on the same instance, for a callback to own.
+    fn same(instance: &Instance) -> Instance {
+        let value: &JsValue = instance.as_ref();
+        value.clone().unchecked_into()
+    }
 
     fn parse(json: &str) -> JsValue {
         js_sys::JSON::parse(json).unwrap_or(JsValue::NULL)
@@ -98,7 +107,7 @@ mod browser {
     const BRUSH_CLEAR: &str = r#"{"type":"brush","areas":[]}"#;
 
     struct Mounted {
-        echarts: Echarts,
+        echarts: Instance,
         dark: bool,
         /// One formatter per template, kept as long as the chart.
         formatters: std::collections::HashMap<String, ValueFormatter>,
@@ -143,8 +152,7 @@ mod browser {
                 });
                 set(&tooltip, "valueFormatter", formatter.as_ref());
             }
-            let instance: &Instance = self.echarts.unchecked_ref();
-            instance.set_option_with(&option, &parse(REPLACE));
+            self.echarts.set_option_with(&option, &parse(REPLACE));
         }
 
         fn dispose(self) {
@@ -152,7 +160,7 @@ mod browser {
             if let Some(observer) = &self.view_observer {
                 observer.disconnect();
             }
-            self.echarts.unchecked_ref::<Instance>().dispose();
+            self.echarts.dispose();
         }
     }
 
@@ -202,14 +210,11 @@ mod browser {
         in_view: RwSignal<bool>,
         on_select: Option<Callback<(Millis, Millis)>>,
     ) -> Option<Mounted> {
-        let theme = if dark { Theme::Dark } else { Theme::Default };
-        let echarts = WasmRenderer::new_opt(None, None)
-            .theme(theme)
-            .render(id, &Chart::new())
-            .ok()?;
         let element = web_sys::window()?.document()?.get_element_by_id(id)?;
-        let resized: Echarts = echarts.clone().unchecked_into();
-        let on_resize = Closure::<dyn FnMut()>::new(move || resized.resize(JsValue::UNDEFINED));
+        // ECharts' own dark theme, or its default.
+        let echarts = init(&element, if dark { "dark" } else { "" });
+        let resized = same(&echarts);
+        let on_resize = Closure::<dyn FnMut()>::new(move || resized.resize());
         let resize_observer =
             web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()).ok()?;
         resize_observer.observe(&element);
@@ -256,14 +261,12 @@ mod browser {
     /// Turns the brush on and hands each finished drag's span to `on_select`, clearing the
     /// drawn selection (the charts then show that span).
     fn select_spans(
-        echarts: &Echarts,
+        instance: &Instance,
         on_select: Callback<(Millis, Millis)>,
     ) -> Closure<dyn FnMut(JsValue)> {
-        let echarts: &JsValue = echarts;
-        let instance: Instance = echarts.clone().unchecked_into();
         instance.set_option(&parse(BRUSH_OPTION));
         instance.dispatch_action(&parse(BRUSH_CURSOR));
-        let cleared: Instance = echarts.clone().unchecked_into();
+        let cleared = same(instance);
         let on_brush = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
             let range = get(&get(&get(&event, "areas"), "0"), "coordRange");
             let bound = |i: u32| js_sys::Reflect::get_u32(&range, i).ok()?.as_f64();
@@ -280,7 +283,7 @@ mod browser {
 /// On the server a chart is only its container: ECharts draws in the browser.
 #[cfg(not(feature = "hydrate"))]
 mod browser {
-    use charming::Chart;
+    use super::super::chart_option::Chart;
     use leptos::prelude::*;
 
     pub fn mount(

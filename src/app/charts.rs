@@ -1,7 +1,7 @@
-//! Chart options as pure functions: history in, charming `Chart` out. Tested on the host by their JSON.
+//! Chart options as pure functions: history in, a `Chart` of charming's parts out. Tested on the host by their JSON.
 
+use super::chart_option::Chart;
 use crate::shared::store::Millis;
-use charming::Chart;
 use charming::component::{Axis, Grid, Legend, LegendType};
 use charming::datatype::{CompositeValue, DataPoint};
 use charming::element::{

@@ -2,6 +2,7 @@
 
 pub mod alerts;
 pub mod api;
+pub mod chart_option;
 pub mod chart_view;
 pub mod charts;
 pub mod connection;
