@@ -3,6 +3,7 @@
 
 mod gpu;
 mod host;
+mod node;
 mod own;
 mod usage;
 
@@ -31,6 +32,8 @@ const BYTES_PER_MIB: f64 = 1024.0 * 1024.0;
 struct SnapshotCollector {
     latest: Latest,
     hostname: Arc<str>,
+    /// Where the node families' /proc and /sys files are read, on each scrape.
+    node_files: node::NodeFiles,
 }
 
 /// What a scrape reads from: the handles of everything /metrics reports.
@@ -73,7 +76,11 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         latest: latest.clone(),
         hostname: hostname.clone(),
     }));
-    registry.register_collector(Box::new(SnapshotCollector { latest, hostname }));
+    registry.register_collector(Box::new(SnapshotCollector {
+        latest,
+        hostname,
+        node_files: node::NodeFiles::default(),
+    }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
     registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
     Arc::new(registry)
@@ -151,6 +158,7 @@ impl Collector for SnapshotCollector {
             return Ok(());
         };
         host::encode_host(&mut encoder, &snapshot)?;
+        node::encode_node(&mut encoder, &self.node_files, &snapshot)?;
         gpu::encode_gpus(&mut encoder, &snapshot.gpus, &self.hostname)
     }
 }
@@ -160,7 +168,7 @@ mod tests {
     use super::*;
     use crate::server::collect::Snapshot;
     use crate::server::collect::cpu::CpuModeSeconds;
-    use crate::wire::{GpuMetrics, GpuProcess, MemoryMetrics};
+    use crate::wire::{GpuMetrics, GpuProcess};
 
     fn encoded(snapshot: Snapshot, openmetrics: bool) -> String {
         let latest = Latest::default();
@@ -200,11 +208,6 @@ mod tests {
             }],
             ..Default::default()
         };
-        snapshot.memory = MemoryMetrics {
-            ram_total_bytes: 8 << 30,
-            ram_available_bytes: 6 << 30,
-            ..Default::default()
-        };
         snapshot.gpus = vec![GpuMetrics {
             index: 0,
             uuid: "GPU-1".into(),
@@ -235,8 +238,13 @@ mod tests {
             text.contains(r#"node_cpu_seconds_total{cpu="0",mode="user"} 12.5"#),
             "{text}"
         );
+        // Memory is this machine's /proc/meminfo, read at the scrape (node/meminfo.rs).
         assert!(text.contains("# TYPE node_memory_MemTotal_bytes gauge"));
-        assert!(text.contains("node_memory_MemTotal_bytes 8589934592"));
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with("node_memory_MemTotal_bytes ")),
+            "{text}"
+        );
         assert!(text.contains(
             r#"DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1",device="nvidia0",modelName="Fake H100",Hostname="box"} 37"#
         ));
