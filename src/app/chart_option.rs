@@ -35,19 +35,20 @@ pub struct Chart {
 #[derive(Serialize, Clone, Debug)]
 #[serde(untagged)]
 pub enum Series {
-    Line(Line),
-    Bar(Bar),
+    // Boxed: a line's options are far larger than a bar's.
+    Line(Box<Line>),
+    Bar(Box<Bar>),
 }
 
 impl From<Line> for Series {
     fn from(line: Line) -> Self {
-        Series::Line(line)
+        Series::Line(Box::new(line))
     }
 }
 
 impl From<Bar> for Series {
     fn from(bar: Bar) -> Self {
-        Series::Bar(bar)
+        Series::Bar(Box::new(bar))
     }
 }
 

@@ -212,6 +212,7 @@ mod tests {
             index: 0,
             uuid: "GPU-1".into(),
             name: "Fake H100".into(),
+            pci_bus_id: Some("00000000:3B:00.0".into()),
             available: true,
             utilization_percent: Some(37),
             memory_used_bytes: Some(2 << 30),
@@ -246,7 +247,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(
-            r#"DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1",device="nvidia0",modelName="Fake H100",Hostname="box"} 37"#
+            r#"DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-1",pci_bus_id="00000000:3B:00.0",device="nvidia0",modelName="Fake H100",Hostname="box"} 37"#
         ));
         assert!(
             text.contains(r#"DCGM_FI_DEV_FB_USED{gpu="0""#) && text.contains("} 2048.0\n"),
@@ -290,6 +291,40 @@ mod tests {
                 .contains("} 1")
         );
         assert!(line(r#"DCGM_FI_DEV_GPU_TEMP{gpu="1""#).is_none());
+    }
+
+    #[test]
+    fn profiling_counters_are_dcgm_ratios_and_absent_without_gpm() {
+        let mut profiled = snapshot();
+        profiled.gpus[0].profiling = Some(
+            crate::wire::GpuProfiling {
+                tensor_active_percent: Some(63.0),
+                dram_active_percent: Some(41.0),
+                pcie_rx_bytes_per_second: Some(2048.0),
+                ..Default::default()
+            }
+            .described(),
+        );
+        let text = encoded(profiled.clone(), false);
+        let value = |name: &str| {
+            text.lines()
+                .find(|l| l.starts_with(&format!("{name}{{")))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        };
+        assert_eq!(value("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"), Some(0.63));
+        assert_eq!(value("DCGM_FI_PROF_DRAM_ACTIVE"), Some(0.41));
+        assert_eq!(
+            value("DCGM_FI_PROF_PCIE_RX_BYTES"),
+            Some(2048.0),
+            "GPM's PCIe bytes stand in where the counters are missing"
+        );
+        assert_eq!(value("DCGM_FI_PROF_SM_OCCUPANCY"), None, "{text}");
+        profiled.gpus[0].profiling = Some(crate::wire::GpuProfiling::unavailable("no GPM"));
+        let text = encoded(profiled, false);
+        assert!(
+            !text.contains("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"),
+            "never a zero"
+        );
     }
 
     #[test]
