@@ -3,6 +3,7 @@
 pub mod cpu;
 pub mod disk;
 pub mod gpu;
+pub mod health;
 pub mod memory;
 pub mod network;
 pub mod owners;
