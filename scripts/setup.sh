@@ -91,6 +91,12 @@ ensure_systemd_tools() {
         { step "Installing systemd's tools to check the service unit"; apt_install systemd; }
 }
 
+ensure_smartmontools() {
+    # Debian puts it in /usr/sbin, which only root's PATH has.
+    command -v smartctl >/dev/null || [ -x /usr/sbin/smartctl ] ||
+        { step "Installing smartmontools for the SMART tests"; apt_install smartmontools; }
+}
+
 # The release build, as `cargo leptos build --release --precompress` does it (same commands, target
 # folders and build-time variables, so the two share their build caches), without needing
 # cargo-leptos: the WebAssembly site first, then the server that embeds it (build.rs).
