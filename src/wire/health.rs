@@ -53,6 +53,11 @@ pub struct MemoryController {
 /// One DIMM (or csrow channel on older kernels) and its error counts.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct DimmErrors {
+    /// Its sysfs name, stable where the label may repeat or be absent: `dimm0`, or `csrow0_ch1`
+    /// on kernels that count per csrow channel (those count uncorrected errors per csrow only,
+    /// and `uncorrected` is 0 here).
+    #[serde(default)]
+    pub name: String,
     /// The board's label for the slot (`CPU_SrcID#0_Ha#0_Chan#0_DIMM#0`, `DIMM_A1`), or its sysfs
     /// name (`dimm0`, `csrow0 ch1`) when the kernel has none.
     pub label: String,

@@ -2,6 +2,7 @@
 //! names node_exporter and dcgm-exporter users already have dashboards for.
 
 mod gpu;
+mod health;
 mod host;
 mod node;
 mod own;
@@ -34,6 +35,8 @@ struct SnapshotCollector {
     hostname: Arc<str>,
     /// Where the node families' /proc and /sys files are read, on each scrape.
     node_files: node::NodeFiles,
+    /// Where the hwmon, EDAC and AER families are read, on each scrape.
+    health_root: crate::server::collect::health::sysfs::SysfsRoot,
 }
 
 /// What a scrape reads from: the handles of everything /metrics reports.
@@ -80,6 +83,7 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         latest,
         hostname,
         node_files: node::NodeFiles::default(),
+        health_root: Default::default(),
     }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
     registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
@@ -159,6 +163,7 @@ impl Collector for SnapshotCollector {
         };
         host::encode_host(&mut encoder, &snapshot)?;
         node::encode_node(&mut encoder, &self.node_files, &snapshot)?;
+        health::encode_health(&mut encoder, &self.health_root)?;
         gpu::encode_gpus(&mut encoder, &snapshot.gpus, &self.hostname)
     }
 }
