@@ -124,3 +124,62 @@ pub struct DiskHealth {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crc_errors: Option<u64>,
 }
+
+/// What the readers saw of the machine in one tick (SMART is read apart, every few minutes).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct HostHealth {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensors: Vec<Sensor>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memory_controllers: Vec<MemoryController>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pcie: Vec<PcieErrors>,
+    /// Each disk's SMART as last read (every `--smart-interval`, off the sampler's thread).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disks: Vec<DiskHealth>,
+    /// Why SMART could not be read at all ("smartctl not found …"), when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smart_status: Option<String>,
+    /// Filesystems forecast to fill, from their trend over the last hours.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fill_forecasts: Vec<FillForecast>,
+}
+
+/// When a filesystem is forecast to be full at its recent rate of growth.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct FillForecast {
+    pub mount_point: String,
+    pub hours_to_full: f64,
+}
+
+/// One thing wrong with the machine, and what to do about it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct HealthItem {
+    /// Which check found it (`disk_smart`, `fan_stopped`, `gpu_xid`, …).
+    pub check: String,
+    /// What it is about: `nvme0`, `GPU 0`, `fan2 (nct6775)`, `/data`.
+    pub subject: String,
+    pub severity: super::alerts::AlertSeverity,
+    /// Since when it has been seen (this server's start at the earliest).
+    pub since: chrono::DateTime<chrono::Utc>,
+    /// The reading, in words ("SMART says FAILED · 1975 reallocated, 8 pending sectors").
+    pub value: String,
+    /// One sentence of what to do.
+    pub action: String,
+    /// Where its chart or its readings are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+/// Everything wrong on the machine, worst first, and how many checks ran.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+pub struct HealthReport {
+    /// How many things were checked (each disk, sensor, controller, device and GPU check).
+    pub checks: usize,
+    pub items: Vec<HealthItem>,
+    /// What could not be checked and why ("SMART: smartctl not found …").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unavailable: Vec<String>,
+    /// What the readers saw: sensors, memory controllers, PCIe devices, disks, forecasts.
+    pub host: HostHealth,
+}

@@ -146,7 +146,10 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     )
     .with_owners(owners);
     let gpu_cost = gpu.cost();
-    let mut monitor = Monitor::new(Box::new(gpu));
+    let mut monitor = Monitor::new(Box::new(gpu)).with_sysfs_root(config.health.sysfs_root.clone());
+    if let Some(options) = &config.health.smart {
+        monitor = monitor.with_smart(collect::health::smart::Smart::start(options.clone()));
+    }
     // Prime here, before the server answers, so the first hello already knows the GPU status.
     let primed = monitor.sample();
     saved.republish(&primed, &outlets, &jobs);

@@ -27,6 +27,8 @@ pub struct Snapshot {
     pub network: NetworkMetrics,
     pub gpus: Vec<GpuMetrics>,
     pub gpu_status: GpuStatus,
+    /// Sensors, host memory errors and PCIe errors.
+    pub health: crate::wire::HostHealth,
 }
 
 /// A source of GPU readings, swappable so tests can drive the real NVML code against a fake library.
@@ -43,6 +45,10 @@ pub struct Monitor {
     disk: disk::DiskCollector,
     network: network::NetworkCollector,
     gpu: Box<dyn GpuSource>,
+    /// Where the sensors, EDAC and AER are read.
+    sysfs: health::sysfs::SysfsRoot,
+    /// The SMART reader's thread, when SMART is read.
+    smart: Option<health::smart::Smart>,
 }
 
 impl Monitor {
@@ -53,7 +59,21 @@ impl Monitor {
             disk: disk::DiskCollector::new(),
             network: network::NetworkCollector::new(),
             gpu,
+            sysfs: Default::default(),
+            smart: None,
         }
+    }
+
+    /// Hands each tick the disks' SMART as this reader last read it.
+    pub fn with_smart(mut self, smart: health::smart::Smart) -> Self {
+        self.smart = Some(smart);
+        self
+    }
+
+    /// Reads sensors, EDAC and AER under `root` instead of `/sys` (`--sysfs-root`, for tests).
+    pub fn with_sysfs_root(mut self, root: health::sysfs::SysfsRoot) -> Self {
+        self.sysfs = root;
+        self
     }
 
     /// Takes one sample of everything. The first call after `new` only primes the rate counters
@@ -69,6 +89,7 @@ impl Monitor {
             network: self.network.sample(),
             gpus,
             gpu_status,
+            health: health::read(&self.sysfs, self.smart.as_ref()),
         }
     }
 }

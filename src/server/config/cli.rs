@@ -174,6 +174,41 @@ pub struct Cli {
         value_delimiter = ','
     )]
     pub container_sockets: Vec<PathBuf>,
+    /// smartmontools' smartctl, run to read each disk's SMART (default: smartctl on PATH or in
+    /// /usr/sbin); `none` reads no SMART.
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = "Machine health",
+        env = "VITALS_SMARTCTL"
+    )]
+    pub smartctl: Option<PathBuf>,
+    /// How often each disk's SMART is read (default 600); disks asleep are never woken.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        help_heading = "Machine health",
+        env = "VITALS_SMART_INTERVAL_SECONDS"
+    )]
+    pub smart_interval: Option<u64>,
+    /// Read the SMART reports a privileged timer writes (one smartctl JSON per disk,
+    /// `<disk>.json`) from this folder instead of running smartctl (default
+    /// /run/vitals-smart when it exists).
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Machine health",
+        env = "VITALS_SMART_DIR"
+    )]
+    pub smart_dir: Option<PathBuf>,
+    /// Read hwmon sensors, EDAC and AER under this folder instead of /sys (for tests).
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Tests and demos",
+        env = "VITALS_SYSFS_ROOT"
+    )]
+    pub sysfs_root: Option<PathBuf>,
     /// Fill the history with a window of synthetic samples at start (benchmarks and demos only).
     #[arg(long, help_heading = "Tests and demos", env = "VITALS_PREFILL_HISTORY")]
     pub prefill_history: bool,

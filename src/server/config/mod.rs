@@ -61,7 +61,20 @@ pub struct Config {
     pub idle_held: IdleHeldSettings,
     /// Where processes' owners are asked about (the container engines).
     pub owners: OwnerSettings,
+    /// Where sensors are read and how SMART is.
+    pub health: HealthSettings,
 }
+
+/// Where the machine's health is read from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HealthSettings {
+    pub sysfs_root: crate::server::collect::health::sysfs::SysfsRoot,
+    /// None: no SMART (`--smartctl none`).
+    pub smart: Option<crate::server::collect::health::smart::SmartOptions>,
+}
+
+/// Where a privileged timer leaves SMART reports (deploy/systemd/vitals-smart.service).
+pub const SMART_RUNTIME_DIR: &str = "/run/vitals-smart";
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ConfigError {
@@ -283,6 +296,27 @@ impl Config {
                 _ => sockets,
             },
         };
+        let health = HealthSettings {
+            sysfs_root: cli
+                .sysfs_root
+                .map(crate::server::collect::health::sysfs::SysfsRoot)
+                .unwrap_or_default(),
+            smart: match cli.smartctl {
+                Some(path) if path.as_os_str() == "none" => None,
+                smartctl => {
+                    use crate::server::collect::health::smart::{self, SmartOptions};
+                    let interval = keep("--smart-interval", cli.smart_interval, 600, 7 * 86_400)?;
+                    let runtime = PathBuf::from(SMART_RUNTIME_DIR);
+                    Some(SmartOptions {
+                        smartctl: smartctl.unwrap_or_else(|| PathBuf::from("smartctl")),
+                        interval: Duration::from_secs(interval.max(10)),
+                        runtime_dir: cli.smart_dir.or(runtime.is_dir().then_some(runtime)),
+                        timeout: smart::DEFAULT_TIMEOUT,
+                        output_cap: smart::DEFAULT_OUTPUT_CAP,
+                    })
+                }
+            },
+        };
         let alert_rules = crate::server::alerts::rules::resolve(&file.alerts)?;
         let alert_webhooks = file
             .alerts
@@ -291,6 +325,7 @@ impl Config {
             .map(|hook| Ok((crate::server::alerts::webhooks::check(hook)?, hook.format)))
             .collect::<Result<_, crate::server::alerts::rules::RuleError>>()?;
         Ok(Config {
+            health,
             bind,
             access_token,
             interval: Duration::from_secs_f64(interval),

@@ -24,7 +24,7 @@ pub const DEFAULT_OUTPUT_CAP: usize = 1 << 20;
 pub const NOT_FOUND: &str = "smartctl not found: install smartmontools or give --smartctl PATH";
 
 /// How the disks are read.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SmartOptions {
     /// The smartctl to run: a bare name is looked up on PATH, then in the sbin folders.
     pub smartctl: PathBuf,
