@@ -6,6 +6,7 @@ mod health;
 mod host;
 mod node;
 mod own;
+mod smart;
 mod usage;
 
 use crate::server::alerts::Alerts;
@@ -164,6 +165,7 @@ impl Collector for SnapshotCollector {
         host::encode_host(&mut encoder, &snapshot)?;
         node::encode_node(&mut encoder, &self.node_files, &snapshot)?;
         health::encode_health(&mut encoder, &self.health_root)?;
+        smart::encode_smart(&mut encoder, &snapshot.health.disks)?;
         gpu::encode_gpus(&mut encoder, &snapshot.gpus, &self.hostname)
     }
 }
