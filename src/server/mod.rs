@@ -9,6 +9,7 @@ pub mod boot;
 pub mod collect;
 pub mod config;
 pub mod fleet;
+pub mod health;
 pub mod history;
 pub mod http;
 pub mod hub;

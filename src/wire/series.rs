@@ -162,6 +162,33 @@ pub fn filesystem_used_series(mount_point: &str) -> String {
     format!("filesystem/{mount_point}/used_percent")
 }
 
+/// A disk's health as the alert rules watch it (`smart_failing` 1 or 0, `wear_percent`,
+/// `pending_sectors`), worked out for them from its SMART.
+pub fn disk_health_series(device: &str, measure: &str) -> String {
+    format!("disk/{device}/{measure}")
+}
+
+/// 1 while a fan (`{chip}/{sensor}`, `nct6775/fan2`) reads 0 RPM with the machine warm (worked
+/// out for the alert rules).
+pub fn fan_stopped_series(fan: &str) -> String {
+    format!("fan/{fan}/stopped")
+}
+
+/// A memory controller's uncorrected errors (EDAC), for the alert rules.
+pub fn memory_uncorrected_series(controller: &str) -> String {
+    format!("memory/mc{controller}/uncorrected_errors")
+}
+
+/// A PCIe device's fatal AER errors, for the alert rules.
+pub fn pcie_fatal_series(address: &str) -> String {
+    format!("pcie/{address}/fatal_errors")
+}
+
+/// Hours until a filesystem is full at its recent growth (worked out for the alert rules).
+pub fn filesystem_hours_to_full_series(mount_point: &str) -> String {
+    format!("filesystem/{mount_point}/hours_to_full")
+}
+
 /// Seconds a channel is late for its promised heartbeat (worked out for the alert rules).
 pub fn channel_lateness_series(channel: &str) -> String {
     format!("channel/{channel}/lateness")

@@ -165,6 +165,7 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
             values.push((gpu_series(&key, gpu_metric::MEMORY_PERCENT), percent));
         }
     }
+    health_values(snapshot, &mut values);
     for filesystem in &snapshot.disk.filesystems {
         if filesystem.total_bytes > 0 {
             let percent = filesystem.used_bytes as f64 * 100.0 / filesystem.total_bytes as f64;
@@ -175,11 +176,110 @@ pub fn derived_values(snapshot: &Snapshot) -> NamedValues {
     values
 }
 
+/// The machine's health as rules watch it: each disk's SMART verdict (1 failing), wear and
+/// pending sectors, each fan stopped while the machine is warm (1), each memory controller's
+/// uncorrected errors, each PCIe device's fatal errors, and the hours until a growing
+/// filesystem is full.
+fn health_values(snapshot: &Snapshot, values: &mut NamedValues) {
+    use crate::server::health::checks::{fan_stopped, warmest};
+    use crate::wire::series::{
+        disk_health_series, fan_stopped_series, filesystem_hours_to_full_series,
+        memory_uncorrected_series, pcie_fatal_series,
+    };
+    let health = &snapshot.health;
+    for disk in &health.disks {
+        let measures = [
+            (
+                "smart_failing",
+                disk.passed.map(|passed| if passed { 0.0 } else { 1.0 }),
+            ),
+            ("wear_percent", disk.percentage_used.map(|p| p as f64)),
+            ("pending_sectors", disk.pending_sectors.map(|p| p as f64)),
+        ];
+        for (measure, value) in measures {
+            if let Some(value) = value {
+                values.push((disk_health_series(&disk.device, measure), value));
+            }
+        }
+    }
+    let warmest = warmest(snapshot);
+    for sensor in health
+        .sensors
+        .iter()
+        .filter(|s| s.kind == crate::wire::SensorKind::Fan)
+    {
+        let stopped = if fan_stopped(sensor, warmest) {
+            1.0
+        } else {
+            0.0
+        };
+        let fan = format!("{}/{}", sensor.chip, sensor.sensor);
+        values.push((fan_stopped_series(&fan), stopped));
+    }
+    for controller in &health.memory_controllers {
+        let series = memory_uncorrected_series(&controller.controller);
+        values.push((series, controller.uncorrected as f64));
+    }
+    for device in &health.pcie {
+        values.push((pcie_fatal_series(&device.address), device.fatal as f64));
+    }
+    for forecast in &health.fill_forecasts {
+        let series = filesystem_hours_to_full_series(&forecast.mount_point);
+        values.push((series, forecast.hours_to_full));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::wire::{AlertState, Filesystem, GpuMetrics};
     use chrono::DateTime;
+
+    #[test]
+    fn the_machines_health_is_watched_under_its_series() {
+        use crate::wire::{DiskHealth, MemoryController, PcieErrors, Sensor, SensorKind};
+        let mut snapshot = Snapshot::default();
+        snapshot.health.disks = vec![DiskHealth {
+            device: "sda".into(),
+            passed: Some(false),
+            pending_sectors: Some(8),
+            ..Default::default()
+        }];
+        snapshot.health.sensors = vec![
+            Sensor {
+                chip: "nct6775".into(),
+                sensor: "fan2".into(),
+                kind: SensorKind::Fan,
+                ..Default::default()
+            },
+            Sensor {
+                value: 70.0,
+                ..Default::default()
+            },
+        ];
+        snapshot.health.memory_controllers = vec![MemoryController {
+            controller: "0".into(),
+            uncorrected: 2,
+            ..Default::default()
+        }];
+        snapshot.health.pcie = vec![PcieErrors {
+            address: "0000:3b:00.0".into(),
+            fatal: 1,
+            ..Default::default()
+        }];
+        let values = derived_values(&snapshot);
+        let get = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert_eq!(get("disk/sda/smart_failing"), Some(1.0));
+        assert_eq!(get("disk/sda/pending_sectors"), Some(8.0));
+        assert_eq!(
+            get("disk/sda/wear_percent"),
+            None,
+            "not reported: not watched"
+        );
+        assert_eq!(get("fan/nct6775/fan2/stopped"), Some(1.0));
+        assert_eq!(get("memory/mc0/uncorrected_errors"), Some(2.0));
+        assert_eq!(get("pcie/0000:3b:00.0/fatal_errors"), Some(1.0));
+    }
 
     #[test]
     fn a_tick_is_watched_under_the_names_rules_use_and_changes_are_published() {

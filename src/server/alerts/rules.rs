@@ -87,7 +87,9 @@ impl Rule {
 
 /// The rules every Vitals starts with: a hot GPU, a GPU out of memory, held at its power limit,
 /// slowed by heat or hardware, reporting XID errors or uncorrected memory errors, or gone; RAM
-/// full, swap growing, a filesystem filling, the CPU pinned, a channel silent past its heartbeat.
+/// full, swap growing, a filesystem filling or forecast to fill within a day, a disk failing,
+/// worn or gaining pending sectors, a fan stopped while the machine is warm, uncorrected host
+/// memory errors, fatal PCIe errors, the CPU pinned, a channel silent past its heartbeat.
 pub fn defaults() -> Vec<Rule> {
     vec![
         Rule::at_least(
@@ -170,6 +172,57 @@ pub fn defaults() -> Vec<Rule> {
         .warning(90.0)
         .critical(97.0)
         .hysteresis(1.0),
+        // The machine's health (server/health): disks, fans, memory, PCIe, filling filesystems.
+        Rule::at_least(
+            "disk_smart_failing",
+            "Disk's SMART says it is failing",
+            &series::disk_health_series("*", "smart_failing"),
+        )
+        .critical(1.0),
+        Rule::at_least(
+            "disk_worn",
+            "Disk worn past 90 % of its rated writes",
+            &series::disk_health_series("*", "wear_percent"),
+        )
+        .warning(90.0)
+        .critical(100.0),
+        Rule {
+            growth_over: Some(Duration::from_secs(3600)),
+            ..Rule::at_least(
+                "disk_pending_sectors",
+                "Disk's pending sectors rising",
+                &series::disk_health_series("*", "pending_sectors"),
+            )
+            .warning(1.0)
+        },
+        Rule::at_least(
+            "fan_stopped",
+            "Fan stopped while the machine is warm",
+            &series::fan_stopped_series("*"),
+        )
+        .warning(1.0)
+        .for_seconds(60),
+        Rule::at_least(
+            "memory_uncorrected",
+            "Uncorrected host memory errors",
+            &series::memory_uncorrected_series("*"),
+        )
+        .critical(1.0),
+        Rule::at_least(
+            "pcie_fatal",
+            "Fatal PCIe errors",
+            &series::pcie_fatal_series("*"),
+        )
+        .critical(1.0),
+        Rule {
+            comparison: AlertComparison::AtMost,
+            ..Rule::at_least(
+                "filesystem_forecast",
+                "Filesystem forecast to fill within a day",
+                &series::filesystem_hours_to_full_series("*"),
+            )
+            .warning(24.0)
+        },
         Rule::at_least("cpu", "CPU busy", series::CPU_USAGE)
             .warning(95.0)
             .for_seconds(600)
@@ -366,6 +419,13 @@ mod tests {
                 "memory",
                 "swap_growing",
                 "filesystem",
+                "disk_smart_failing",
+                "disk_worn",
+                "disk_pending_sectors",
+                "fan_stopped",
+                "memory_uncorrected",
+                "pcie_fatal",
+                "filesystem_forecast",
                 "cpu",
                 "heartbeat"
             ]

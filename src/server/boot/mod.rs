@@ -124,6 +124,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         processes: process_watch.clone(),
         jobs: jobs.clone(),
         usage: usage.clone(),
+        health: Arc::default(),
         alerts: Arc::new(alerts::Alerts::new(
             config.alert_rules.clone(),
             alerts::webhooks::Webhooks::start(&config.alert_webhooks, &hostname),
@@ -207,6 +208,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         alerts: outlets.alerts,
         jobs,
         fleet,
+        health: outlets.health.clone(),
     };
     Ok(Running {
         addr,

@@ -32,6 +32,8 @@ pub struct Outlets {
     pub jobs: Arc<JobBook>,
     /// Idle-held GPUs and each person's GPU time.
     pub usage: Arc<Usage>,
+    /// The machine's health list, checked at every tick.
+    pub health: Arc<crate::server::health::Health>,
 }
 
 /// Whether history is being saved, as clients last heard it: they are told when it changes.
@@ -91,6 +93,7 @@ pub fn spawn(
                 outlets
                     .usage
                     .observe(&mut snapshot, outlets.durable.recorder.as_deref());
+                outlets.health.observe(&mut snapshot);
                 let snapshot = Arc::new(snapshot);
                 publish(&outlets.hub, &outlets.page_history, &snapshot);
                 // The tick as series, made once: for the alerts, then for the history.

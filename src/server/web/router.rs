@@ -4,6 +4,7 @@
 
 use crate::app::App;
 use crate::server::fleet;
+use crate::server::health;
 use crate::server::http::guard::{self, HostRules};
 use crate::server::http::site;
 use crate::server::jobs::emit::{self, EMIT_PATH};
@@ -54,6 +55,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fleet", get(fleet::routes::fleet_page))
         .route("/api/system/usage", get(usage::routes::api))
         .route("/usage", get(usage::routes::usage_page))
+        .route("/api/system/health", get(health::routes::api))
+        .route("/health", get(health::routes::health_page))
+        .route("/health/card", get(health::routes::card))
         .leptos_routes_with_context(&state, routes, provide_state, move || {
             shell(page_options.clone())
         })

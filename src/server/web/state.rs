@@ -51,6 +51,8 @@ pub struct AppState {
     pub jobs: Jobs,
     /// The fleet page's hosts, read from Prometheus.
     pub fleet: Arc<Fleet>,
+    /// The machine's health list, worked out at every tick.
+    pub health: Arc<crate::server::health::Health>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -62,6 +64,12 @@ impl FromRef<AppState> for LeptosOptions {
 impl FromRef<AppState> for Jobs {
     fn from_ref(state: &AppState) -> Self {
         state.jobs.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<crate::server::health::Health> {
+    fn from_ref(state: &AppState) -> Self {
+        state.health.clone()
     }
 }
 
