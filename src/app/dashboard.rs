@@ -10,6 +10,7 @@ use super::charts::{
 use super::connection::ConnectionState;
 use super::gpu_depth::{self, Tone};
 use super::gpu_detail::{GpuDetail, processes_id};
+use super::health_card::HealthCard;
 use super::job_card::JobsCard;
 use super::jobs::{self, Jobs};
 use super::live::{Live, use_live};
@@ -43,6 +44,7 @@ pub fn Dashboard() -> impl IntoView {
         <Header />
         <AlertStrip />
         <main class="grid">
+            <HealthCard />
             <CpuPanels frame zoom />
             <MemoryPanel />
             <IoPanel frame zoom />

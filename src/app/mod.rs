@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod dom;
 pub mod gpu_depth;
 pub mod gpu_detail;
+pub mod health_card;
 pub mod job_card;
 pub mod jobs;
 pub mod live;
