@@ -168,12 +168,8 @@ async fn prometheus_reads_smart_under_smartctl_exporters_names() {
     );
 }
 
-// /metrics reads hwmon, EDAC and AER under /sys whatever `--sysfs-root` says: `registry()`
-// (src/server/prometheus/mod.rs) builds its collector with `health_root: Default::default()`,
-// and `MetricSources` has no field boot/mod.rs could pass `config.health.sysfs_root` through.
-// This passes once it does; `cargo test … health_metrics:: -- --ignored` runs it.
+/// hwmon, EDAC and AER under `--sysfs-root` (the server fixture), in node_exporter's names.
 #[tokio::test]
-#[ignore = "/metrics does not read --sysfs-root yet (MetricSources has no sysfs root)"]
 async fn prometheus_reads_the_sysfs_fixture_under_node_exporters_names() {
     let server = server().await;
     let prometheus = start_prometheus("prometheus-health-sysfs", &server.addr.to_string());

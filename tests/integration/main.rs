@@ -17,6 +17,7 @@ mod fuzz;
 mod gpu_fake_nvml;
 mod gpu_profiling;
 mod hardening;
+mod health;
 mod health_metrics;
 mod jobs;
 mod owners;

@@ -56,6 +56,8 @@ pub struct MetricSources {
     pub alerts: Arc<Alerts>,
     /// Idle-held GPUs and each person's GPU time.
     pub usage: Arc<crate::server::usage::Usage>,
+    /// Where the hwmon, EDAC and AER families are read (`--sysfs-root`).
+    pub health_root: crate::server::collect::health::sysfs::SysfsRoot,
 }
 
 /// The registry every scrape encodes; built once at start.
@@ -68,6 +70,7 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         jobs,
         alerts,
         usage,
+        health_root,
     } = sources;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(AlertCollector(alerts)));
@@ -84,7 +87,7 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         latest,
         hostname,
         node_files: node::NodeFiles::default(),
-        health_root: Default::default(),
+        health_root,
     }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
     registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
@@ -195,6 +198,7 @@ mod tests {
                 Default::default(),
                 std::time::Duration::from_secs(1),
             )),
+            health_root: Default::default(),
         });
         let mut out = String::new();
         if openmetrics {
