@@ -22,6 +22,9 @@ pub struct Sensor {
     pub chip: String,
     /// The chip's hwmon directory (`hwmon2`): what tells two chips of one driver apart.
     pub hwmon: String,
+    /// node_exporter's `chip` label (`platform_coretemp_0`): stable across boots, unlike `hwmon`.
+    #[serde(default)]
+    pub id: String,
     /// `temp1`, `fan2`: node_exporter's `sensor` label.
     pub sensor: String,
     /// The kernel's label (`Tctl`, `Package id 0`, `Composite`, `CPU fan`), or the sensor's name.

@@ -168,6 +168,12 @@ pub fn disk_health_series(device: &str, measure: &str) -> String {
     format!("disk/{device}/{measure}")
 }
 
+/// A hwmon sensor's reading, °C or RPM (`sensor/platform_coretemp_0/temp1`), kept with the
+/// history.
+pub fn sensor_series(chip_id: &str, sensor: &str) -> String {
+    format!("sensor/{chip_id}/{sensor}")
+}
+
 /// 1 while a fan (`{chip}/{sensor}`, `nct6775/fan2`) reads 0 RPM with the machine warm (worked
 /// out for the alert rules).
 pub fn fan_stopped_series(fan: &str) -> String {

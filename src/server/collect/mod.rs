@@ -80,6 +80,8 @@ impl Monitor {
     /// (rates read 0), so callers usually throw it away.
     pub fn sample(&mut self) -> Snapshot {
         let (gpu_status, gpus) = self.gpu.sample();
+        let mut health = health::read(&self.sysfs, self.smart.as_ref());
+        health::aer::name_gpus(&mut health.pcie, &gpus);
         Snapshot {
             timestamp: Utc::now(),
             cpu: self.cpu.sample(),
@@ -89,7 +91,7 @@ impl Monitor {
             network: self.network.sample(),
             gpus,
             gpu_status,
-            health: health::read(&self.sysfs, self.smart.as_ref()),
+            health,
         }
     }
 }

@@ -65,6 +65,12 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
             interface.tx_bytes_per_sec,
         );
     }
+    for sensor in &snapshot.health.sensors {
+        put(
+            &series::sensor_series(&sensor.id, &sensor.sensor),
+            sensor.value,
+        );
+    }
     for gpu in snapshot.gpus.iter().filter(|g| g.available) {
         let key = gpu_key(gpu);
         let fields = gpu_values(gpu).into_iter().chain(gpu_detail(gpu));
@@ -280,8 +286,15 @@ mod tests {
             }),
             ..Default::default()
         }];
+        snapshot.health.sensors = vec![crate::wire::Sensor {
+            id: "platform_coretemp_0".into(),
+            sensor: "temp1".into(),
+            value: 61.0,
+            ..Default::default()
+        }];
         let values = of_snapshot(&snapshot);
         let get = |name: &str| values.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert_eq!(get("sensor/platform_coretemp_0/temp1"), Some(61.0));
         assert_eq!(get("cpu.usage"), Some(12.5));
         assert_eq!(get("cpu.core/1"), Some(15.0));
         assert_eq!(get("disk/nvme0n1/read"), Some(5.0));

@@ -198,3 +198,55 @@ mod tests {
         assert!(read_pcie_errors(&SysfsRoot("/nonexistent".into())).is_empty());
     }
 }
+
+/// Names the GPUs among the devices by their index (`GPU 0`), matching NVML's PCI address
+/// (`00000000:3B:00.0`) with sysfs' (`0000:3b:00.0`).
+pub fn name_gpus(devices: &mut [PcieErrors], gpus: &[crate::wire::GpuMetrics]) {
+    fn address(text: &str) -> Option<(u32, String)> {
+        let (domain, rest) = text.split_once(':')?;
+        Some((
+            u32::from_str_radix(domain, 16).ok()?,
+            rest.to_ascii_lowercase(),
+        ))
+    }
+    for device in devices {
+        let Some(wanted) = address(&device.address) else {
+            continue;
+        };
+        if let Some(gpu) = gpus
+            .iter()
+            .find(|g| g.pci_bus_id.as_deref().and_then(address).as_ref() == Some(&wanted))
+        {
+            device.name = format!("GPU {}", gpu.index);
+        }
+    }
+}
+
+#[cfg(test)]
+mod gpu_names {
+    use super::*;
+
+    #[test]
+    fn a_gpu_is_named_by_its_index_whatever_the_address_spelling() {
+        let mut devices = vec![
+            PcieErrors {
+                address: "0000:3b:00.0".into(),
+                name: "NVIDIA GPU".into(),
+                ..Default::default()
+            },
+            PcieErrors {
+                address: "0000:5e:00.0".into(),
+                name: "nvme0".into(),
+                ..Default::default()
+            },
+        ];
+        let gpus = [crate::wire::GpuMetrics {
+            index: 3,
+            pci_bus_id: Some("00000000:3B:00.0".into()),
+            ..Default::default()
+        }];
+        name_gpus(&mut devices, &gpus);
+        assert_eq!(devices[0].name, "GPU 3");
+        assert_eq!(devices[1].name, "nvme0");
+    }
+}

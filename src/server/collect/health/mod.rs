@@ -14,8 +14,20 @@ use sysfs::SysfsRoot;
 /// One tick's sensors, memory controllers and PCIe errors (about 0.1 ms where sysfs has none of
 /// them, 0.3 ms on a server with all three), with the disks as SMART was last read.
 pub fn read(root: &SysfsRoot, smart: Option<&smart::Smart>) -> HostHealth {
+    let mut sensors = sensors::read_sensors(root);
+    let mut ids: Vec<(String, String)> = Vec::new();
+    for sensor in &mut sensors {
+        sensor.id = match ids.iter().find(|(hwmon, _)| *hwmon == sensor.hwmon) {
+            Some((_, id)) => id.clone(),
+            None => {
+                let id = sensors::chip_id(root, &sensor.hwmon);
+                ids.push((sensor.hwmon.clone(), id.clone()));
+                id
+            }
+        };
+    }
     HostHealth {
-        sensors: sensors::read_sensors(root),
+        sensors,
         memory_controllers: edac::read_memory_controllers(root),
         pcie: aer::read_pcie_errors(root),
         disks: smart.map(smart::Smart::disks).unwrap_or_default(),

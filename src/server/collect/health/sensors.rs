@@ -203,6 +203,8 @@ fn read_chip(dir: &Path, hwmon: &str, sensors: &mut Vec<Sensor>) {
         sensors.push(Sensor {
             chip: chip.clone(),
             hwmon: hwmon.to_owned(),
+            // node_exporter's chip label, set by the caller (it resolves links).
+            id: String::new(),
             sensor,
             label,
             kind,
