@@ -109,10 +109,17 @@ test('the Usage page shows who used the GPUs, by range, at phone and desktop wid
     await expect(row).toHaveCount(1);
     await expect(row.getByTestId('usage-held')).toHaveText(/^\d+\.\d\d$/);
     await expect(row).toContainText('train.service');
-    await expect(row.getByTestId('usage-when')).toHaveAttribute('href', /^\/api\/system\/history\?from=\d+&to=\d+&series=gpu\/\*$/);
+    await expect(row.getByTestId('usage-when')).toHaveAttribute('href', /^\/\?from=\d+&to=\d+$/);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
     await page.screenshot({ path: testInfo.outputPath(`usage-${width}.png`), fullPage: true });
   }
+  // A row's span opens the dashboard with every chart zoomed on it.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.goto(`${ORIGIN}/usage`);
+  await page.locator('[data-testid="usage-row"][data-name="root"]').getByTestId('usage-when').click();
+  await expect(page).toHaveURL(/\/\?from=\d+&to=\d+$/);
+  await expect(page.getByTestId('zoom-reset')).toBeVisible({ timeout: 20_000 });
+  await page.goto(`${ORIGIN}/usage`);
   // The range selector: a link per range, the chosen one marked.
   await page.getByTestId('usage-range-24h').click();
   await expect(page).toHaveURL(/range=24h/);

@@ -32,6 +32,11 @@ pub fn Dashboard() -> impl IntoView {
     let live = use_live(page_seed());
     provide_context(live);
     let timeline = Timeline::new(live, 15 * 60 * 1000);
+    // A link may open the charts on a span (the Usage page's "when": `/?from=MS&to=MS`).
+    #[cfg(feature = "hydrate")]
+    if let Some((from, to)) = linked_span() {
+        timeline.zoom_to(from, to);
+    }
     provide_context(timeline);
     provide_context(Jobs::new(live, timeline));
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
@@ -53,6 +58,19 @@ pub fn Dashboard() -> impl IntoView {
             <ProcessCard />
         </main>
     }
+}
+
+/// The span in the page's address (`?from=MS&to=MS`, epoch milliseconds), when it names one.
+#[cfg(feature = "hydrate")]
+fn linked_span() -> Option<(Millis, Millis)> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let value = |name: &str| {
+        search
+            .trim_start_matches('?')
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    };
+    Some((value("from")?, value("to")?))
 }
 
 #[component]

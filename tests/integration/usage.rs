@@ -329,10 +329,7 @@ async fn a_scripted_day_is_booked_and_survives_a_restart() {
     let html = page.text().await.unwrap();
     assert!(html.contains("data-name=\"root\"") && html.contains("data-name=\"nobody\""));
     assert!(
-        html.contains(&format!(
-            "/api/system/history?from={}",
-            start.timestamp_millis()
-        )),
+        html.contains(&format!("/?from={}&amp;to=", start.timestamp_millis())),
         "{html}"
     );
     // A day ago it was empty.

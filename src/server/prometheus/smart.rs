@@ -30,8 +30,11 @@ fn protocol(disk: &DiskHealth) -> String {
     }
 }
 
+/// An ATA attribute: its id, smartctl's name for it, and its raw value.
+type Attribute = (u64, &'static str, fn(&DiskHealth) -> Option<u64>);
+
 /// The ATA attributes Vitals reads, by id and smartctl's name for them.
-const ATTRIBUTES: [(u64, &str, fn(&DiskHealth) -> Option<u64>); 4] = [
+const ATTRIBUTES: [Attribute; 4] = [
     (5, "Reallocated_Sector_Ct", |d| d.reallocated_sectors),
     (197, "Current_Pending_Sector", |d| d.pending_sectors),
     (198, "Offline_Uncorrectable", |d| d.offline_uncorrectable),

@@ -123,13 +123,12 @@ fn usage_row(row: &UsageRow, now: DateTime<Utc>) -> impl IntoView {
             .map(|job| format!("job {}", job.strip_prefix("jobs/").unwrap_or(job))),
     );
     let places = places.join(" · ");
-    // The span they held GPUs, and the GPUs' saved history over it (the dashboard's charts do
-    // not open on a linked span: that would cost its WASM budget).
+    // The span they held GPUs: the dashboard opens its charts on it.
     let when = match (row.first_held, row.last_held) {
         (Some(first), Some(last)) => {
             let to = (last + chrono::TimeDelta::minutes(1)).min(now);
             let href = format!(
-                "/api/system/history?from={}&to={}&series=gpu/*",
+                "/?from={}&to={}",
                 first.timestamp_millis(),
                 to.timestamp_millis()
             );
