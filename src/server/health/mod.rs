@@ -63,12 +63,28 @@ impl Health {
             .collect();
         // Worst first, then the oldest.
         items.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.since.cmp(&b.since)));
-        let unavailable = snapshot
-            .health
+        let host = &snapshot.health;
+        let mut unavailable: Vec<String> = host
             .smart_status
             .iter()
             .map(|status| format!("SMART: {status}"))
             .collect();
+        // What this machine's sysfs does not have, said rather than left blank.
+        for (absent, what) in [
+            (host.sensors.is_empty(), "Sensors: no hwmon sensors here"),
+            (
+                host.memory_controllers.is_empty(),
+                "Memory errors: EDAC is not available here",
+            ),
+            (
+                host.pcie.is_empty(),
+                "PCIe errors: no device reports AER here",
+            ),
+        ] {
+            if absent {
+                unavailable.push(what.to_owned());
+            }
+        }
         state.report = HealthReport {
             checks,
             items,
