@@ -175,14 +175,9 @@ fn encode_aer(encoder: &mut DescriptorEncoder, root: &SysfsRoot) -> std::fmt::Re
 mod tests {
     use super::super::node::render;
     use super::*;
-    use std::path::Path;
 
     fn fixture(name: &str) -> SysfsRoot {
-        SysfsRoot(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/sysfs")
-                .join(name),
-        )
+        SysfsRoot::fixture(name)
     }
 
     #[test]

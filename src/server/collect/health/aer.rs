@@ -130,11 +130,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> SysfsRoot {
-        SysfsRoot(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/sysfs")
-                .join(name),
-        )
+        SysfsRoot::fixture(name)
     }
 
     fn errors(address: &str, name: &str, counts: (u64, u64, u64)) -> PcieErrors {

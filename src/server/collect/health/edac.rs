@@ -80,11 +80,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> SysfsRoot {
-        SysfsRoot(
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/fixtures/sysfs")
-                .join(name),
-        )
+        SysfsRoot::fixture(name)
     }
 
     #[test]

@@ -22,3 +22,15 @@ impl SysfsRoot {
         &self.0
     }
 }
+
+#[cfg(test)]
+impl SysfsRoot {
+    /// A fixture tree of `tests/fixtures/sysfs` (`desktop`, `server`).
+    pub fn fixture(name: &str) -> SysfsRoot {
+        SysfsRoot(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/sysfs")
+                .join(name),
+        )
+    }
+}
