@@ -34,22 +34,9 @@ fn profiling_of(source: &mut NvmlSource, gpu: usize) -> Option<GpuProfiling> {
     source.sample().1[gpu].profiling.clone()
 }
 
-/// How many GPM samples the fake has handed out and not had back (the library NVML loaded: a
-/// second dlopen of the same file shares its state).
+/// How many GPM samples the fake has handed out and not had back.
 fn samples_in_use(fake: &FakeNvml) -> i64 {
-    let path = std::ffi::CString::new(fake.library().as_os_str().as_encoded_bytes()).unwrap();
-    // SAFETY: the fake exports this function with this signature for the tests; the handle is
-    // closed after the call.
-    unsafe {
-        let library = libc::dlopen(path.as_ptr(), libc::RTLD_NOW);
-        assert!(!library.is_null(), "the fake NVML loads");
-        let symbol = libc::dlsym(library, c"fakeNvmlGpmSamplesInUse".as_ptr());
-        assert!(!symbol.is_null(), "the fake exports its sample count");
-        let count: extern "C" fn() -> i64 = std::mem::transmute(symbol);
-        let in_use = count();
-        libc::dlclose(library);
-        in_use
-    }
+    common::fake_nvml::call(fake.library(), c"fakeNvmlGpmSamplesInUse")
 }
 
 #[test]

@@ -999,8 +999,14 @@ pub unsafe extern "C" fn nvmlDeviceRegisterEvents(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nvmlEventSetCreate(set: *mut *mut c_void) -> Return {
-    code(unsafe { put(set, std::ptr::dangling_mut::<c_void>()) })
+    // The handle is the generation it was made in (never 0): see `fakeNvmlReset`.
+    let generation = GENERATION.load(std::sync::atomic::Ordering::SeqCst);
+    code(unsafe { put(set, generation as *mut c_void) })
 }
+
+/// Bumped by `fakeNvmlReset`: an event set made before (a server of an earlier test, still
+/// stopping) is given no more XIDs, so it cannot take the next test's.
+static GENERATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
 #[unsafe(no_mangle)]
 pub extern "C" fn nvmlEventSetFree(_set: *mut c_void) -> Return {
@@ -1032,9 +1038,10 @@ pub unsafe extern "C" fn nvmlEventSetWait_v2(
         return ERROR_INVALID_ARGUMENT;
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.into());
+    let current = set as usize == GENERATION.load(Ordering::SeqCst);
     loop {
         let delivered = XIDS_DELIVERED.load(Ordering::SeqCst);
-        if let Some(&(gpu, xid)) = load().xids.get(delivered) {
+        if let Some(&(gpu, xid)) = load().xids.get(delivered).filter(|_| current) {
             XIDS_DELIVERED.store(delivered + 1, Ordering::SeqCst);
             let event = EventData {
                 device: (gpu + 1) as Device,
@@ -1177,6 +1184,15 @@ pub unsafe extern "C" fn nvmlGpmSampleFree(sample: *mut c_void) -> Return {
     drop(unsafe { Box::from_raw(sample.cast::<GpmSample>()) });
     GPM_SAMPLES.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     SUCCESS
+}
+
+/// Forgets which `xid` lines were delivered: a test's turn starts with a fresh script whose
+/// first XID must be delivered even if an earlier test's was.
+#[unsafe(no_mangle)]
+pub extern "C" fn fakeNvmlReset() -> i64 {
+    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    XIDS_DELIVERED.store(0, std::sync::atomic::Ordering::SeqCst);
+    0
 }
 
 /// How many GPM samples are allocated and not yet freed: for a test of the collector's leaks.

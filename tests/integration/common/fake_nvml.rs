@@ -31,6 +31,24 @@ fn build() -> PathBuf {
     target.join("release/libfake_nvml.so")
 }
 
+/// Calls one of the fake's own test functions (`extern "C" fn() -> i64`), in the copy of the
+/// library NVML loads too: a second dlopen of the same file shares its state.
+pub fn call(library: &Path, function: &std::ffi::CStr) -> i64 {
+    let path = std::ffi::CString::new(library.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: the fake exports these functions with this signature; the handle is closed after
+    // the call.
+    unsafe {
+        let handle = libc::dlopen(path.as_ptr(), libc::RTLD_NOW);
+        assert!(!handle.is_null(), "the fake NVML loads");
+        let symbol = libc::dlsym(handle, function.as_ptr());
+        assert!(!symbol.is_null(), "the fake exports {function:?}");
+        let function: extern "C" fn() -> i64 = std::mem::transmute(symbol);
+        let answer = function();
+        libc::dlclose(handle);
+        answer
+    }
+}
+
 /// One test's exclusive turn with the fake. The script path is process-wide (an environment
 /// variable), so tests in one binary take turns; the script can be rewritten between ticks.
 pub struct FakeNvml {
@@ -44,7 +62,7 @@ impl FakeNvml {
         static TURN: Mutex<()> = Mutex::new(());
         // A test that failed during its turn changes nothing the next one relies on.
         let turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
-        library();
+        call(library(), c"fakeNvmlReset");
         let path =
             std::env::temp_dir().join(format!("vitals-fake-nvml-{}.script", std::process::id()));
         // SAFETY: only this helper writes the environment, and only during a turn, when no other
