@@ -30,7 +30,8 @@
 //! `events=ns` refuses event registration. `pci_bus_id`, and GPM's keys (`gpm=1`, `gpm_tensor`, …),
 //! are described beside their functions. A counter may be written `+rate`: it then grows by
 //! `rate` a second (its value is `rate` × seconds since 1970). A line `xid <gpu index> <code>`
-//! is an XID error, delivered once through nvmlEventSetWait_v2; append lines to inject more.
+//! is an XID error, delivered once to each event set through nvmlEventSetWait_v2; append lines to
+//! inject more.
 //!
 //! A measurement that is absent, or set to `ns`, returns NVML_ERROR_NOT_SUPPORTED. A value may instead
 //! name any error below to make that call fail with it (`temp=unknown`). Calls that return several
@@ -502,7 +503,9 @@ pub unsafe extern "C" fn nvmlDeviceGetCurrentClocksThrottleReasons(
     device: Device,
     reasons: *mut c_ulonglong,
 ) -> Return {
-    on_gpu(device, |gpu| unsafe { put(reasons, field(gpu, "throttle")?) })
+    on_gpu(device, |gpu| unsafe {
+        put(reasons, field(gpu, "throttle")?)
+    })
 }
 
 #[unsafe(no_mangle)]
@@ -649,7 +652,10 @@ fn numbers<const N: usize>(gpu: &Gpu, key: &str) -> Result<[c_uint; N], Return> 
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvmlDeviceGetPerformanceState(device: Device, state: *mut c_uint) -> Return {
+pub unsafe extern "C" fn nvmlDeviceGetPerformanceState(
+    device: Device,
+    state: *mut c_uint,
+) -> Return {
     put_field(device, "pstate", state)
 }
 
@@ -815,17 +821,26 @@ pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkGeneration(
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkWidth(device: Device, width: *mut c_uint) -> Return {
+pub unsafe extern "C" fn nvmlDeviceGetCurrPcieLinkWidth(
+    device: Device,
+    width: *mut c_uint,
+) -> Return {
     put_field(device, "pcie_width", width)
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkWidth(device: Device, width: *mut c_uint) -> Return {
+pub unsafe extern "C" fn nvmlDeviceGetMaxPcieLinkWidth(
+    device: Device,
+    width: *mut c_uint,
+) -> Return {
     put_field(device, "pcie_max_width", width)
 }
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvmlDeviceGetPcieReplayCounter(device: Device, count: *mut c_uint) -> Return {
+pub unsafe extern "C" fn nvmlDeviceGetPcieReplayCounter(
+    device: Device,
+    count: *mut c_uint,
+) -> Return {
     put_field(device, "pcie_replays", count)
 }
 
@@ -945,7 +960,10 @@ pub unsafe extern "C" fn nvmlDeviceGetMigMode(
 
 /// Room for seven instances, as an A100 or H100 has.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nvmlDeviceGetMaxMigDeviceCount(device: Device, count: *mut c_uint) -> Return {
+pub unsafe extern "C" fn nvmlDeviceGetMaxMigDeviceCount(
+    device: Device,
+    count: *mut c_uint,
+) -> Return {
     on_gpu(device, |gpu| {
         field::<c_uint>(gpu, "mig")?;
         unsafe { put(count, 7) }
@@ -999,17 +1017,46 @@ pub unsafe extern "C" fn nvmlDeviceRegisterEvents(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nvmlEventSetCreate(set: *mut *mut c_void) -> Return {
-    // The handle is the generation it was made in (never 0): see `fakeNvmlReset`.
-    let generation = GENERATION.load(std::sync::atomic::Ordering::SeqCst);
-    code(unsafe { put(set, generation as *mut c_void) })
+    let id = NEXT_SET.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut sets = event_sets();
+    let state = EventSetState {
+        generation: sets.generation,
+        // A set made again (a re-registration) starts where the turn's sets have got to.
+        delivered: sets.delivered,
+    };
+    sets.sets.insert(id, state);
+    code(unsafe { put(set, id as *mut c_void) })
 }
 
-/// Bumped by `fakeNvmlReset`: an event set made before (a server of an earlier test, still
-/// stopping) is given no more XIDs, so it cannot take the next test's.
-static GENERATION: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+/// Each event set's turn and how many of the script's `xid` lines it was given: every set (each
+/// server of this process) gets each XID of its turn once, so one still stopping from an earlier
+/// test can neither take the next test's XIDs nor be given them.
+#[derive(Default)]
+struct EventSets {
+    /// Bumped by `fakeNvmlReset`, at the start of each test's turn.
+    generation: usize,
+    /// The most any set of this turn has been given.
+    delivered: usize,
+    sets: HashMap<usize, EventSetState>,
+}
+
+struct EventSetState {
+    generation: usize,
+    delivered: usize,
+}
+
+static NEXT_SET: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+fn event_sets() -> std::sync::MutexGuard<'static, EventSets> {
+    static SETS: std::sync::OnceLock<std::sync::Mutex<EventSets>> = std::sync::OnceLock::new();
+    SETS.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 #[unsafe(no_mangle)]
-pub extern "C" fn nvmlEventSetFree(_set: *mut c_void) -> Return {
+pub extern "C" fn nvmlEventSetFree(set: *mut c_void) -> Return {
+    event_sets().sets.remove(&(set as usize));
     SUCCESS
 }
 
@@ -1023,9 +1070,6 @@ pub struct EventData {
     compute_instance_id: c_uint,
 }
 
-/// How many of the script's `xid` lines this process has been given.
-static XIDS_DELIVERED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
 /// Delivers the script's next `xid` line, waiting for one to be added up to `timeout_ms`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn nvmlEventSetWait_v2(
@@ -1033,16 +1077,28 @@ pub unsafe extern "C" fn nvmlEventSetWait_v2(
     data: *mut EventData,
     timeout_ms: c_uint,
 ) -> Return {
-    use std::sync::atomic::Ordering;
     if set.is_null() || data.is_null() {
         return ERROR_INVALID_ARGUMENT;
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_millis(timeout_ms.into());
-    let current = set as usize == GENERATION.load(Ordering::SeqCst);
     loop {
-        let delivered = XIDS_DELIVERED.load(Ordering::SeqCst);
-        if let Some(&(gpu, xid)) = load().xids.get(delivered).filter(|_| current) {
-            XIDS_DELIVERED.store(delivered + 1, Ordering::SeqCst);
+        let next = {
+            let xids = load().xids;
+            let mut sets = event_sets();
+            let generation = sets.generation;
+            let given = sets.sets.get_mut(&(set as usize)).and_then(|state| {
+                let next = xids
+                    .get(state.delivered)
+                    .filter(|_| state.generation == generation)?;
+                state.delivered += 1;
+                Some((*next, state.delivered))
+            });
+            if let Some((_, delivered)) = given {
+                sets.delivered = sets.delivered.max(delivered);
+            }
+            given.map(|(next, _)| next)
+        };
+        if let Some((gpu, xid)) = next {
             let event = EventData {
                 device: (gpu + 1) as Device,
                 event_type: EVENT_XID,
@@ -1190,8 +1246,9 @@ pub unsafe extern "C" fn nvmlGpmSampleFree(sample: *mut c_void) -> Return {
 /// first XID must be delivered even if an earlier test's was.
 #[unsafe(no_mangle)]
 pub extern "C" fn fakeNvmlReset() -> i64 {
-    GENERATION.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    XIDS_DELIVERED.store(0, std::sync::atomic::Ordering::SeqCst);
+    let mut sets = event_sets();
+    sets.generation += 1;
+    sets.delivered = 0;
     0
 }
 
@@ -1245,8 +1302,11 @@ pub unsafe extern "C" fn nvmlGpmMetricsGet(request: *mut GpmMetricsGet) -> Retur
                 .iter()
                 .find(|(id, _)| *id == metric.metric_id)
                 .map_or(Err(ERROR_NOT_SUPPORTED), |(_, key)| field::<f64>(gpu, key));
-            (metric.short_name, metric.long_name, metric.unit) =
-                (std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null_mut());
+            (metric.short_name, metric.long_name, metric.unit) = (
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            );
             match read {
                 Ok(value) => (metric.nvml_return, metric.value) = (SUCCESS, value),
                 Err(failure) => (metric.nvml_return, metric.value) = (failure, 0.0),
@@ -1302,6 +1362,9 @@ mod tests {
             (7, 60, 5)
         );
         assert_eq!(utilization_samples(&script.gpus[1]), Err(ERROR_UNKNOWN));
-        assert_eq!(utilization_samples(&script.gpus[2]), Err(ERROR_NOT_SUPPORTED));
+        assert_eq!(
+            utilization_samples(&script.gpus[2]),
+            Err(ERROR_NOT_SUPPORTED)
+        );
     }
 }
