@@ -32,11 +32,14 @@ pub fn Dashboard() -> impl IntoView {
     let live = use_live(page_seed());
     provide_context(live);
     let timeline = Timeline::new(live, 15 * 60 * 1000);
-    // A link may open the charts on a span (the Usage page's "when": `/?from=MS&to=MS`).
+    // A link may open the charts on a span (the Usage page's "when": `/?from=MS&to=MS`); applied
+    // once the page is hydrated, which drew it unzoomed.
     #[cfg(feature = "hydrate")]
-    if let Some((from, to)) = linked_span() {
-        timeline.zoom_to(from, to);
-    }
+    Effect::new(move |_| {
+        if let Some((from, to)) = linked_span() {
+            timeline.zoom_to(from, to);
+        }
+    });
     provide_context(timeline);
     provide_context(Jobs::new(live, timeline));
     provide_context(DarkCharts(RwSignal::new(prefers_dark())));
@@ -49,13 +52,14 @@ pub fn Dashboard() -> impl IntoView {
         <Header />
         <AlertStrip />
         <main class="grid">
-            <HealthCard />
             <CpuPanels frame zoom />
             <MemoryPanel />
             <IoPanel frame zoom />
             <JobsCard frame zoom />
             <GpuPanels frame zoom />
             <ProcessCard />
+            // Last: its HTML arrives after the page is drawn, and moves nothing above it.
+            <HealthCard />
         </main>
     }
 }
