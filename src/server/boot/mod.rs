@@ -180,7 +180,6 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         durable.db.clone(),
         config.access_token.as_deref().unwrap_or_default(),
     );
-    let health_root = config.health.sysfs_root.clone();
     let state = AppState {
         leptos_options,
         config: Arc::new(config),
@@ -193,7 +192,6 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
             jobs: jobs.book.clone(),
             alerts: outlets.alerts.clone(),
             usage: usage.clone(),
-            health_root,
         }),
         processes: process_watch,
         latest: outlets.latest,

@@ -1,40 +1,33 @@
-//! Whole-box health, read from sysfs at scrape time: hwmon sensors and EDAC memory errors under
-//! node_exporter's names and labels, and PCIe AER errors (node_exporter has no AER collector by
-//! default) as `vitals_pcie_aer_errors_total{address,device,severity}`.
+//! Whole-box health as the sampler last read it (a scrape reads no sysfs): hwmon sensors and EDAC
+//! memory errors under node_exporter's names and labels, and PCIe AER errors (node_exporter has
+//! no AER collector by default) as `vitals_pcie_aer_errors_total{address,device,severity}`.
 //!
-//! The `chip` label is node_exporter's, derived from the hwmon directory's `device` link
-//! (`platform_coretemp_0`, `pci0000:00_0000:00:18_3`), else the chip's name, else `hwmonN`.
+//! The `chip` label is node_exporter's (`Sensor::id`: from the hwmon directory's `device` link,
+//! `platform_coretemp_0`, `pci0000:00_0000:00:18_3`, else the chip's name, else `hwmonN`).
 
 use super::{Labels, counter, family, gauge};
-use crate::server::collect::health::aer::read_pcie_errors;
-use crate::server::collect::health::edac::read_memory_controllers;
-use crate::server::collect::health::sensors::{chip_id, read_sensors};
-use crate::server::collect::health::sysfs::SysfsRoot;
-use crate::wire::{Sensor, SensorKind};
+use crate::wire::{HostHealth, MemoryController, PcieErrors, Sensor, SensorKind};
 use prometheus_client::encoding::DescriptorEncoder;
 use std::collections::BTreeMap;
 
-pub(super) fn encode_health(encoder: &mut DescriptorEncoder, root: &SysfsRoot) -> std::fmt::Result {
-    encode_sensors(encoder, root, &read_sensors(root))?;
-    encode_edac(encoder, root)?;
-    encode_aer(encoder, root)
+pub(super) fn encode_health(
+    encoder: &mut DescriptorEncoder,
+    health: &HostHealth,
+) -> std::fmt::Result {
+    encode_sensors(encoder, &health.sensors)?;
+    encode_edac(encoder, &health.memory_controllers)?;
+    encode_aer(encoder, &health.pcie)
 }
 
-fn encode_sensors(
-    encoder: &mut DescriptorEncoder,
-    root: &SysfsRoot,
-    sensors: &[Sensor],
-) -> std::fmt::Result {
-    // hwmon directory → (node_exporter's chip label, the chip's name).
-    let mut chips: BTreeMap<&str, (String, &str)> = BTreeMap::new();
-    for sensor in sensors {
-        chips
-            .entry(&sensor.hwmon)
-            .or_insert_with(|| (chip_id(root, &sensor.hwmon), &sensor.chip));
-    }
+fn encode_sensors(encoder: &mut DescriptorEncoder, sensors: &[Sensor]) -> std::fmt::Result {
+    // node_exporter's chip label → the chip's name.
+    let chips: BTreeMap<&str, &str> = sensors
+        .iter()
+        .map(|s| (s.id.as_str(), s.chip.as_str()))
+        .collect();
     let labels = |sensor: &Sensor| -> Labels {
         vec![
-            ("chip", chips[sensor.hwmon.as_str()].0.clone()),
+            ("chip", sensor.id.clone()),
             ("sensor", sensor.sensor.clone()),
         ]
     };
@@ -47,9 +40,12 @@ fn encode_sensors(
         encoder,
         "node_hwmon_chip_names",
         "Annotation metric for human-readable chip names",
-        chips.values().map(|(chip, name)| {
+        chips.iter().map(|(chip, name)| {
             (
-                vec![("chip", chip.clone()), ("chip_name", (*name).to_owned())],
+                vec![
+                    ("chip", (*chip).to_owned()),
+                    ("chip_name", (*name).to_owned()),
+                ],
                 gauge(1.0),
             )
         }),
@@ -96,11 +92,12 @@ fn encode_sensors(
     )
 }
 
-fn encode_edac(encoder: &mut DescriptorEncoder, root: &SysfsRoot) -> std::fmt::Result {
-    let controllers = read_memory_controllers(root);
-    let controller = |c: &crate::wire::MemoryController| -> Labels {
-        vec![("controller", c.controller.clone())]
-    };
+fn encode_edac(
+    encoder: &mut DescriptorEncoder,
+    controllers: &[MemoryController],
+) -> std::fmt::Result {
+    let controller =
+        |c: &MemoryController| -> Labels { vec![("controller", c.controller.clone())] };
     // Counters, named without `_total`: the encoder appends it.
     family(
         encoder,
@@ -145,8 +142,7 @@ fn encode_edac(encoder: &mut DescriptorEncoder, root: &SysfsRoot) -> std::fmt::R
     )
 }
 
-fn encode_aer(encoder: &mut DescriptorEncoder, root: &SysfsRoot) -> std::fmt::Result {
-    let devices = read_pcie_errors(root);
+fn encode_aer(encoder: &mut DescriptorEncoder, devices: &[PcieErrors]) -> std::fmt::Result {
     family(
         encoder,
         "vitals_pcie_aer_errors",
@@ -176,14 +172,17 @@ mod tests {
     use super::super::node::render;
     use super::*;
 
-    fn fixture(name: &str) -> SysfsRoot {
-        SysfsRoot::fixture(name)
+    use crate::server::collect::health::{read, sysfs::SysfsRoot};
+
+    /// What a tick reads under a fixture tree.
+    fn fixture(name: &str) -> HostHealth {
+        read(&SysfsRoot::fixture(name), None)
     }
 
     #[test]
     fn a_server_scrapes_in_node_exporters_names() {
-        let root = fixture("server");
-        let text = render::text(move |e| encode_health(e, &root));
+        let health = fixture("server");
+        let text = render::text(move |e| encode_health(e, &health));
         for line in [
             "# TYPE node_hwmon_temp_celsius gauge",
             r#"node_hwmon_chip_names{chip="platform_coretemp_0",chip_name="coretemp"} 1.0"#,
@@ -215,8 +214,8 @@ mod tests {
 
     #[test]
     fn a_desktop_has_fans_and_no_memory_or_pcie_errors() {
-        let root = fixture("desktop");
-        let text = render::text(move |e| encode_health(e, &root));
+        let health = fixture("desktop");
+        let text = render::text(move |e| encode_health(e, &health));
         for line in [
             r#"node_hwmon_chip_names{chip="pci0000:00_0000:00:18_3",chip_name="k10temp"} 1.0"#,
             r#"node_hwmon_chip_names{chip="nvme_nvme0",chip_name="nvme"} 1.0"#,
@@ -236,7 +235,8 @@ mod tests {
 
     #[test]
     fn a_missing_root_writes_nothing() {
-        let text = render::text(|e| encode_health(e, &SysfsRoot("/nonexistent".into())));
+        let text =
+            render::text(|e| encode_health(e, &read(&SysfsRoot("/nonexistent".into()), None)));
         assert!(
             !text.contains("node_hwmon") && !text.contains("node_edac"),
             "{text}"

@@ -36,8 +36,6 @@ struct SnapshotCollector {
     hostname: Arc<str>,
     /// Where the node families' /proc and /sys files are read, on each scrape.
     node_files: node::NodeFiles,
-    /// Where the hwmon, EDAC and AER families are read, on each scrape.
-    health_root: crate::server::collect::health::sysfs::SysfsRoot,
 }
 
 /// What a scrape reads from: the handles of everything /metrics reports.
@@ -56,8 +54,6 @@ pub struct MetricSources {
     pub alerts: Arc<Alerts>,
     /// Idle-held GPUs and each person's GPU time.
     pub usage: Arc<crate::server::usage::Usage>,
-    /// Where the hwmon, EDAC and AER families are read (`--sysfs-root`).
-    pub health_root: crate::server::collect::health::sysfs::SysfsRoot,
 }
 
 /// The registry every scrape encodes; built once at start.
@@ -70,7 +66,6 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         jobs,
         alerts,
         usage,
-        health_root,
     } = sources;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(AlertCollector(alerts)));
@@ -87,7 +82,6 @@ pub fn registry(sources: MetricSources) -> Arc<Registry> {
         latest,
         hostname,
         node_files: node::NodeFiles::default(),
-        health_root,
     }));
     registry.register_collector(Box::new(ProcessScanCollector(processes)));
     registry.register_collector(Box::new(GpuReadCollector(gpu_cost)));
@@ -167,7 +161,7 @@ impl Collector for SnapshotCollector {
         };
         host::encode_host(&mut encoder, &snapshot)?;
         node::encode_node(&mut encoder, &self.node_files, &snapshot)?;
-        health::encode_health(&mut encoder, &self.health_root)?;
+        health::encode_health(&mut encoder, &snapshot.health)?;
         smart::encode_smart(&mut encoder, &snapshot.health.disks)?;
         gpu::encode_gpus(&mut encoder, &snapshot.gpus, &self.hostname)
     }
@@ -198,7 +192,6 @@ mod tests {
                 Default::default(),
                 std::time::Duration::from_secs(1),
             )),
-            health_root: Default::default(),
         });
         let mut out = String::new();
         if openmetrics {
