@@ -7,10 +7,8 @@ use crate::common;
 use common::process::scratch_dir;
 use common::prometheus::Prometheus;
 use common::server::TestServer;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -44,45 +42,9 @@ async fn server() -> TestServer {
     .await
 }
 
-fn start_prometheus(name: &str, target: &str) -> Prometheus {
-    Prometheus::start(
-        name,
-        &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vitals\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-}
-
-/// Asks Prometheus until the query has a result (the first scrapes take a moment).
-async fn query(prometheus: &Prometheus, promql: &str) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let response = reqwest::Client::new()
-            .get(format!("{}/api/v1/query", prometheus.url))
-            .query(&[("query", promql)])
-            .send()
-            .await;
-        let body = match response {
-            Ok(response) => response.json::<Value>().await.ok(),
-            Err(_) => None,
-        };
-        let result = body
-            .and_then(|b| b["data"]["result"].as_array().cloned())
-            .unwrap_or_default();
-        if !result.is_empty() {
-            return result;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus never answered {promql}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 /// The one sample `promql` selects, and its value.
 async fn one(prometheus: &Prometheus, promql: &str) -> f64 {
-    let samples = query(prometheus, promql).await;
+    let samples = prometheus.query(promql).await;
     assert_eq!(samples.len(), 1, "{promql}: {samples:?}");
     samples[0]["value"][1].as_str().unwrap().parse().unwrap()
 }
@@ -90,9 +52,9 @@ async fn one(prometheus: &Prometheus, promql: &str) -> f64 {
 #[tokio::test]
 async fn prometheus_reads_smart_under_smartctl_exporters_names() {
     let server = server().await;
-    let prometheus = start_prometheus("prometheus-health-smart", &server.addr.to_string());
+    let prometheus = Prometheus::scraping("prometheus-health-smart", &server.addr.to_string());
 
-    let devices = query(&prometheus, "smartctl_device").await;
+    let devices = prometheus.query("smartctl_device").await;
     let device = |name: &str| {
         devices
             .iter()
@@ -172,9 +134,9 @@ async fn prometheus_reads_smart_under_smartctl_exporters_names() {
 #[tokio::test]
 async fn prometheus_reads_the_sysfs_fixture_under_node_exporters_names() {
     let server = server().await;
-    let prometheus = start_prometheus("prometheus-health-sysfs", &server.addr.to_string());
+    let prometheus = Prometheus::scraping("prometheus-health-sysfs", &server.addr.to_string());
 
-    let names = query(&prometheus, "node_hwmon_chip_names").await;
+    let names = prometheus.query("node_hwmon_chip_names").await;
     assert!(
         names
             .iter()
@@ -182,11 +144,9 @@ async fn prometheus_reads_the_sysfs_fixture_under_node_exporters_names() {
                 && s["metric"]["chip_name"] == "coretemp"),
         "{names:?}"
     );
-    let labels = query(
-        &prometheus,
-        r#"node_hwmon_sensor_label{chip="platform_coretemp_0",sensor="temp1"}"#,
-    )
-    .await;
+    let labels = prometheus
+        .query(r#"node_hwmon_sensor_label{chip="platform_coretemp_0",sensor="temp1"}"#)
+        .await;
     assert_eq!(labels[0]["metric"]["label"], "Package id 0");
     for (promql, expected) in [
         (

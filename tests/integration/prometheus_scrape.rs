@@ -9,47 +9,11 @@ use common::prometheus::Prometheus;
 use common::server::TestServer;
 use serde_json::Value;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const GPUS: &str = "driver 550.54.15\ncuda 12040\n\
     gpu name=\"Fake H100 80GB\" uuid=GPU-prom-0 util=37 memutil=12 mem_used=2147483648 mem_total=85899345920 \
     temp=55 power_mw=123500 limit_mw=700000 fan=40 sm_clock=1980 mem_clock=2619 procs=1:1048576:compute\n";
-
-fn start_prometheus(target: &str) -> Prometheus {
-    Prometheus::start(
-        "prometheus",
-        &format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vitals\n    static_configs:\n      - targets: ['{target}']\n"
-        ),
-    )
-}
-
-/// Asks Prometheus until the query has a result (the first scrapes take a moment).
-async fn query(prometheus: &Prometheus, promql: &str) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let response = reqwest::Client::new()
-            .get(format!("{}/api/v1/query", prometheus.url))
-            .query(&[("query", promql)])
-            .send()
-            .await;
-        let body = match response {
-            Ok(response) => response.json::<Value>().await.ok(),
-            Err(_) => None,
-        };
-        let result = body
-            .and_then(|b| b["data"]["result"].as_array().cloned())
-            .unwrap_or_default();
-        if !result.is_empty() {
-            return result;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Prometheus never answered {promql}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 fn value(sample: &Value) -> f64 {
     sample["value"][1].as_str().unwrap().parse().unwrap()
@@ -78,11 +42,11 @@ async fn a_real_prometheus_scrapes_node_exporter_and_dcgm_series() {
         cli.nvml_library = Some(library);
     })
     .await;
-    let prometheus = start_prometheus(&server.addr.to_string());
+    let prometheus = Prometheus::scraping("prometheus", &server.addr.to_string());
 
-    let up = query(&prometheus, "up{job=\"vitals\"} == 1").await;
+    let up = prometheus.query("up{job=\"vitals\"} == 1").await;
     assert_eq!(up.len(), 1, "the target is up");
-    let total = query(&prometheus, "node_memory_MemTotal_bytes").await;
+    let total = prometheus.query("node_memory_MemTotal_bytes").await;
     assert_eq!(value(&total[0]), meminfo_total_bytes());
     for series in [
         "node_memory_MemAvailable_bytes",
@@ -99,30 +63,28 @@ async fn a_real_prometheus_scrapes_node_exporter_and_dcgm_series() {
         "node_filesystem_avail_bytes",
         "vitals_build_info",
     ] {
-        let samples = query(&prometheus, series).await;
+        let samples = prometheus.query(series).await;
         assert!(samples.iter().all(|s| value(s) >= 0.0), "{series}");
     }
-    let cpus = query(
-        &prometheus,
-        "count(count by (cpu) (node_cpu_seconds_total))",
-    )
-    .await;
+    let cpus = prometheus
+        .query("count(count by (cpu) (node_cpu_seconds_total))")
+        .await;
     assert_eq!(
         value(&cpus[0]) as usize,
         std::thread::available_parallelism().unwrap().get()
     );
 
     // A counter that counts: CPU seconds grow between scrapes.
-    let first = value(&query(&prometheus, "sum(node_cpu_seconds_total)").await[0]);
+    let first = value(&prometheus.query("sum(node_cpu_seconds_total)").await[0]);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let later = value(&query(&prometheus, "sum(node_cpu_seconds_total)").await[0]);
+    let later = value(&prometheus.query("sum(node_cpu_seconds_total)").await[0]);
     assert!(
         later > first,
         "node_cpu_seconds_total increased: {first} → {later}"
     );
 
     // GPU series with dcgm-exporter's labels and units.
-    let util = query(&prometheus, "DCGM_FI_DEV_GPU_UTIL").await;
+    let util = prometheus.query("DCGM_FI_DEV_GPU_UTIL").await;
     let labels = &util[0]["metric"];
     assert_eq!(labels["gpu"], "0");
     assert_eq!(labels["UUID"], "GPU-prom-0");
@@ -130,38 +92,38 @@ async fn a_real_prometheus_scrapes_node_exporter_and_dcgm_series() {
     assert!(labels["Hostname"].as_str().is_some_and(|h| !h.is_empty()));
     assert_eq!(value(&util[0]), 37.0);
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_FB_USED").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_FB_USED").await[0]),
         2048.0,
         "MiB"
     );
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_FB_FREE").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_FB_FREE").await[0]),
         79872.0,
         "MiB"
     );
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_POWER_USAGE").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_POWER_USAGE").await[0]),
         123.5,
         "W"
     );
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_GPU_TEMP").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_GPU_TEMP").await[0]),
         55.0
     );
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_MEM_COPY_UTIL").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_MEM_COPY_UTIL").await[0]),
         12.0
     );
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_SM_CLOCK").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_SM_CLOCK").await[0]),
         1980.0
     );
     assert_eq!(
-        value(&query(&prometheus, "DCGM_FI_DEV_MEM_CLOCK").await[0]),
+        value(&prometheus.query("DCGM_FI_DEV_MEM_CLOCK").await[0]),
         2619.0
     );
     assert_eq!(
-        value(&query(&prometheus, "vitals_gpu_processes").await[0]),
+        value(&prometheus.query("vitals_gpu_processes").await[0]),
         1.0
     );
     drop(fake);

@@ -11,6 +11,43 @@ pub struct Prometheus {
 }
 
 impl Prometheus {
+    /// Starts Prometheus scraping `target` (`host:port`) every second, as job `vitals`.
+    pub fn scraping(name: &str, target: &str) -> Prometheus {
+        Prometheus::start(
+            name,
+            &format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: vitals\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+    }
+
+    /// Asks until the query has a result (the first scrapes take a moment); fails after 40 s.
+    pub async fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(40);
+        loop {
+            let response = reqwest::Client::new()
+                .get(format!("{}/api/v1/query", self.url))
+                .query(&[("query", promql)])
+                .send()
+                .await;
+            let body = match response {
+                Ok(response) => response.json::<serde_json::Value>().await.ok(),
+                Err(_) => None,
+            };
+            let result = body
+                .and_then(|b| b["data"]["result"].as_array().cloned())
+                .unwrap_or_default();
+            if !result.is_empty() {
+                return result;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "Prometheus never answered {promql}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+    }
+
     /// Starts Prometheus on a free loopback port with `config` (YAML) as its configuration.
     pub fn start(name: &str, config: &str) -> Prometheus {
         let dir = scratch_dir(name);
