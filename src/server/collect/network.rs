@@ -50,18 +50,25 @@ impl Default for NetworkCollector {
 
 /// (interface, bytes received, bytes transmitted) per line of /proc/net/dev.
 pub fn parse_net_dev(text: &str) -> Vec<(String, u64, u64)> {
-    text.lines()
-        .filter_map(|line| {
-            let (name, counters) = line.split_once(':')?;
-            let fields: Vec<u64> = counters
-                .split_whitespace()
-                .filter_map(|f| f.parse().ok())
-                .collect();
-            // rx: bytes packets errs drop fifo frame compressed multicast | tx: bytes …
-            let (rx, tx) = (*fields.first()?, *fields.get(8)?);
-            Some((name.trim().to_owned(), rx, tx))
-        })
+    // rx: bytes packets errs drop fifo frame compressed multicast | tx: bytes …
+    net_dev_lines(text)
+        .map(|(name, counters)| (name.to_owned(), counters[0], counters[8]))
         .collect()
+}
+
+/// The `name: 16 counters` lines of /proc/net/dev (8 receive, then 8 transmit), for the sampler
+/// and for `/metrics`' node_exporter families; the header lines and odd lines are skipped.
+pub fn net_dev_lines(text: &str) -> impl Iterator<Item = (&str, [u64; 16])> {
+    text.lines().filter_map(|line| {
+        let (name, numbers) = line.split_once(':')?;
+        let name = name.trim();
+        let mut counters = [0u64; 16];
+        let mut numbers = numbers.split_ascii_whitespace();
+        for slot in &mut counters {
+            *slot = numbers.next()?.parse().ok()?;
+        }
+        (!name.is_empty() && numbers.next().is_none()).then_some((name, counters))
+    })
 }
 
 /// Loopback traffic never leaves the machine, so it stays out of the totals.

@@ -6,6 +6,7 @@
 
 use super::super::{counter, family, flag, gauge};
 use super::{integer, read_text};
+use crate::server::collect::network::net_dev_lines;
 use prometheus_client::encoding::DescriptorEncoder;
 use std::path::Path;
 
@@ -37,21 +38,12 @@ pub(super) struct Interface<'a> {
     columns: [f64; 16],
 }
 
-/// The `name: 16 numbers` lines; the two header lines (no colon) and odd lines are skipped.
+/// The interfaces' lines, as the sampler reads them too.
 pub(super) fn parse(text: &str) -> Vec<Interface<'_>> {
-    text.lines()
-        .filter_map(|line| {
-            let (name, numbers) = line.split_once(':')?;
-            let name = name.trim();
-            let mut interface = Interface {
-                name,
-                columns: [0.0; 16],
-            };
-            let mut numbers = numbers.split_ascii_whitespace();
-            for slot in &mut interface.columns {
-                *slot = integer(numbers.next()?)?;
-            }
-            (!name.is_empty() && numbers.next().is_none()).then_some(interface)
+    net_dev_lines(text)
+        .map(|(name, counters)| Interface {
+            name,
+            columns: counters.map(|c| c as f64),
         })
         .collect()
 }
