@@ -34,14 +34,7 @@ pub fn HealthCard() -> impl IntoView {
 /// Puts the server's card in the slot; a failed request leaves the last one.
 #[cfg(feature = "hydrate")]
 async fn fill(slot: NodeRef<leptos::html::Section>) {
-    let Ok(response) = gloo_net::http::Request::get("/health/card").send().await else {
-        return;
-    };
-    if !response.ok() {
-        return;
-    }
-    if let (Ok(html), Some(section)) = (response.text().await, slot.get_untracked()) {
-        // Our own server's HTML, every value escaped as it was drawn.
-        section.set_inner_html(&html);
+    if let Some(section) = slot.get_untracked() {
+        crate::app::server_html::fill(&section, "/health/card").await;
     }
 }

@@ -1,6 +1,8 @@
 //! The jobs card: each job a row (running first, then recent) with its status, duration, last
 //! values and GPUs, drawn with the DOM's own calls as the process table is; choosing a row draws
-//! that job's numeric fields on a chart that shares the time axis and the zoom of the others.
+//! that job's numeric fields on a chart that shares the time axis and the zoom of the others,
+//! with its run report beneath (drawn by the server, `/jobs/report/panel`, and asked again while
+//! the job runs).
 
 use super::chart_view::EChart;
 use super::charts::{LineSeries, job_chart};
@@ -11,6 +13,9 @@ use crate::shared::store::Millis;
 use leptos::prelude::*;
 
 const LIST_ID: &str = "jobs-list";
+/// How often a chosen job's report is asked again: a running job's grows.
+#[cfg(feature = "hydrate")]
+const REPORT_REFRESH_MS: u32 = 10_000;
 
 #[component]
 pub fn JobsCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> impl IntoView {
@@ -45,6 +50,27 @@ pub fn JobsCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> imp
     });
     let chosen_name =
         move || jobs.with(|view| view.chosen_job().map(|job| name_of(job).to_owned()));
+    let report = NodeRef::<leptos::html::Div>::new();
+    #[cfg(feature = "hydrate")]
+    {
+        let chosen = Memo::new(move |_| jobs.with(|view| view.chosen.clone()));
+        Effect::new(move |_| {
+            let Some(channel) = chosen.get() else { return };
+            if let Some(slot) = report.get_untracked() {
+                slot.set_inner_html("");
+            }
+            leptos::task::spawn_local(async move {
+                let url = format!("/jobs/report/panel?channel={channel}");
+                // Until another job is chosen (or none): a running job's report grows.
+                while chosen.get_untracked().as_deref() == Some(channel.as_str()) {
+                    if let Some(slot) = report.get_untracked() {
+                        crate::app::server_html::fill(&slot, &url).await;
+                    }
+                    gloo_timers::future::TimeoutFuture::new(REPORT_REFRESH_MS).await;
+                }
+            });
+        });
+    }
     let clicked = move |event: leptos::ev::MouseEvent| {
         if let Some(channel) = rows::clicked(&event) {
             jobs.update(|view| view.toggle(channel));
@@ -58,6 +84,7 @@ pub fn JobsCard(frame: Memo<DrawFrame>, zoom: Callback<(Millis, Millis)>) -> imp
             <div class="job-chart" hidden=move || chosen_name().is_none()>
                 <h3 data-testid="job-chart-title">{chosen_name}</h3>
                 <EChart id="chart-job".into() chart on_select=zoom />
+                <div class="job-report" node_ref=report data-testid="job-report"></div>
             </div>
         </section>
     }

@@ -17,6 +17,7 @@ pub mod live;
 pub mod process_card;
 pub mod processes;
 pub mod seed;
+pub mod server_html;
 pub mod stored;
 pub mod tab;
 pub mod theme;

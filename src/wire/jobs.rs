@@ -90,4 +90,7 @@ pub struct EmitRequest {
 pub struct EmitResponse {
     pub delivered: usize,
     pub seq: u64,
+    /// For a job's `end`: its run report's summary line, for the script's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
 }

@@ -66,6 +66,8 @@ pub mod gpu_metric {
     pub const XID_ERRORS: &str = "xid_errors";
     pub const PCIE_RX: &str = "pcie_rx";
     pub const PCIE_TX: &str = "pcie_tx";
+    /// 1 while its PCIe link runs on fewer lanes than it can, 0 while it runs on all of them.
+    pub const PCIE_NARROW: &str = "pcie_narrow";
     pub const NVLINK_RX: &str = "nvlink_rx";
     pub const NVLINK_TX: &str = "nvlink_tx";
     pub const ENCODER: &str = "encoder";

@@ -169,12 +169,23 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
     });
     let fleet = fleet::Fleet::new(config.fleet.clone());
     fleet.spawn();
+    let history_reads = Arc::new(tokio::sync::Semaphore::new(1));
     let jobs = jobs::Jobs {
         book: jobs,
         hub: hub.clone(),
         durable: durable.clone(),
         emit_token: emit_token.into(),
         emit_token_file: config.emit_token_file.as_path().into(),
+        latest: outlets.latest.clone(),
+        history_reads: history_reads.clone(),
+        reports: Default::default(),
+        report_settings: Arc::new(jobs::report::ReportSettings {
+            interval_ms: config.interval.as_millis() as i64,
+            idle: config.idle_held,
+            price_per_kwh: config.run_cost.price_per_kwh,
+            currency: config.run_cost.currency.clone(),
+            carbon_grams_per_kwh: config.run_cost.carbon_grams_per_kwh,
+        }),
     };
     let sessions = web::auth::sessions::Sessions::saved_in(
         durable.db.clone(),
@@ -204,7 +215,7 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         sign_in_reads: Arc::new(tokio::sync::Semaphore::new(
             web::auth::MAX_SIGN_INS_READ_AT_ONCE,
         )),
-        history_reads: Arc::new(tokio::sync::Semaphore::new(1)),
+        history_reads,
         alerts: outlets.alerts,
         jobs,
         fleet,

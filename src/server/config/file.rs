@@ -44,6 +44,9 @@ pub struct FileConfig {
     pub idle_held_min_memory_mib: Option<u64>,
     pub idle_held_max_utilization: Option<u32>,
     pub idle_held_after_seconds: Option<u64>,
+    pub energy_price_per_kwh: Option<f64>,
+    pub energy_currency: Option<String>,
+    pub carbon_grams_per_kwh: Option<f64>,
     #[serde(default)]
     pub container_sockets: Vec<PathBuf>,
     /// `[alerts]`: default rules switched off, and rules of one's own.

@@ -63,6 +63,17 @@ pub struct Config {
     pub owners: OwnerSettings,
     /// Where sensors are read and how SMART is.
     pub health: HealthSettings,
+    /// What a run report prices energy at.
+    pub run_cost: RunCost,
+}
+
+/// `energy_price_per_kwh` (in `energy_currency`) and `carbon_grams_per_kwh`: a run report's
+/// cost and CO₂ from its energy; each left out when not set.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RunCost {
+    pub price_per_kwh: Option<f64>,
+    pub currency: Option<String>,
+    pub carbon_grams_per_kwh: Option<f64>,
 }
 
 /// Where the machine's health is read from.
@@ -127,6 +138,8 @@ pub enum ConfigError {
     ShortAccessToken,
     #[error(transparent)]
     AlertRule(#[from] crate::server::alerts::rules::RuleError),
+    #[error("{setting} must be a number from 0 to 1000000, got {value}")]
+    Price { setting: &'static str, value: f64 },
     #[error("--fleet-prometheus {0}")]
     Fleet(String),
 }
@@ -317,6 +330,28 @@ impl Config {
                 }
             },
         };
+        let rate = |setting: &'static str, value: Option<f64>| match value {
+            Some(value) if !(0.0..=1e6).contains(&value) => {
+                Err(ConfigError::Price { setting, value })
+            }
+            other => Ok(other),
+        };
+        let run_cost = RunCost {
+            price_per_kwh: rate(
+                "energy_price_per_kwh",
+                cli.energy_price_per_kwh.or(file.energy_price_per_kwh),
+            )?,
+            currency: cli
+                .energy_currency
+                .clone()
+                .or(file.energy_currency.clone())
+                .map(|c| c.trim().chars().take(8).collect::<String>())
+                .filter(|c| !c.is_empty()),
+            carbon_grams_per_kwh: rate(
+                "carbon_grams_per_kwh",
+                cli.carbon_grams_per_kwh.or(file.carbon_grams_per_kwh),
+            )?,
+        };
         let alert_rules = crate::server::alerts::rules::resolve(&file.alerts)?;
         let alert_webhooks = file
             .alerts
@@ -358,6 +393,7 @@ impl Config {
             fleet,
             idle_held,
             owners,
+            run_cost,
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod events;
 pub mod file;
 pub mod layouts;
 pub mod query;
+pub mod scan;
 pub mod series;
 pub mod usage;
 pub mod writer;

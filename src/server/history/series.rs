@@ -92,7 +92,7 @@ pub fn of_snapshot(snapshot: &Snapshot) -> NamedValues {
 
 /// GPU detail stored beside what the dashboard draws, for alerts, `/metrics`-like questions
 /// over time and the record: clocks, fan, state, violations, errors, links, engines.
-fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 23] {
+fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 24] {
     let ecc = gpu.ecc.unwrap_or_default();
     let profiled = |read: fn(&GpuProfiling) -> Option<f64>| gpu.profiling.as_ref().and_then(read);
     let pcie = gpu.pcie.unwrap_or_default();
@@ -129,6 +129,11 @@ fn gpu_detail(gpu: &GpuMetrics) -> [(&'static str, Option<f64>); 23] {
         (gpu_metric::XID_ERRORS, gpu.xid_count.map(|n| n as f64)),
         (gpu_metric::PCIE_RX, pcie.rx_bytes_per_second),
         (gpu_metric::PCIE_TX, pcie.tx_bytes_per_second),
+        (
+            gpu_metric::PCIE_NARROW,
+            (pcie.width.is_some() && pcie.max_width.is_some())
+                .then(|| if pcie.narrowed() { 1.0 } else { 0.0 }),
+        ),
         (gpu_metric::NVLINK_RX, nvlink.rx_bytes_per_second),
         (gpu_metric::NVLINK_TX, nvlink.tx_bytes_per_second),
         (gpu_metric::ENCODER, gpu.encoder_percent.map(f64::from)),

@@ -11,7 +11,7 @@ use crate::server::history::{Accumulator, DbError, HistoryDb, Retention, Row, Ti
 use crate::server::runtime::lock::lock;
 use rusqlite::{Connection, params};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,6 +58,8 @@ pub struct Recorder {
     /// Each tick's GPU usage, booked to owners.
     usage: Mutex<Option<SyncSender<UsageTick>>>,
     status: Arc<Mutex<WriterStatus>>,
+    /// Set to have the next batch written at the next tick rather than when due.
+    flush: Arc<AtomicBool>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -75,8 +77,10 @@ impl Recorder {
         let (events, emitted) = sync_channel(QUEUE_EVENTS);
         let (usage, usage_ticks) = sync_channel(QUEUE_USAGE_MINUTES);
         let queued_event_bytes = Arc::new(AtomicU64::new(0));
+        let flush = Arc::new(AtomicBool::new(false));
         let thread = {
             let status = status.clone();
+            let flush = flush.clone();
             let emitted = Emitted {
                 queue: emitted,
                 queued_bytes: queued_event_bytes.clone(),
@@ -87,6 +91,7 @@ impl Recorder {
                 .spawn(move || {
                     let mut writer = Writer::new(connection, retention, path, status, emitted);
                     writer.usage_ticks = Some(usage_ticks);
+                    writer.flush = flush;
                     writer.run(ticks)
                 })
                 .map_err(|e| DbError::Sqlite {
@@ -100,6 +105,7 @@ impl Recorder {
             queued_event_bytes,
             usage: Mutex::new(Some(usage)),
             status,
+            flush,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -170,6 +176,14 @@ impl Recorder {
 
     pub fn status(&self) -> WriterStatus {
         lock(&self.status).clone()
+    }
+
+    /// Has what is queued written with the next tick instead of when the batch is due (a job's
+    /// end wants its report whole); returns the batches written so far, to wait on the next.
+    pub fn flush_soon(&self) -> u64 {
+        let written = self.status().batches;
+        self.flush.store(true, Ordering::Relaxed);
+        written
     }
 }
 
@@ -263,6 +277,8 @@ struct Writer {
     /// GPU usage ticks, and the interned owners they are written under.
     usage_ticks: Option<Receiver<UsageTick>>,
     usage: UsageWriter,
+    /// The recorder's ask to write now.
+    flush: Arc<AtomicBool>,
 }
 
 impl Writer {
@@ -284,6 +300,7 @@ impl Writer {
             resumed: false,
             usage_ticks: None,
             usage: UsageWriter::default(),
+            flush: Arc::default(),
         }
     }
 
@@ -300,7 +317,7 @@ impl Writer {
                     return;
                 }
             }
-            if Instant::now() >= due {
+            if Instant::now() >= due || self.flush.swap(false, Ordering::Relaxed) {
                 self.write(std::mem::take(&mut batch));
                 due = Instant::now() + BATCH_EVERY;
             }

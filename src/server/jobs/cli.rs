@@ -184,6 +184,9 @@ pub async fn run(args: &EmitArgs, cli: &Cli) -> ExitCode {
                 "{} {}: seq {}, delivered to {} subscriber(s)",
                 args.channel, args.event, sent.seq, sent.delivered
             );
+            if let Some(summary) = sent.report {
+                println!("{}: {summary}", args.channel);
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {

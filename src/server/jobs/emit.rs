@@ -9,7 +9,8 @@ use crate::server::hub::valid_channel_name;
 use crate::server::jobs::Jobs;
 use crate::server::jobs::book::JobLimit;
 use crate::server::jobs::convention::JOBS_PREFIX;
-use crate::wire::{EVENT_JOB_START, EmitRequest, EmitResponse};
+use crate::server::jobs::report::routes::{job_of, report_of};
+use crate::wire::{EVENT_JOB_END, EVENT_JOB_START, EmitRequest, EmitResponse};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -23,6 +24,8 @@ pub const EMIT_PATH: &str = "/api/internal/ws/emit";
 
 pub const MAX_EMIT_BYTES: usize = 64 * 1024;
 const MAX_EVENT_NAME: usize = 64;
+/// How long a job's `end` waits for the writer to save its last samples: a tick and a write.
+const FLUSH_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub async fn emit(
     State(jobs): State<Jobs>,
@@ -103,14 +106,33 @@ pub async fn emit(
         jobs.hub
             .set_heartbeat(&request.channel, std::time::Duration::from_secs(seconds));
     }
+    let report = if request.event == EVENT_JOB_END && request.channel.starts_with(JOBS_PREFIX) {
+        ended_summary(&jobs, &request.channel).await
+    } else {
+        None
+    };
     Ok((
         StatusCode::ACCEPTED,
         Json(EmitResponse {
             delivered: published.delivered,
             seq: published.seq,
+            report,
         }),
     )
         .into_response())
+}
+
+/// The ended run's summary line: the writer is asked to save what it holds first (it does so
+/// with the next tick), so the report includes the run's last seconds. None without history.
+async fn ended_summary(jobs: &Jobs, channel: &str) -> Option<String> {
+    let recorder = jobs.durable.recorder.as_ref()?;
+    let written = recorder.flush_soon();
+    let deadline = tokio::time::Instant::now() + FLUSH_WAIT;
+    while recorder.status().batches <= written && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let job = job_of(jobs, Some(channel), "channel").ok()?;
+    report_of(jobs, job).await.ok().map(|r| r.summary.clone())
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -74,7 +74,7 @@ pub async fn job_fields(
 
 /// The job's `metrics` data from `from` to `to`, oldest first: the saved ones older than the
 /// hub's ring, then the ring's.
-fn metrics_between(
+pub(crate) fn metrics_between(
     jobs: &Jobs,
     channel: &str,
     from: i64,

@@ -1,6 +1,6 @@
 //! Jobs: what local processes emit on `jobs/` channels. The convention their messages follow, the
-//! emit route that takes them, the job book built from them, a job's fields over time, the emit
-//! token file, and the `vitals emit` command that sends them.
+//! emit route that takes them, the job book built from them, a job's fields over time, its run
+//! report, the emit token file, and the `vitals emit` command that sends them.
 
 pub mod book;
 pub mod cli;
@@ -8,14 +8,18 @@ pub mod convention;
 pub mod emit;
 pub mod emit_token;
 pub mod fields;
+pub mod report;
 
 use crate::server::history::Durable;
 use crate::server::hub::Hub;
+use crate::server::pipeline::latest::Latest;
 use std::path::Path;
 use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 /// What the jobs' routes need: the book, the hub they publish on, the history they are saved in,
-/// and the emit token with the file it was written to (named when a token is wrong).
+/// the emit token with the file it was written to (named when a token is wrong), and for the run
+/// reports the GPUs now, the turn history reads take, the ended runs' reports and their settings.
 #[derive(Clone)]
 pub struct Jobs {
     pub book: Arc<book::JobBook>,
@@ -23,4 +27,8 @@ pub struct Jobs {
     pub durable: Durable,
     pub emit_token: Arc<str>,
     pub emit_token_file: Arc<Path>,
+    pub latest: Latest,
+    pub history_reads: Arc<Semaphore>,
+    pub reports: Arc<report::cache::ReportCache>,
+    pub report_settings: Arc<report::ReportSettings>,
 }

@@ -9,6 +9,7 @@ use crate::server::http::guard::{self, HostRules};
 use crate::server::http::site;
 use crate::server::jobs::emit::{self, EMIT_PATH};
 use crate::server::jobs::fields;
+use crate::server::jobs::report::routes as run_report;
 use crate::server::prometheus;
 use crate::server::usage;
 use crate::server::web::shell::shell;
@@ -50,6 +51,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/system/processes", get(api::processes))
         .route("/api/system/jobs", get(api::jobs))
         .route("/api/system/jobs/fields", get(fields::job_fields))
+        .route("/api/system/jobs/report", get(run_report::api))
+        .route("/api/system/jobs/compare", get(run_report::api_compare))
+        .route("/jobs/report", get(run_report::report_page))
+        .route("/jobs/report/panel", get(run_report::panel))
+        .route("/jobs/compare", get(run_report::compare_page))
         .route("/metrics", get(prometheus::metrics))
         .route("/api/fleet", get(fleet::routes::api))
         .route("/fleet", get(fleet::routes::fleet_page))
