@@ -176,7 +176,10 @@ pub async fn start(cli: Cli) -> Result<Running, StartError> {
         durable: durable.clone(),
         emit_token: emit_token.into(),
         emit_token_file: config.emit_token_file.as_path().into(),
-        latest: outlets.latest.clone(),
+        gpus_now: {
+            let latest = outlets.latest.clone();
+            Arc::new(move || latest.get().map(|s| s.gpus.clone()).unwrap_or_default())
+        },
         history_reads: history_reads.clone(),
         reports: Default::default(),
         report_settings: Arc::new(jobs::report::ReportSettings {

@@ -165,13 +165,21 @@ pub struct Cli {
     )]
     pub idle_held_after: Option<u64>,
     /// What a kWh costs, for the run reports' cost (in --energy-currency). Default: no cost.
-    #[arg(long, help_heading = "Run reports", env = "VITALS_ENERGY_PRICE_PER_KWH")]
+    #[arg(
+        long,
+        help_heading = "Run reports",
+        env = "VITALS_ENERGY_PRICE_PER_KWH"
+    )]
     pub energy_price_per_kwh: Option<f64>,
     /// The currency the price is in, as the reports write it (EUR, USD, …).
     #[arg(long, help_heading = "Run reports", env = "VITALS_ENERGY_CURRENCY")]
     pub energy_currency: Option<String>,
     /// Grams of CO₂ per kWh of the grid the machine draws from, for the reports' CO₂.
-    #[arg(long, help_heading = "Run reports", env = "VITALS_CARBON_GRAMS_PER_KWH")]
+    #[arg(
+        long,
+        help_heading = "Run reports",
+        env = "VITALS_CARBON_GRAMS_PER_KWH"
+    )]
     pub carbon_grams_per_kwh: Option<f64>,
     /// Container engine sockets (Docker's API, which Podman speaks too) asked for container
     /// names, read-only; repeatable. Default /run/docker.sock and /run/podman/podman.sock;

@@ -6,6 +6,7 @@ use crate::server::history::layouts::{Layouts, value_at};
 use crate::server::history::{DbError, HistoryDb, Tier};
 use rusqlite::params;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// One series in one row: its minimum, mean and maximum (all three the sample in the raw tier).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -53,17 +54,23 @@ impl HistoryDb {
                 .get_ref(2)
                 .and_then(|v| Ok(v.as_blob()?))
                 .map_err(fail)?;
-            if !positions.contains_key(&layout) {
-                let layout_names = layouts.names_of(&connection, layout).map_err(fail)?;
-                let found = layout_names
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(position, name)| Some((position, *wanted.get(name.as_str())?)))
-                    .collect();
-                positions.insert(layout, found);
-            }
+            let layout_positions = match positions.entry(layout) {
+                Entry::Occupied(known) => known.into_mut(),
+                Entry::Vacant(unseen) => {
+                    let layout_names = layouts.names_of(&connection, layout).map_err(fail)?;
+                    unseen.insert(
+                        layout_names
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(position, name)| {
+                                Some((position, *wanted.get(name.as_str())?))
+                            })
+                            .collect(),
+                    )
+                }
+            };
             values.iter_mut().for_each(|v| *v = None);
-            for &(position, slot) in &positions[&layout] {
+            for &(position, slot) in layout_positions.iter() {
                 let at = |k: usize| value_at(data, position * per_value + k);
                 let spread = if per_value == 1 {
                     at(0).map(|v| Spread {
@@ -133,11 +140,13 @@ mod tests {
             })
             .unwrap();
         assert_eq!(read, 3);
-        let one = |v: f64| Some(Spread {
-            min: v,
-            avg: v,
-            max: v,
-        });
+        let one = |v: f64| {
+            Some(Spread {
+                min: v,
+                avg: v,
+                max: v,
+            })
+        };
         assert_eq!(seen[0], (start + 5_000, vec![one(3.0), None, one(5.0)]));
         let mut minutes = Vec::new();
         db.scan(Tier::Minute, start, start + 130_000, &names, |t, v| {

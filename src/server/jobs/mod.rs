@@ -12,10 +12,14 @@ pub mod report;
 
 use crate::server::history::Durable;
 use crate::server::hub::Hub;
-use crate::server::pipeline::latest::Latest;
+use crate::wire::GpuMetrics;
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
+
+/// The GPUs as last sampled, read through a function so jobs/ depends on no part of the pipeline
+/// (the pipeline's sampler feeds the book, so the reverse import would close a circle).
+pub type GpusNow = Arc<dyn Fn() -> Vec<GpuMetrics> + Send + Sync>;
 
 /// What the jobs' routes need: the book, the hub they publish on, the history they are saved in,
 /// the emit token with the file it was written to (named when a token is wrong), and for the run
@@ -27,7 +31,7 @@ pub struct Jobs {
     pub durable: Durable,
     pub emit_token: Arc<str>,
     pub emit_token_file: Arc<Path>,
-    pub latest: Latest,
+    pub gpus_now: GpusNow,
     pub history_reads: Arc<Semaphore>,
     pub reports: Arc<report::cache::ReportCache>,
     pub report_settings: Arc<report::ReportSettings>,

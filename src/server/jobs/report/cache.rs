@@ -61,7 +61,10 @@ mod tests {
         for i in 0..MAX_JOBS as i64 {
             cache.keep(100 + i, report(&format!("jobs/n{i}")));
         }
-        assert!(cache.get("jobs/a", 10).is_none(), "the oldest run made room");
+        assert!(
+            cache.get("jobs/a", 10).is_none(),
+            "the oldest run made room"
+        );
         assert_eq!(lock(&cache.reports).len(), MAX_JOBS);
     }
 }

@@ -45,7 +45,13 @@ pub fn compare(a: JobReport, b: JobReport) -> JobComparison {
         }
     }
     JobComparison {
-        slower: slower.map(|run| if run == 'A' { a.channel.clone() } else { b.channel.clone() }),
+        slower: slower.map(|run| {
+            if run == 'A' {
+                a.channel.clone()
+            } else {
+                b.channel.clone()
+            }
+        }),
         a,
         b,
         differences,
@@ -59,7 +65,11 @@ fn slower_of(a: &JobReport, b: &JobReport) -> (Option<char>, String) {
         && rb > 0.0
         && (ra - rb).abs() / ra.max(rb) >= RATE_STEP
     {
-        let (slow, s, f) = if ra < rb { ('A', ra, rb) } else { ('B', rb, ra) };
+        let (slow, s, f) = if ra < rb {
+            ('A', ra, rb)
+        } else {
+            ('B', rb, ra)
+        };
         let percent = ((1.0 - s / f) * 100.0).round();
         let unit = a.counter.as_deref().unwrap_or("step");
         return (
@@ -73,7 +83,11 @@ fn slower_of(a: &JobReport, b: &JobReport) -> (Option<char>, String) {
     }
     let (da, db) = (a.duration_seconds, b.duration_seconds);
     if da.max(db) > 0.0 && (da - db).abs() / da.max(db) >= RATE_STEP {
-        let (slow, s, f) = if da > db { ('A', da, db) } else { ('B', db, da) };
+        let (slow, s, f) = if da > db {
+            ('A', da, db)
+        } else {
+            ('B', db, da)
+        };
         let percent = ((s / f.max(1e-9) - 1.0) * 100.0).round();
         return (
             Some(slow),
@@ -91,7 +105,10 @@ fn slower_of(a: &JobReport, b: &JobReport) -> (Option<char>, String) {
 fn held_back(this: &JobReport, other: &JobReport) -> Vec<String> {
     let percent = |share: f64| format!("{} %", (share * 100.0).round());
     let mut found = Vec::new();
-    let reasons = this.throttled_seconds.keys().chain(other.throttled_seconds.keys());
+    let reasons = this
+        .throttled_seconds
+        .keys()
+        .chain(other.throttled_seconds.keys());
     let mut named: Vec<&String> = reasons.collect();
     named.sort();
     named.dedup();

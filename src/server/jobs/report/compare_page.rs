@@ -21,16 +21,23 @@ const POINTS: usize = 200;
 /// Two figures closer than this share of the larger are not marked.
 const MARK_STEP: f64 = 0.03;
 
+/// A line's points: seconds since the run's start, and the value then.
+type Points = Vec<(f64, f64)>;
+
 /// One run's lines, in seconds from its start.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RunLines {
-    pub fields: BTreeMap<String, Vec<(f64, f64)>>,
-    pub utilization: Vec<(f64, f64)>,
-    pub power: Vec<(f64, f64)>,
+    pub fields: BTreeMap<String, Points>,
+    pub utilization: Points,
+    pub power: Points,
 }
 
 /// Both runs' lines, read on a blocking thread in turn with the other history reads.
-pub async fn lines_of(jobs: &Jobs, a: &JobReport, b: &JobReport) -> Result<[RunLines; 2], HttpError> {
+pub async fn lines_of(
+    jobs: &Jobs,
+    a: &JobReport,
+    b: &JobReport,
+) -> Result<[RunLines; 2], HttpError> {
     let Some(db) = jobs.durable.db.clone() else {
         return Ok(Default::default());
     };
@@ -49,7 +56,11 @@ pub async fn lines_of(jobs: &Jobs, a: &JobReport, b: &JobReport) -> Result<[RunL
                 for (name, value) in data.as_object().into_iter().flatten() {
                     if let Some(v) = value.as_f64().filter(|v| v.is_finite()) {
                         let at = ((t - from) as f64 / bucket) as i64;
-                        let slot = fields.entry(name.clone()).or_default().entry(at).or_default();
+                        let slot = fields
+                            .entry(name.clone())
+                            .or_default()
+                            .entry(at)
+                            .or_default();
                         (slot.0, slot.1) = (slot.0 + v, slot.1 + 1);
                     }
                 }
@@ -113,7 +124,10 @@ pub async fn lines_of(jobs: &Jobs, a: &JobReport, b: &JobReport) -> Result<[RunL
 }
 
 fn name_of(report: &JobReport) -> String {
-    report.name.clone().unwrap_or_else(|| report.channel.clone())
+    report
+        .name
+        .clone()
+        .unwrap_or_else(|| report.channel.clone())
 }
 
 /// Which of two figures is worse, if they differ enough: 'a', 'b' or neither.
@@ -171,19 +185,23 @@ fn side_by_side(a: &JobReport, b: &JobReport) -> impl IntoView + use<> {
 }
 
 fn charts(compared: &JobComparison, lines: &[RunLines; 2]) -> impl IntoView + use<> {
-    let x_max = compared.a.duration_seconds.max(compared.b.duration_seconds).max(1.0);
+    let x_max = compared
+        .a
+        .duration_seconds
+        .max(compared.b.duration_seconds)
+        .max(1.0);
     let names = [
         format!("A · {}", name_of(&compared.a)),
         format!("B · {}", name_of(&compared.b)),
     ];
-    let pair = |pick: &dyn Fn(&RunLines) -> Option<&Vec<(f64, f64)>>| -> Vec<(usize, Vec<(f64, f64)>)> {
+    let pair = |pick: &dyn Fn(&RunLines) -> Option<&Points>| -> Vec<(usize, Points)> {
         lines
             .iter()
             .enumerate()
             .filter_map(|(i, l)| pick(l).map(|p| (i, p.clone())))
             .collect()
     };
-    let draw = |title: String, id: String, runs: Vec<(usize, Vec<(f64, f64)>)>| {
+    let draw = |title: String, id: String, runs: Vec<(usize, Points)>| {
         let drawn: Vec<Line> = runs
             .iter()
             .map(|(i, points)| Line {
@@ -251,7 +269,12 @@ pub fn render(answer: &Result<(JobComparison, [RunLines; 2]), String>) -> String
         }
         .into_any(),
     };
-    server_page::document("Two runs compared · Vitals", "fleet-page report-page", None, move || body)
+    server_page::document(
+        "Two runs compared · Vitals",
+        "fleet-page report-page",
+        None,
+        move || body,
+    )
 }
 
 #[cfg(test)]
@@ -262,7 +285,11 @@ mod tests {
     fn the_worse_of_two_figures_is_the_one_more_of_which_is_worse() {
         assert_eq!(worse(Some((10.0, true)), Some((20.0, true))), Some('b'));
         assert_eq!(worse(Some((10.0, false)), Some((20.0, false))), Some('a'));
-        assert_eq!(worse(Some((10.0, true)), Some((10.1, true))), None, "too close");
+        assert_eq!(
+            worse(Some((10.0, true)), Some((10.1, true))),
+            None,
+            "too close"
+        );
         assert_eq!(worse(None, Some((1.0, true))), None);
     }
 }

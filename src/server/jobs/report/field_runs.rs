@@ -19,9 +19,7 @@ const COUNTER_NAMES: [&str; 8] = [
 
 /// Each numeric field of the `metrics` sent (time in ms, data), oldest first; the field that
 /// counts steps, and its rate per second.
-pub fn field_runs(
-    sent: &[(i64, Value)],
-) -> (BTreeMap<String, FieldRun>, Option<(String, f64)>) {
+pub fn field_runs(sent: &[(i64, Value)]) -> (BTreeMap<String, FieldRun>, Option<(String, f64)>) {
     let mut points: BTreeMap<&str, Vec<(i64, f64)>> = BTreeMap::new();
     for (t, data) in sent {
         for (name, value) in data.as_object().into_iter().flatten() {
@@ -73,9 +71,15 @@ mod tests {
             })
             .collect();
         let (fields, counter) = field_runs(&sent);
-        assert_eq!(fields.keys().collect::<Vec<_>>(), ["loss", "samples", "step"]);
+        assert_eq!(
+            fields.keys().collect::<Vec<_>>(),
+            ["loss", "samples", "step"]
+        );
         let loss = &fields["loss"];
-        assert_eq!((loss.first, loss.last, loss.max, loss.count), (1.0, 1.0 / 11.0, 1.0, 11));
+        assert_eq!(
+            (loss.first, loss.last, loss.max, loss.count),
+            (1.0, 1.0 / 11.0, 1.0, 11)
+        );
         assert_eq!(loss.rate_per_second, None, "a falling loss is no counter");
         // "samples" comes first in order, but both count and a step is what a run is timed by.
         assert_eq!(counter, Some(("step".to_owned(), 2.5)));

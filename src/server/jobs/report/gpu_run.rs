@@ -104,7 +104,13 @@ pub struct GpuTally {
 
 impl GpuTally {
     /// Adds a row: `values` are this GPU's, as [`series_of`] names them.
-    pub fn add(&mut self, t: i64, seconds: f64, values: &[Option<Spread>], idle: &IdleHeldSettings) {
+    pub fn add(
+        &mut self,
+        t: i64,
+        seconds: f64,
+        values: &[Option<Spread>],
+        idle: &IdleHeldSettings,
+    ) {
         let [util, memory, power, tensor, dram, narrow, xid, ecc_c, ecc_u] =
             std::array::from_fn(|i| values.get(i).copied().flatten());
         if util.is_none() && memory.is_none() {
@@ -246,7 +252,10 @@ mod tests {
         assert_eq!(run.energy_kwh * 3.6e6, 80.0 * 300.0 + 20.0 * 60.0);
         assert_eq!(run.sm_mean_percent, Some(72.0));
         assert_eq!(run.sm_p95_percent, Some(90.0));
-        assert_eq!(run.throttled_seconds, BTreeMap::from([("power_cap".into(), 20.0)]));
+        assert_eq!(
+            run.throttled_seconds,
+            BTreeMap::from([("power_cap".into(), 20.0)])
+        );
         assert_eq!(run.xid_errors, 1, "the count's increase, not its value");
         assert_eq!(run.memory_peak_bytes, Some(4e9));
         assert_eq!((run.first_ms, run.last_ms), (Some(0), Some(99_000)));

@@ -72,6 +72,9 @@ mod tests {
         let host = tally.finish();
         assert_eq!(host.cpu_saturated_seconds, 2.0);
         assert_eq!(host.cpu_mean_percent, Some(66.0));
-        assert_eq!((host.swap_peak_bytes, host.swap_grew_bytes), (Some(3e9), 2e9));
+        assert_eq!(
+            (host.swap_peak_bytes, host.swap_grew_bytes),
+            (Some(3e9), 2e9)
+        );
     }
 }

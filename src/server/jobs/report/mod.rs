@@ -107,13 +107,17 @@ pub fn report(
     let mut host = HostTally::default();
     let walked = span::walk(db, &span, &names, |t, seconds, values| {
         for (g, tally) in tallies.iter_mut().enumerate() {
-            tally.add(t, seconds, &values[g * block..(g + 1) * block], &settings.idle);
+            tally.add(
+                t,
+                seconds,
+                &values[g * block..(g + 1) * block],
+                &settings.idle,
+            );
         }
         host.add(seconds, &values[uuids.len() * block..]);
     })?;
 
-    let known: HashMap<&str, &GpuMetrics> =
-        gpus_now.iter().map(|g| (g.uuid.as_str(), g)).collect();
+    let known: HashMap<&str, &GpuMetrics> = gpus_now.iter().map(|g| (g.uuid.as_str(), g)).collect();
     let gpus: Vec<_> = uuids
         .iter()
         .zip(tallies)

@@ -62,7 +62,11 @@ pub fn measures(report: &JobReport) -> Vec<Measure> {
     }
     if let Some(cost) = report.cost {
         let currency = report.currency.clone().unwrap_or_default();
-        list.push(measure("Cost", format!("{cost:.2} {currency}"), Some((cost, true))));
+        list.push(measure(
+            "Cost",
+            format!("{cost:.2} {currency}"),
+            Some((cost, true)),
+        ));
     }
     if let Some(grams) = report.co2_grams {
         list.push(measure(
@@ -79,12 +83,19 @@ pub fn measures(report: &JobReport) -> Vec<Measure> {
         ));
     }
     let xid: u64 = report.gpus.iter().map(|g| g.xid_errors).sum();
-    list.push(measure("XID errors", xid.to_string(), Some((xid as f64, true))));
+    list.push(measure(
+        "XID errors",
+        xid.to_string(),
+        Some((xid as f64, true)),
+    ));
     let host = &report.host;
     list.push(measure(
         "Host CPU saturated",
         duration(host.cpu_saturated_seconds),
-        Some((host.cpu_saturated_seconds / report.duration_seconds.max(1e-9), true)),
+        Some((
+            host.cpu_saturated_seconds / report.duration_seconds.max(1e-9),
+            true,
+        )),
     ));
     list.push(measure(
         "Swap grew by",
@@ -149,7 +160,6 @@ fn utc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-
 /// The whole report: what the page and the comparison draw of each run.
 pub fn body(report: &JobReport) -> impl IntoView + use<> {
     let measures = measures(report)
@@ -206,7 +216,11 @@ pub fn body(report: &JobReport) -> impl IntoView + use<> {
         };
         format!("{}{place}", o.user)
     });
-    let ended = if report.through_ms.is_some() && matches!(report.status, crate::wire::JobStatus::Running | crate::wire::JobStatus::Stalled) {
+    let ended = if report.through_ms.is_some()
+        && matches!(
+            report.status,
+            crate::wire::JobStatus::Running | crate::wire::JobStatus::Stalled
+        ) {
         "running".to_owned()
     } else {
         utc(report.to_ms)
@@ -271,7 +285,12 @@ pub fn render(answer: &Result<Arc<JobReport>, String>) -> String {
         }
         .into_any(),
     };
-    server_page::document("Run report · Vitals", "fleet-page report-page", None, move || body)
+    server_page::document(
+        "Run report · Vitals",
+        "fleet-page report-page",
+        None,
+        move || body,
+    )
 }
 
 /// `/jobs/report/panel`: the summary, the figures, links to the spans and the page, and a pick

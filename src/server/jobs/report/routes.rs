@@ -33,12 +33,14 @@ pub struct CompareQuery {
 
 /// The job of a channel asked for, as the book lists it now (with the GPUs found running it).
 pub fn job_of(jobs: &Jobs, channel: Option<&str>, asked: &str) -> Result<Job, HttpError> {
-    let channel = channel.filter(|c| c.starts_with(JOBS_PREFIX)).ok_or_else(|| {
-        HttpError::BadRequest(format!(
-            "ask for a job's channel: {asked}=jobs/train-1 (GET /api/system/jobs lists them)"
-        ))
-    })?;
-    let gpus = jobs.latest.get().map(|s| s.gpus.clone()).unwrap_or_default();
+    let channel = channel
+        .filter(|c| c.starts_with(JOBS_PREFIX))
+        .ok_or_else(|| {
+            HttpError::BadRequest(format!(
+                "ask for a job's channel: {asked}=jobs/train-1 (GET /api/system/jobs lists them)"
+            ))
+        })?;
+    let gpus = (jobs.gpus_now)();
     jobs.book
         .list(Utc::now(), &gpus)
         .jobs
@@ -74,11 +76,7 @@ pub async fn report_of(jobs: &Jobs, job: Job) -> Result<Arc<JobReport>, HttpErro
         let now_ms = Utc::now().timestamp_millis();
         let (from, to) = span_of(&job, &[], now_ms);
         let sent = metrics_between(&for_work, &job.channel, from, to)?;
-        let gpus_now = for_work
-            .latest
-            .get()
-            .map(|s| s.gpus.clone())
-            .unwrap_or_default();
+        let gpus_now = (for_work.gpus_now)();
         let inputs = RunInputs {
             job: &job,
             gpus_now: &gpus_now,
@@ -171,10 +169,7 @@ pub async fn panel(State(jobs): State<Jobs>, Query(query): Query<ReportQuery>) -
 }
 
 /// `GET /jobs/compare?a=jobs/…&b=jobs/…`: two runs on one time axis from their starts.
-pub async fn compare_page(
-    State(jobs): State<Jobs>,
-    Query(query): Query<CompareQuery>,
-) -> Response {
+pub async fn compare_page(State(jobs): State<Jobs>, Query(query): Query<CompareQuery>) -> Response {
     let answer = comparison(&jobs, &query).await;
     let failed = answer.as_ref().err().map(HttpError::status);
     let mut response =

@@ -68,7 +68,8 @@ impl Span {
         }
     }
 
-    /// How long after the span's start its first row may come without a gap.
+    /// How long after the span's start the time its first row stands for may begin without a
+    /// gap.
     fn lead_allowance_ms(&self) -> i64 {
         match self.tier {
             Tier::Raw => GAP_INTERVALS * self.width_ms,
@@ -76,11 +77,33 @@ impl Span {
         }
     }
 
-    /// Where the row at `t` stops standing for time, given the next row's time.
-    fn row_end(&self, t: i64, next: Option<i64>) -> i64 {
-        match (self.tier, next) {
-            (Tier::Raw, Some(next)) if next - t <= GAP_INTERVALS * self.width_ms => next,
-            _ => t + self.width_ms,
+    /// The time the row at `t` stands for, given the row before it (a gap between them, too).
+    /// A sample is the reading over the interval before it (NVML's power is averaged over the
+    /// last second), so it stands back to the sample before; a rollup stands for its bucket.
+    fn row_time(&self, t: i64, before: Option<i64>) -> ((i64, i64), Option<HistoryGap>) {
+        match (self.tier, before) {
+            (Tier::Raw, Some(before)) if t - before <= GAP_INTERVALS * self.width_ms => {
+                ((before, t), None)
+            }
+            (Tier::Raw, before) => {
+                let start = t - self.width_ms;
+                let gap = before.map(|before| HistoryGap {
+                    from_ms: before,
+                    to_ms: start,
+                });
+                ((start, t), gap)
+            }
+            (_, before) => {
+                let end = t + self.width_ms;
+                let gap = before
+                    .map(|before| before + self.width_ms)
+                    .filter(|&stopped| t - stopped >= self.width_ms)
+                    .map(|stopped| HistoryGap {
+                        from_ms: stopped,
+                        to_ms: t,
+                    });
+                ((t, end), gap)
+            }
         }
     }
 
@@ -106,54 +129,30 @@ pub fn walk(
     names: &[String],
     mut visit: impl FnMut(i64, f64, &[Option<Spread>]),
 ) -> Result<Walked, DbError> {
-    // A rollup row is keyed by its bucket's start, which may come before the span's.
-    let scan_from = match span.tier {
-        Tier::Raw => span.from_ms,
-        _ => span.from_ms - span.width_ms + 1,
+    // A rollup row is keyed by its bucket's start, which may come before the span's; the sample
+    // just after the end still stands for the end's last moments.
+    let (scan_from, scan_to) = match span.tier {
+        Tier::Raw => (span.from_ms, span.to_ms + span.width_ms),
+        _ => (span.from_ms - span.width_ms + 1, span.to_ms),
     };
     let mut walked = Walked::default();
-    let mut held: Option<(i64, Vec<Option<Spread>>)> = None;
-    let mut take = |walked: &mut Walked, t: i64, values: &[Option<Spread>], next: Option<i64>| {
-        let end = span.row_end(t, next);
-        visit(t, span.seconds_within(t, end), values);
-        if let Some(next) = next
-            && next - end >= span.width_ms
-        {
+    let mut covered_to = span.from_ms;
+    walked.rows = db.scan(span.tier, scan_from, scan_to, names, |t, values| {
+        let ((start, end), gap) = span.row_time(t, walked.through_ms);
+        if walked.through_ms.is_none() && start - span.from_ms > span.lead_allowance_ms() {
             walked.gaps.push(HistoryGap {
-                from_ms: end,
-                to_ms: next,
+                from_ms: span.from_ms,
+                to_ms: start,
             });
         }
-        end
-    };
-    walked.rows = db.scan(span.tier, scan_from, span.to_ms, names, |t, values| {
-        match held.as_mut() {
-            None => {
-                if t - span.from_ms > span.lead_allowance_ms() {
-                    walked.gaps.push(HistoryGap {
-                        from_ms: span.from_ms,
-                        to_ms: t,
-                    });
-                }
-                held = Some((t, values.to_vec()));
-            }
-            Some((held_t, held_values)) => {
-                take(&mut walked, *held_t, held_values, Some(t));
-                *held_t = t;
-                held_values.copy_from_slice(values);
-            }
-        }
+        walked.gaps.extend(gap.filter(|g| g.to_ms > g.from_ms));
+        visit(t, span.seconds_within(start, end), values);
+        walked.through_ms = Some(t);
+        covered_to = end;
     })?;
-    let end = match &held {
-        Some((t, values)) => {
-            walked.through_ms = Some(*t);
-            take(&mut walked, *t, values, None)
-        }
-        None => span.from_ms,
-    };
-    if span.to_ms - end > span.allowance_ms() {
+    if span.to_ms - covered_to > span.allowance_ms() {
         walked.gaps.push(HistoryGap {
-            from_ms: end,
+            from_ms: covered_to.max(span.from_ms),
             to_ms: span.to_ms,
         });
     }
@@ -173,21 +172,59 @@ mod tests {
         let span = |from: i64, to: i64| Span::choose(from, to, 1000, now, retention).tier;
         assert_eq!(span(now - HOUR, now), Tier::Raw);
         assert_eq!(span(now - 24 * HOUR, now), Tier::Minute);
-        assert_eq!(span(now - 72 * HOUR, now - 71 * HOUR), Tier::Minute, "raw is gone");
+        assert_eq!(
+            span(now - 72 * HOUR, now - 71 * HOUR),
+            Tier::Minute,
+            "raw is gone"
+        );
         assert_eq!(span(now - 40 * 24 * HOUR, now - 39 * 24 * HOUR), Tier::Hour);
     }
 
     #[test]
-    fn a_raw_row_stands_until_the_next_unless_they_are_far_apart() {
+    fn a_sample_stands_back_to_the_one_before_unless_they_are_far_apart() {
         let span = Span {
             from_ms: 0,
             to_ms: 100_000,
             tier: Tier::Raw,
             width_ms: 1000,
         };
-        assert_eq!(span.row_end(5_000, Some(6_000)), 6_000);
-        assert_eq!(span.row_end(5_000, Some(7_500)), 7_500, "a late tick");
-        assert_eq!(span.row_end(5_000, Some(60_000)), 6_000, "a restart");
-        assert_eq!(span.seconds_within(99_500, 101_000), 0.5, "clipped at the end");
+        assert_eq!(span.row_time(6_000, Some(5_000)), ((5_000, 6_000), None));
+        assert_eq!(
+            span.row_time(7_500, Some(5_000)).0,
+            (5_000, 7_500),
+            "a late tick"
+        );
+        assert_eq!(
+            span.row_time(60_000, Some(5_000)),
+            (
+                (59_000, 60_000),
+                Some(HistoryGap {
+                    from_ms: 5_000,
+                    to_ms: 59_000
+                })
+            ),
+            "a restart"
+        );
+        assert_eq!(
+            span.seconds_within(99_500, 101_000),
+            0.5,
+            "clipped at the end"
+        );
+        let minutes = Span {
+            tier: Tier::Minute,
+            width_ms: 60_000,
+            ..span
+        };
+        assert_eq!(
+            minutes.row_time(120_000, Some(60_000)),
+            ((120_000, 180_000), None)
+        );
+        assert_eq!(
+            minutes.row_time(300_000, Some(60_000)).1,
+            Some(HistoryGap {
+                from_ms: 120_000,
+                to_ms: 300_000
+            })
+        );
     }
 }

@@ -33,7 +33,10 @@ pub fn reason_label(reason: &str) -> &str {
 pub fn sm_mean(report: &JobReport) -> Option<f64> {
     let (sum, seconds) = report.gpus.iter().fold((0.0, 0.0), |(sum, seconds), gpu| {
         match gpu.sm_mean_percent {
-            Some(mean) => (sum + mean * gpu.sampled_seconds, seconds + gpu.sampled_seconds),
+            Some(mean) => (
+                sum + mean * gpu.sampled_seconds,
+                seconds + gpu.sampled_seconds,
+            ),
             None => (sum, seconds),
         }
     });
@@ -60,7 +63,9 @@ pub fn line(report: &JobReport) -> String {
     if matches!(report.status, JobStatus::Running | JobStatus::Stalled) {
         parts.push("running".to_owned());
     }
-    parts.push(format::hours_minutes(report.duration_seconds.max(0.0) as u64));
+    parts.push(format::hours_minutes(
+        report.duration_seconds.max(0.0) as u64
+    ));
     match report.gpus.len() {
         0 => parts.push("no GPU found".to_owned()),
         1 => parts.push("1 GPU".to_owned()),
@@ -81,7 +86,10 @@ pub fn line(report: &JobReport) -> String {
     }
     let xid: u64 = report.gpus.iter().map(|g| g.xid_errors).sum();
     if xid > 0 {
-        parts.push(format!("{xid} XID error{}", if xid == 1 { "" } else { "s" }));
+        parts.push(format!(
+            "{xid} XID error{}",
+            if xid == 1 { "" } else { "s" }
+        ));
     }
     if let (Some(rate), Some(counter)) = (report.steps_per_second, &report.counter) {
         parts.push(format!("{} {counter}/s", format::reading(rate)));
